@@ -1,0 +1,15 @@
+import { jsElementwiseKernels } from "../kernels/elementwise.js";
+import { jsMatmulKernels } from "../kernels/matmul.js";
+import { jsReduceKernels } from "../kernels/reduce.js";
+import { jsShapeKernels } from "../kernels/shape.js";
+import { registerBackend, type Kernels } from "./backend.js";
+
+/** The pure TypeScript backend: complete, portable, and the fallback of every other backend. */
+export const jsKernels: Kernels = {
+  ...jsElementwiseKernels,
+  ...jsReduceKernels,
+  ...jsShapeKernels,
+  ...jsMatmulKernels,
+};
+
+registerBackend({ name: "js", kernels: jsKernels }, true);

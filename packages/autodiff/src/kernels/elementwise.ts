@@ -1,0 +1,215 @@
+import type { TypedArray } from "../dtype.js";
+import { forEachRow } from "./strided.js";
+
+export type UnaryKind =
+  | "neg"
+  | "exp"
+  | "log"
+  | "log1p"
+  | "sqrt"
+  | "abs"
+  | "sin"
+  | "cos"
+  | "tanh"
+  | "sigmoid"
+  | "relu"
+  | "leakyRelu"
+  | "softplus"
+  | "square"
+  | "reciprocal"
+  | "sign"
+  | "step";
+
+export type BinaryKind =
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "pow"
+  | "maximum"
+  | "minimum"
+  | "equal"
+  | "notEqual"
+  | "less"
+  | "lessEqual"
+  | "greater"
+  | "greaterEqual";
+
+export interface ElementwiseKernels {
+  /** out[i] = f(x[i]); `alpha` parameterises leakyRelu's negative slope. */
+  unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): void;
+  /** out = a ∘ b with NumPy broadcasting of aShape and bShape to outShape. */
+  binary(kind: BinaryKind, a: TypedArray, aShape: readonly number[], b: TypedArray, bShape: readonly number[], out: TypedArray, outShape: readonly number[]): void;
+  /** out = cond ≠ 0 ? a : b, all three broadcast to outShape. */
+  where(cond: TypedArray, condShape: readonly number[], a: TypedArray, aShape: readonly number[], b: TypedArray, bShape: readonly number[], out: TypedArray, outShape: readonly number[]): void;
+}
+
+function unaryFunction(kind: UnaryKind, alpha: number): (v: number) => number {
+  switch (kind) {
+    case "neg":
+      return (v) => -v;
+    case "exp":
+      return Math.exp;
+    case "log":
+      return Math.log;
+    case "log1p":
+      return Math.log1p;
+    case "sqrt":
+      return Math.sqrt;
+    case "abs":
+      return Math.abs;
+    case "sin":
+      return Math.sin;
+    case "cos":
+      return Math.cos;
+    case "tanh":
+      return Math.tanh;
+    case "sigmoid":
+      // Two branches so that exp never overflows: for v < 0 use e^v / (1 + e^v).
+      return (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+    case "relu":
+      return (v) => (v > 0 ? v : 0);
+    case "leakyRelu":
+      return (v) => (v > 0 ? v : alpha * v);
+    case "softplus":
+      // log(1 + e^v) = max(v, 0) + log1p(e^−|v|), exact for large |v|.
+      return (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+    case "square":
+      return (v) => v * v;
+    case "reciprocal":
+      return (v) => 1 / v;
+    case "sign":
+      return Math.sign;
+    case "step":
+      return (v) => (v > 0 ? 1 : 0);
+  }
+}
+
+function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): void {
+  const n = x.length;
+  // The hottest kinds get loops of their own; the rest go through one call per element.
+  if (kind === "relu") {
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      out[i] = v > 0 ? v : 0;
+    }
+    return;
+  }
+  if (kind === "neg") {
+    for (let i = 0; i < n; i++) out[i] = -x[i]!;
+    return;
+  }
+  const f = unaryFunction(kind, alpha);
+  for (let i = 0; i < n; i++) out[i] = f(x[i]!);
+}
+
+type Combine = (a: number, b: number) => number;
+
+function binaryFunction(kind: BinaryKind): Combine {
+  switch (kind) {
+    case "add":
+      return (a, b) => a + b;
+    case "sub":
+      return (a, b) => a - b;
+    case "mul":
+      return (a, b) => a * b;
+    case "div":
+      return (a, b) => a / b;
+    case "pow":
+      return Math.pow;
+    case "maximum":
+      return (a, b) => (a >= b || Number.isNaN(a) ? a : b);
+    case "minimum":
+      return (a, b) => (a <= b || Number.isNaN(a) ? a : b);
+    case "equal":
+      return (a, b) => (a === b ? 1 : 0);
+    case "notEqual":
+      return (a, b) => (a !== b ? 1 : 0);
+    case "less":
+      return (a, b) => (a < b ? 1 : 0);
+    case "lessEqual":
+      return (a, b) => (a <= b ? 1 : 0);
+    case "greater":
+      return (a, b) => (a > b ? 1 : 0);
+    case "greaterEqual":
+      return (a, b) => (a >= b ? 1 : 0);
+  }
+}
+
+function binary(
+  kind: BinaryKind,
+  a: TypedArray,
+  aShape: readonly number[],
+  b: TypedArray,
+  bShape: readonly number[],
+  out: TypedArray,
+  outShape: readonly number[],
+): void {
+  // Same-shape and scalar operands are the common cases: flat loops, no index arithmetic.
+  if (a.length === out.length && b.length === out.length) {
+    sameShapeLoop(kind, a, b, out);
+    return;
+  }
+  const f = binaryFunction(kind);
+  if (b.length === 1 && a.length === out.length) {
+    const s = b[0]!;
+    for (let i = 0; i < out.length; i++) out[i] = f(a[i]!, s);
+    return;
+  }
+  if (a.length === 1 && b.length === out.length) {
+    const s = a[0]!;
+    for (let i = 0; i < out.length; i++) out[i] = f(s, b[i]!);
+    return;
+  }
+  forEachRow([aShape, bShape], outShape, (offsets, o, n, steps) => {
+    let ia = offsets[0]!;
+    let ib = offsets[1]!;
+    const sa = steps[0]!;
+    const sb = steps[1]!;
+    for (let i = 0; i < n; i++, ia += sa, ib += sb) out[o + i] = f(a[ia]!, b[ib]!);
+  });
+}
+
+function sameShapeLoop(kind: BinaryKind, a: TypedArray, b: TypedArray, out: TypedArray): void {
+  const n = out.length;
+  switch (kind) {
+    case "add":
+      for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
+      return;
+    case "sub":
+      for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!;
+      return;
+    case "mul":
+      for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
+      return;
+    case "div":
+      for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
+      return;
+    default: {
+      const f = binaryFunction(kind);
+      for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
+    }
+  }
+}
+
+function where(
+  cond: TypedArray,
+  condShape: readonly number[],
+  a: TypedArray,
+  aShape: readonly number[],
+  b: TypedArray,
+  bShape: readonly number[],
+  out: TypedArray,
+  outShape: readonly number[],
+): void {
+  forEachRow([condShape, aShape, bShape], outShape, (offsets, o, n, steps) => {
+    let ic = offsets[0]!;
+    let ia = offsets[1]!;
+    let ib = offsets[2]!;
+    for (let i = 0; i < n; i++, ic += steps[0]!, ia += steps[1]!, ib += steps[2]!) {
+      out[o + i] = cond[ic] !== 0 ? a[ia]! : b[ib]!;
+    }
+  });
+}
+
+export const jsElementwiseKernels: ElementwiseKernels = { unary, binary, where };

@@ -1,0 +1,70 @@
+import type { TypedArray } from "../dtype.js";
+import { forEachRow } from "./strided.js";
+
+export type ReduceKind = "sum" | "max" | "min";
+
+export interface ReduceKernels {
+  /**
+   * Reduces x (of `shape`) over `axes` into `out`, whose layout is `shape` with those axes set
+   * to 1. max/min propagate NaN.
+   */
+  reduce(kind: ReduceKind, x: TypedArray, shape: readonly number[], axes: readonly number[], out: TypedArray): void;
+  /** Index of the first maximum (or minimum) along `axis`; `out` has `shape` with that axis removed. */
+  argReduce(kind: "argmax" | "argmin", x: TypedArray, shape: readonly number[], axis: number, out: Int32Array): void;
+}
+
+function reduce(kind: ReduceKind, x: TypedArray, shape: readonly number[], axes: readonly number[], out: TypedArray): void {
+  const keptShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  out.fill(kind === "sum" ? 0 : kind === "max" ? -Infinity : Infinity);
+  // Walk x in row-major order; the output offset follows with stride 0 along reduced axes.
+  forEachRow([keptShape], shape, (offsets, xOffset, n, steps) => {
+    let o = offsets[0]!;
+    const step = steps[0]!;
+    if (kind === "sum") {
+      if (step === 0) {
+        let acc = 0;
+        for (let i = 0; i < n; i++) acc += x[xOffset + i]!;
+        out[o] = out[o]! + acc;
+      } else {
+        for (let i = 0; i < n; i++, o += step) out[o] = out[o]! + x[xOffset + i]!;
+      }
+    } else if (kind === "max") {
+      for (let i = 0; i < n; i++, o += step) {
+        const v = x[xOffset + i]!;
+        if (v > out[o]! || Number.isNaN(v)) out[o] = v;
+      }
+    } else {
+      for (let i = 0; i < n; i++, o += step) {
+        const v = x[xOffset + i]!;
+        if (v < out[o]! || Number.isNaN(v)) out[o] = v;
+      }
+    }
+  });
+}
+
+function argReduce(kind: "argmax" | "argmin", x: TypedArray, shape: readonly number[], axis: number, out: Int32Array): void {
+  let outer = 1;
+  for (let i = 0; i < axis; i++) outer *= shape[i]!;
+  let inner = 1;
+  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i]!;
+  const n = shape[axis]!;
+  const sign = kind === "argmax" ? 1 : -1;
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * n * inner + j;
+      let best = 0;
+      let bestValue = sign * x[base]!;
+      for (let k = 1; k < n && !Number.isNaN(bestValue); k++) {
+        const v = sign * x[base + k * inner]!;
+        // Strictly greater keeps the first of tied extremes; a NaN wins, as in NumPy.
+        if (v > bestValue || Number.isNaN(v)) {
+          best = k;
+          bestValue = v;
+        }
+      }
+      out[o * inner + j] = best;
+    }
+  }
+}
+
+export const jsReduceKernels: ReduceKernels = { reduce, argReduce };

@@ -1,0 +1,44 @@
+import { kernels } from "../backends/backend.js";
+import { argumentError } from "../errors.js";
+import { defineOp } from "../registry.js";
+import type { Tensor, TensorLike } from "../tensor.js";
+import { produce } from "./util.js";
+
+interface TransposeAttrs {
+  readonly perm?: readonly number[];
+}
+
+function resolvePerm(rank: number, perm: readonly number[] | undefined): number[] {
+  if (perm === undefined) return Array.from({ length: rank }, (_, i) => rank - 1 - i);
+  const seen = new Set(perm);
+  const valid = perm.length === rank && seen.size === rank && perm.every((p) => Number.isInteger(p) && p >= 0 && p < rank);
+  if (!valid) throw argumentError("transpose", `perm must be a permutation of 0…${rank - 1}, got [${perm.join(",")}]`);
+  return [...perm];
+}
+
+function inversePerm(perm: readonly number[]): number[] {
+  const inverse = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inverse[p] = i));
+  return inverse;
+}
+
+const transposeOp = defineOp({
+  name: "transpose",
+  inputs: ["x"],
+  forward: ([x], { perm }: TransposeAttrs) => {
+    const p = resolvePerm(x.ndim, perm);
+    return produce(x.dtype, p.map((a) => x.shape[a]!), (out) => kernels().transpose(x.buffer, x.shape, p, out));
+  },
+  vjp: ({ dy, inputs: [x], attrs: { perm } }) => [transpose(dy, inversePerm(resolvePerm(x.ndim, perm)))],
+  samples: (kit) =>
+    kit.anyTensor({ maxRank: 4 }).chain((x) =>
+      kit.fc
+        .shuffledSubarray(x.shape.map((_, i) => i), { minLength: x.ndim, maxLength: x.ndim })
+        .map((perm) => ({ inputs: [x], attrs: { perm } })),
+    ),
+});
+
+/** Permutes axes: result axis i is x's axis perm[i] (default: reversed). Gradient: inverse permutation. */
+export function transpose(x: TensorLike, perm?: readonly number[]): Tensor {
+  return transposeOp(x, { perm });
+}

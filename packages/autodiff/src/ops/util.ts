@@ -1,0 +1,43 @@
+import { allocate, isFloat, type DType, type TypedArray } from "../dtype.js";
+import { dtypeError } from "../errors.js";
+import { shapesEqual } from "../shape.js";
+import { Tensor } from "../tensor.js";
+import { reshape } from "./reshape.js";
+import { sum } from "./reduce.js";
+
+/** @internal A new tensor over a fresh buffer; `fill` writes the result into it. */
+export function produce(dtype: DType, shape: readonly number[], fill: (out: TypedArray) => void): Tensor {
+  let size = 1;
+  for (const d of shape) size *= d;
+  const out = allocate(dtype, size);
+  fill(out);
+  return new Tensor(out, shape);
+}
+
+/** Float ops compute in the input's float type; int32 inputs compute in float32. */
+export function floatTypeOf(x: Tensor): DType {
+  return isFloat(x.dtype) ? x.dtype : "float32";
+}
+
+export function assertFloat(op: string, name: string, x: Tensor): void {
+  if (!isFloat(x.dtype)) throw dtypeError(op, `${name} must be float32 or float64, got ${x.dtype}`);
+}
+
+export function assertInt(op: string, name: string, x: Tensor): void {
+  if (x.dtype !== "int32") throw dtypeError(op, `${name} must be int32, got ${x.dtype}`);
+}
+
+/**
+ * Sums a broadcast gradient back to the operand's `shape`: over the leading axes broadcasting
+ * added and over the axes where the operand had size 1. Every broadcasting op's vjp uses it.
+ */
+export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.shape.length - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.shape.length; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const summed = axes.length > 0 ? sum(g, { axis: axes, keepdims: true }) : g;
+  return reshape(summed, shape);
+}

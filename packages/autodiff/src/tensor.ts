@@ -1,0 +1,204 @@
+import { allocate, dtypeOfArray, isDType, type DType, type TypedArray } from "./dtype.js";
+import { argumentError, showShape } from "./errors.js";
+import { assertValidShape, shapeSize, type Shape } from "./shape.js";
+import type { Trace, TapeNode } from "./tape.js";
+
+export type NestedArray = number | NestedArray[];
+/** Anything an op accepts where a tensor is expected: plain numbers become scalars. */
+export type TensorLike = Tensor | number;
+
+/**
+ * An immutable n-dimensional array in row-major order. Tensors are plain values: they are
+ * garbage-collected like any object and never need disposing.
+ *
+ * While a transform such as `grad` traces a function, the tensors it sees are the same values
+ * wrapped for one trace level: `inner` is the value one level down and `node` the tape entry
+ * that produced it. User code never needs to tell the two apart.
+ */
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly size: number;
+  /** @internal The row-major elements, shared by every trace-level view of this value. */
+  readonly buffer: TypedArray;
+  /** @internal The trace this view belongs to, or null for a plain value. */
+  readonly trace: Trace | null;
+  /** @internal The same value one trace level down. */
+  readonly inner: Tensor | null;
+  /** @internal The tape entry that produced this view (null for a traced input). */
+  readonly node: TapeNode | null;
+
+  /** @internal Use `tensor`, `zeros`, … to create tensors. */
+  constructor(
+    buffer: TypedArray,
+    shape: readonly number[],
+    trace: Trace | null = null,
+    inner: Tensor | null = null,
+    node: TapeNode | null = null,
+  ) {
+    this.buffer = buffer;
+    this.shape = shape;
+    this.dtype = dtypeOfArray(buffer);
+    this.size = buffer.length;
+    this.trace = trace;
+    this.inner = inner;
+    this.node = node;
+  }
+
+  /** The elements in row-major order. Treat them as read-only: tensors are values. */
+  get data(): TypedArray {
+    return this.buffer;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** The elements as nested arrays (a number for a scalar). */
+  toArray(): NestedArray {
+    return nest(this.buffer, this.shape, 0, 0);
+  }
+
+  /** The single element of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) {
+      throw argumentError("item", `expected a tensor with one element, got shape ${showShape(this.shape)}`);
+    }
+    return this.buffer[0]!;
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}${showShape(this.shape)} ${JSON.stringify(this.toArray())})`;
+  }
+}
+
+function nest(data: TypedArray, shape: Shape, axis: number, offset: number): NestedArray {
+  if (axis === shape.length) return data[offset]!;
+  const n = shape[axis]!;
+  const step = shapeSize(shape.slice(axis + 1));
+  const out: NestedArray[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = nest(data, shape, axis + 1, offset + i * step);
+  return out;
+}
+
+/** @internal Wraps a buffer without copying or validation; for ops and kernels' results. */
+export function fromBuffer(buffer: TypedArray, shape: readonly number[]): Tensor {
+  return new Tensor(buffer, shape);
+}
+
+export interface TensorOptions {
+  dtype?: DType;
+  shape?: readonly number[];
+}
+
+/**
+ * Creates a tensor from a number, nested arrays or a typed array (copied).
+ * The dtype defaults to the typed array's, else float32; `shape` reshapes flat data.
+ */
+export function tensor(values: NestedArray | TypedArray | readonly number[], options: TensorOptions = {}): Tensor {
+  if (options.dtype !== undefined && !isDType(options.dtype)) {
+    throw argumentError("tensor", `dtype must be float32, float64 or int32, got ${String(options.dtype)}`);
+  }
+  const isTyped = ArrayBuffer.isView(values);
+  const dtype = options.dtype ?? (isTyped ? dtypeOfArray(values as TypedArray) : "float32");
+  let inferred: number[];
+  let flat: ArrayLike<number>;
+  if (isTyped) {
+    flat = values as TypedArray;
+    inferred = [flat.length];
+  } else {
+    inferred = inferShape(values as NestedArray);
+    const out: number[] = [];
+    flatten(values as NestedArray, inferred, 0, out);
+    flat = out;
+  }
+  const shape = options.shape ? [...options.shape] : inferred;
+  assertValidShape("tensor", shape);
+  if (shapeSize(shape) !== flat.length) {
+    throw argumentError(
+      "tensor",
+      `shape ${showShape(shape)} needs ${shapeSize(shape)} elements, got ${flat.length}`,
+    );
+  }
+  const buffer = allocate(dtype, flat.length);
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i]!;
+    if (typeof v !== "number") throw argumentError("tensor", `element ${i} is not a number: ${String(v)}`);
+    buffer[i] = v;
+  }
+  return new Tensor(buffer, shape);
+}
+
+function inferShape(values: NestedArray): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = values;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+    level = level[0]!;
+  }
+  return shape;
+}
+
+function flatten(values: NestedArray, shape: number[], axis: number, out: number[]): void {
+  if (axis === shape.length) {
+    if (Array.isArray(values)) throw argumentError("tensor", "nested arrays are ragged");
+    out.push(values);
+    return;
+  }
+  if (!Array.isArray(values) || values.length !== shape[axis]) {
+    throw argumentError("tensor", `nested arrays are ragged at depth ${axis}: expected length ${shape[axis]}`);
+  }
+  for (const v of values) flatten(v, shape, axis + 1, out);
+}
+
+/** A tensor of `shape` with every element equal to `value`. */
+export function full(shape: readonly number[], value: number, dtype: DType = "float32"): Tensor {
+  assertValidShape("full", shape);
+  const buffer = allocate(dtype, shapeSize(shape));
+  if (value !== 0) buffer.fill(value);
+  return new Tensor(buffer, [...shape]);
+}
+
+export function zeros(shape: readonly number[], dtype: DType = "float32"): Tensor {
+  return full(shape, 0, dtype);
+}
+
+export function ones(shape: readonly number[], dtype: DType = "float32"): Tensor {
+  return full(shape, 1, dtype);
+}
+
+export function zerosLike(x: Tensor, dtype: DType = x.dtype): Tensor {
+  return full(x.shape, 0, dtype);
+}
+
+export function onesLike(x: Tensor, dtype: DType = x.dtype): Tensor {
+  return full(x.shape, 1, dtype);
+}
+
+/** `[start, start + step, …)` up to but excluding `stop`; `arange(n)` counts from 0. */
+export function arange(start: number, stop?: number, step = 1, dtype: DType = "float32"): Tensor {
+  if (stop === undefined) {
+    stop = start;
+    start = 0;
+  }
+  if (!Number.isFinite(start) || !Number.isFinite(stop) || !Number.isFinite(step) || step === 0) {
+    throw argumentError("arange", `start, stop and step must be finite and step non-zero, got ${start}, ${stop}, ${step}`);
+  }
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const buffer = allocate(dtype, n);
+  for (let i = 0; i < n; i++) buffer[i] = start + i * step;
+  return new Tensor(buffer, [n]);
+}
+
+/** The n×m identity (m defaults to n). */
+export function eye(n: number, m = n, dtype: DType = "float32"): Tensor {
+  assertValidShape("eye", [n, m]);
+  const buffer = allocate(dtype, n * m);
+  for (let i = 0; i < Math.min(n, m); i++) buffer[i * m + i] = 1;
+  return new Tensor(buffer, [n, m]);
+}
+
+export function isTensor(value: unknown): value is Tensor {
+  return value instanceof Tensor;
+}

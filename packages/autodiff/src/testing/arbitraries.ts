@@ -1,0 +1,8 @@
+import * as fc from "fast-check";
+import { makeSampleKit, type SampleKit } from "../sampling.js";
+
+/**
+ * fast-check arbitraries for shapes and tensors: `arbitraries.shape()`,
+ * `arbitraries.tensor([2, 3], { min: -1, max: 1 })`, `arbitraries.broadcastPair()`, …
+ */
+export const arbitraries: SampleKit = makeSampleKit(fc);

@@ -1,0 +1,159 @@
+import { isFloat } from "./dtype.js";
+import { TapegradError, argumentError, showShape } from "./errors.js";
+import { backward, closeTrace, live, lower, openTrace, plain, traceInput, type Trace } from "./tape.js";
+import { Tensor, full, tensor, zerosLike, type TensorLike } from "./tensor.js";
+import { isContainer, treeLeaves, treeMap } from "./tree.js";
+import { add } from "./ops/binary.js";
+import { cast } from "./ops/cast.js";
+
+export interface GradOptions<I> {
+  /** Which positional arguments to differentiate: a number gives one gradient, an array a list. */
+  readonly argnums?: I;
+}
+
+export interface ValueAndGradOptions<I> extends GradOptions<I> {
+  /** f returns `[value, aux]`; aux is passed through untouched. */
+  readonly hasAux?: boolean;
+}
+
+type Argnums = number | readonly number[];
+type GradsOf<Args extends readonly unknown[], I> = I extends readonly number[]
+  ? { [K in keyof I]: Args[I[K] & number] }
+  : Args[I & number];
+
+/**
+ * The gradient of a scalar-valued `f` with respect to argument `argnums` (default 0). Arguments
+ * may be tensors, numbers or trees of them; each gradient has its argument's structure.
+ * Integer tensors and non-tensor leaves get no gradient (zeros and null respectively).
+ */
+export function grad<Args extends unknown[], const I extends Argnums = 0>(
+  f: (...args: Args) => TensorLike,
+  options: GradOptions<I> = {},
+): (...args: Args) => GradsOf<Args, I> {
+  const withValue = valueAndGrad(f, options);
+  return (...args) => withValue(...args)[1];
+}
+
+/** Like `grad`, returning `[value, grads]`; with `hasAux`, f returns `[value, aux]` and so does this. */
+export function valueAndGrad<Args extends unknown[], const I extends Argnums = 0, R = TensorLike>(
+  f: (...args: Args) => R,
+  options: ValueAndGradOptions<I> = {},
+): (...args: Args) => [R, GradsOf<Args, I>] {
+  const argnums = options.argnums ?? 0;
+  const list: number[] = typeof argnums === "number" ? [argnums] : Array.from(argnums as readonly number[]);
+  return (...args) => {
+    for (const i of list) {
+      if (!Number.isInteger(i) || i < 0 || i >= args.length) {
+        throw argumentError("grad", `argnums ${i} is out of range for ${args.length} arguments`);
+      }
+    }
+    const trace = openTrace();
+    let traced: unknown[];
+    let result: R;
+    try {
+      traced = args.map((a, i) => (list.includes(i) ? traceTree(a, trace) : a));
+      result = f(...(traced as Args));
+    } finally {
+      closeTrace(trace);
+    }
+    let out: unknown = result;
+    if (options.hasAux) {
+      if (!Array.isArray(result) || result.length !== 2) {
+        throw argumentError("valueAndGrad", "with hasAux, f must return [value, aux]");
+      }
+      out = result[0];
+    }
+    const value = asScalar(out);
+    const cotangentOf = backward(trace, [value], [full([], 1, value.dtype)], add, (g, x) => cast(g, x.dtype));
+    const grads = list.map((i) => gradientTree(traced[i], args[i], trace, cotangentOf));
+    const plainValue = lower(value, trace);
+    const returned = (options.hasAux ? [plainValue, (result as unknown[])[1]] : plainValue) as R;
+    return [returned, (typeof argnums === "number" ? grads[0] : grads) as GradsOf<Args, I>];
+  };
+}
+
+function asScalar(out: unknown): Tensor {
+  if (typeof out === "number") return tensor(out, { dtype: "float64" });
+  if (!(out instanceof Tensor)) {
+    throw argumentError("grad", `f must return a scalar tensor, got ${isContainer(out) ? "a tree" : typeof out}`);
+  }
+  if (out.size !== 1) {
+    throw argumentError("grad", `f must return a scalar (one element) to take its gradient, got shape ${showShape(out.shape)}; use vjp for non-scalar outputs`);
+  }
+  if (!isFloat(out.dtype)) throw argumentError("grad", `f must return a float tensor, got ${out.dtype}`);
+  return out;
+}
+
+/** Marks every differentiable leaf of `tree` as an input of `trace`; numbers become float64. */
+function traceTree(tree: unknown, trace: Trace): unknown {
+  return treeMap((leaf: unknown) => {
+    if (typeof leaf === "number") return traceInput(tensor(leaf, { dtype: "float64" }), trace);
+    if (leaf instanceof Tensor && isFloat(leaf.dtype)) return traceInput(live(leaf), trace);
+    return leaf;
+  }, tree);
+}
+
+function gradientTree(
+  traced: unknown,
+  original: unknown,
+  trace: Trace,
+  cotangentOf: (view: Tensor) => Tensor | undefined,
+): unknown {
+  return treeMap(
+    (view: unknown, leaf: unknown) => {
+      if (!(view instanceof Tensor) || view.trace !== trace) {
+        return leaf instanceof Tensor ? zerosLike(leaf) : null;
+      }
+      const g = cotangentOf(view) ?? zerosLike(plain(view));
+      return typeof leaf === "number" ? plain(g).item() : g;
+    },
+    traced,
+    original,
+  );
+}
+
+/**
+ * Evaluates `f` at `primals` and returns `[out, pullback]`: `pullback(ct)` maps a cotangent of
+ * out's structure to one cotangent per primal, each with that primal's structure. Callable
+ * any number of times.
+ */
+export function vjp<Args extends unknown[], R>(
+  f: (...args: Args) => R,
+  ...primals: Args
+): [R, (cotangent: R) => Args] {
+  const trace = openTrace();
+  let traced: unknown[];
+  let out: R;
+  try {
+    traced = primals.map((p) => traceTree(p, trace));
+    out = f(...(traced as Args));
+  } finally {
+    closeTrace(trace);
+  }
+  const outLeaves = treeLeaves(out);
+  const plainOut = treeMap((leaf: unknown) => (leaf instanceof Tensor ? lower(leaf, trace) : leaf), out);
+  const pullback = (cotangent: R): Args => {
+    const ctLeaves = treeLeaves(cotangent);
+    treeMap(() => null, out, cotangent); // structure check with a precise message
+    const outputs: Tensor[] = [];
+    const cts: Tensor[] = [];
+    outLeaves.forEach((leaf, i) => {
+      const ct = ctLeaves[i];
+      if (!(leaf instanceof Tensor)) return;
+      if (!(ct instanceof Tensor)) throw argumentError("vjp", `cotangent ${i} must be a Tensor, got ${typeof ct}`);
+      if (showShape(ct.shape) !== showShape(leaf.shape)) {
+        throw new TapegradError("SHAPE_MISMATCH", `vjp: cotangent ${i} has shape ${showShape(ct.shape)}, output has ${showShape(leaf.shape)}`);
+      }
+      outputs.push(leaf);
+      cts.push(ct);
+    });
+    const cotangentOf = backward(trace, outputs, cts, add, (g, x) => cast(g, x.dtype));
+    return primals.map((p, i) => gradientTree(traced[i], p, trace, cotangentOf)) as Args;
+  };
+  return [plainOut, pullback];
+}
+
+/** x as a constant: no gradient flows through it, at any level of nesting. */
+export function stopGradient(x: Tensor): Tensor {
+  return plain(x);
+}

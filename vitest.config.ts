@@ -1,0 +1,21 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+// Tests run on the TypeScript sources, so workspace packages resolve to src/, not dist/.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@tapegrad\/autodiff\/testing$/, replacement: src("./packages/autodiff/src/testing/index.ts") },
+      { find: /^@tapegrad\/autodiff$/, replacement: src("./packages/autodiff/src/index.ts") },
+      { find: /^@tapegrad\/nn$/, replacement: src("./packages/nn/src/index.ts") },
+      { find: /^@tapegrad\/data$/, replacement: src("./packages/data/src/index.ts") },
+    ],
+  },
+  test: {
+    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
+    pool: "threads",
+    testTimeout: 120_000,
+  },
+});
