@@ -7,14 +7,21 @@ const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 export default defineConfig({
   resolve: {
     alias: [
-      { find: /^@tapegrad\/autodiff\/testing$/, replacement: src("./packages/autodiff/src/testing/index.ts") },
+      {
+        find: /^@tapegrad\/autodiff\/testing$/,
+        replacement: src("./packages/autodiff/src/testing/index.ts"),
+      },
       { find: /^@tapegrad\/autodiff$/, replacement: src("./packages/autodiff/src/index.ts") },
       { find: /^@tapegrad\/nn$/, replacement: src("./packages/nn/src/index.ts") },
       { find: /^@tapegrad\/data$/, replacement: src("./packages/data/src/index.ts") },
     ],
   },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "packages/*/test/**/*.test.ts",
+      "examples/**/*.test.ts",
+    ],
     pool: "threads",
     testTimeout: 120_000,
   },

@@ -32,8 +32,16 @@ export class Rng {
   /** Restores a generator saved with `getState()`. */
   static fromState(state: RngState): Rng {
     const [k0, k1] = state.key;
-    if (!Number.isInteger(k0) || !Number.isInteger(k1) || !Number.isSafeInteger(state.counter) || state.counter < 0) {
-      throw argumentError("Rng.fromState", `expected integer key words and a non-negative counter, got ${JSON.stringify(state)}`);
+    if (
+      !Number.isInteger(k0) ||
+      !Number.isInteger(k1) ||
+      !Number.isSafeInteger(state.counter) ||
+      state.counter < 0
+    ) {
+      throw argumentError(
+        "Rng.fromState",
+        `expected integer key words and a non-negative counter, got ${JSON.stringify(state)}`,
+      );
     }
     return new Rng([k0 >>> 0, k1 >>> 0], state.counter);
   }
@@ -63,14 +71,27 @@ export class Rng {
   }
 
   /** Uniform values in [low, high). */
-  uniform(shape: readonly number[], options: { low?: number; high?: number; dtype?: DType } = {}): Tensor {
+  uniform(
+    shape: readonly number[],
+    options: { low?: number; high?: number; dtype?: DType } = {},
+  ): Tensor {
     const { low = 0, high = 1, dtype = "float32" } = options;
-    if (!(high > low)) throw argumentError("uniform", `expected low < high, got low=${low} high=${high}`);
-    return this.fill("uniform", shape, dtype, () => low + (high - low) * this.nextDouble());
+    if (!(high > low))
+      throw argumentError("uniform", `expected low < high, got low=${low} high=${high}`);
+    return this.fill("uniform", shape, dtype, () => {
+      // Rounding to float32 can land on `high` itself; redraw then, keeping [low, high).
+      for (;;) {
+        const v = low + (high - low) * this.nextDouble();
+        if ((dtype === "float32" ? Math.fround(v) : v) < high) return v;
+      }
+    });
   }
 
   /** Normal values with the given mean and standard deviation (Box–Muller). */
-  normal(shape: readonly number[], options: { mean?: number; std?: number; dtype?: DType } = {}): Tensor {
+  normal(
+    shape: readonly number[],
+    options: { mean?: number; std?: number; dtype?: DType } = {},
+  ): Tensor {
     const { mean = 0, std = 1, dtype = "float32" } = options;
     if (!(std >= 0)) throw argumentError("normal", `std must be non-negative, got ${std}`);
     return this.fill("normal", shape, dtype, () => {
@@ -85,12 +106,24 @@ export class Rng {
     if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
       throw argumentError("randint", `expected integers low < high, got low=${low} high=${high}`);
     }
-    return this.fill("randint", shape, "int32", () => low + Math.floor(this.nextDouble() * (high - low)));
+    if (low < -2147483648 || high > 2147483648) {
+      throw argumentError(
+        "randint",
+        `low and high must lie in the int32 range [-2^31, 2^31], got low=${low} high=${high}`,
+      );
+    }
+    return this.fill(
+      "randint",
+      shape,
+      "int32",
+      () => low + Math.floor(this.nextDouble() * (high - low)),
+    );
   }
 
   /** A uniformly random permutation of 0…n−1 as an int32 tensor (Fisher–Yates). */
   permutation(n: number): Tensor {
-    if (!Number.isInteger(n) || n < 0) throw argumentError("permutation", `n must be a non-negative integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw argumentError("permutation", `n must be a non-negative integer, got ${n}`);
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = i;
     for (let i = n - 1; i > 0; i--) {

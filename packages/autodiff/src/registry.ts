@@ -61,7 +61,9 @@ export interface OpDefinition<N extends readonly string[], A, S = undefined> {
 }
 
 /** A registered op: call it with its inputs (numbers allowed) and optional attrs. */
-export type Op<N extends readonly string[], A, S = undefined> = ((...args: [...InputArgs<N>, A?]) => Tensor) & {
+export type Op<N extends readonly string[], A, S = undefined> = ((
+  ...args: [...InputArgs<N>, A?]
+) => Tensor) & {
   readonly definition: OpDefinition<N, A, S>;
   /** Applies the op to a list of inputs; the only way to call a variadic op. */
   apply(inputs: readonly TensorLike[], attrs?: A): Tensor;
@@ -82,9 +84,11 @@ const registry = new Map<string, RegisteredOp>();
  * Registers a differentiable op and returns the function that applies it. Built-in ops are made
  * the same way; a new op works at once under every transform and in the gradient-check suite.
  */
-export function defineOp<const N extends readonly string[], A = Record<string, never>, S = undefined>(
-  definition: OpDefinition<N, A, S>,
-): Op<N, A, S> {
+export function defineOp<
+  const N extends readonly string[],
+  A = Record<string, never>,
+  S = undefined,
+>(definition: OpDefinition<N, A, S>): Op<N, A, S> {
   if (registry.has(definition.name)) {
     throw argumentError("defineOp", `an op named "${definition.name}" is already registered`);
   }
@@ -100,7 +104,10 @@ export function defineOp<const N extends readonly string[], A = Record<string, n
   registry.set(definition.name, { definition: erased, apply: apply as RegisteredOp["apply"] });
   const op = (...args: unknown[]): Tensor => {
     if (!definition.variadic && args.length > arity + 1) {
-      throw argumentError(definition.name, `expected ${arity} inputs and optional attrs, got ${args.length} arguments`);
+      throw argumentError(
+        definition.name,
+        `expected ${arity} inputs and optional attrs, got ${args.length} arguments`,
+      );
     }
     return apply(args.slice(0, arity) as TensorLike[], args[arity] as A | undefined);
   };
@@ -150,7 +157,10 @@ function run(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): ForwardResu
     const out = op.forward(inputs, attrs);
     if (out instanceof Tensor) return { y: out, saved: undefined };
     if (!(out?.y instanceof Tensor)) {
-      throw new TapegradError("INVALID_STATE", `${op.name}: forward must return a Tensor or { y, saved }`);
+      throw new TapegradError(
+        "INVALID_STATE",
+        `${op.name}: forward must return a Tensor or { y, saved }`,
+      );
     }
     return out;
   }

@@ -40,7 +40,10 @@ export interface SampleKit {
 export function makeSampleKit(fc: typeof FastCheck): SampleKit {
   const shape = (options: ShapeOptions = {}) => {
     const { minRank = 0, maxRank = 3, minDim = 1, maxDim = 4 } = options;
-    return fc.array(fc.integer({ min: minDim, max: maxDim }), { minLength: minRank, maxLength: maxRank });
+    return fc.array(fc.integer({ min: minDim, max: maxDim }), {
+      minLength: minRank,
+      maxLength: maxRank,
+    });
   };
 
   const values = (size: number, options: ValueOptions): Arbitrary<number[]> => {
@@ -88,7 +91,8 @@ export function makeSampleKit(fc: typeof FastCheck): SampleKit {
     fc,
     shape,
     tensor: tensorOf,
-    anyTensor: (shapeOptions, valueOptions) => shape(shapeOptions).chain((s) => tensorOf(s, valueOptions)),
+    anyTensor: (shapeOptions, valueOptions) =>
+      shape(shapeOptions).chain((s) => tensorOf(s, valueOptions)),
     broadcastPair,
   };
 }

@@ -11,7 +11,8 @@ export function scalarLike(value: number, others: readonly Tensor[]): Tensor {
     if (t.dtype === "float64") dtype = "float64";
     else if (t.dtype === "float32" && dtype !== "float64") dtype = "float32";
   }
-  if (dtype === undefined) dtype = others.length > 0 && Number.isInteger(value) ? "int32" : "float32";
+  if (dtype === undefined)
+    dtype = others.length > 0 && Number.isInteger(value) ? "int32" : "float32";
   const buffer = allocate(dtype, 1);
   buffer[0] = value;
   return new Tensor(buffer, []);

@@ -63,12 +63,17 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
 }
 
 /** Resolves `axis` (undefined = all axes) to a sorted list of distinct non-negative axes. */
-export function normalizeAxes(op: string, axis: number | readonly number[] | undefined, rank: number): number[] {
+export function normalizeAxes(
+  op: string,
+  axis: number | readonly number[] | undefined,
+  rank: number,
+): number[] {
   if (axis === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axis === "number" ? [axis] : [...axis];
   const axes = list.map((a) => normalizeAxis(op, a, rank)).sort((a, b) => a - b);
   for (let i = 1; i < axes.length; i++) {
-    if (axes[i] === axes[i - 1]) throw argumentError(op, `axis ${axes[i]} is repeated in [${list.join(",")}]`);
+    if (axes[i] === axes[i - 1])
+      throw argumentError(op, `axis ${axes[i]} is repeated in [${list.join(",")}]`);
   }
   return axes;
 }

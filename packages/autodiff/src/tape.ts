@@ -147,7 +147,10 @@ function checkGradientCount(node: TapeNode, grads: readonly (Tensor | null)[]): 
 }
 
 /** The name of input i of `op`, for messages: `w`, or `xs[2]` for list inputs. */
-export function inputName(op: { inputs: readonly string[]; variadic?: boolean }, i: number): string {
+export function inputName(
+  op: { inputs: readonly string[]; variadic?: boolean },
+  i: number,
+): string {
   return op.variadic ? `${op.inputs[0]}[${i}]` : (op.inputs[i] ?? `input ${i}`);
 }
 

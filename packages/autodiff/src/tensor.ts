@@ -62,7 +62,10 @@ export class Tensor {
   /** The single element of a one-element tensor. */
   item(): number {
     if (this.size !== 1) {
-      throw argumentError("item", `expected a tensor with one element, got shape ${showShape(this.shape)}`);
+      throw argumentError(
+        "item",
+        `expected a tensor with one element, got shape ${showShape(this.shape)}`,
+      );
     }
     return this.buffer[0]!;
   }
@@ -95,9 +98,15 @@ export interface TensorOptions {
  * Creates a tensor from a number, nested arrays or a typed array (copied).
  * The dtype defaults to the typed array's, else float32; `shape` reshapes flat data.
  */
-export function tensor(values: NestedArray | TypedArray | readonly number[], options: TensorOptions = {}): Tensor {
+export function tensor(
+  values: NestedArray | TypedArray | readonly number[],
+  options: TensorOptions = {},
+): Tensor {
   if (options.dtype !== undefined && !isDType(options.dtype)) {
-    throw argumentError("tensor", `dtype must be float32, float64 or int32, got ${String(options.dtype)}`);
+    throw argumentError(
+      "tensor",
+      `dtype must be float32, float64 or int32, got ${String(options.dtype)}`,
+    );
   }
   const isTyped = ArrayBuffer.isView(values);
   const dtype = options.dtype ?? (isTyped ? dtypeOfArray(values as TypedArray) : "float32");
@@ -123,7 +132,8 @@ export function tensor(values: NestedArray | TypedArray | readonly number[], opt
   const buffer = allocate(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i]!;
-    if (typeof v !== "number") throw argumentError("tensor", `element ${i} is not a number: ${String(v)}`);
+    if (typeof v !== "number")
+      throw argumentError("tensor", `element ${i} is not a number: ${String(v)}`);
     buffer[i] = v;
   }
   return new Tensor(buffer, shape);
@@ -147,7 +157,10 @@ function flatten(values: NestedArray, shape: number[], axis: number, out: number
     return;
   }
   if (!Array.isArray(values) || values.length !== shape[axis]) {
-    throw argumentError("tensor", `nested arrays are ragged at depth ${axis}: expected length ${shape[axis]}`);
+    throw argumentError(
+      "tensor",
+      `nested arrays are ragged at depth ${axis}: expected length ${shape[axis]}`,
+    );
   }
   for (const v of values) flatten(v, shape, axis + 1, out);
 }
@@ -156,7 +169,7 @@ function flatten(values: NestedArray, shape: number[], axis: number, out: number
 export function full(shape: readonly number[], value: number, dtype: DType = "float32"): Tensor {
   assertValidShape("full", shape);
   const buffer = allocate(dtype, shapeSize(shape));
-  if (value !== 0) buffer.fill(value);
+  if (!Object.is(value, 0)) buffer.fill(value);
   return new Tensor(buffer, [...shape]);
 }
 
@@ -183,7 +196,10 @@ export function arange(start: number, stop?: number, step = 1, dtype: DType = "f
     start = 0;
   }
   if (!Number.isFinite(start) || !Number.isFinite(stop) || !Number.isFinite(step) || step === 0) {
-    throw argumentError("arange", `start, stop and step must be finite and step non-zero, got ${start}, ${stop}, ${step}`);
+    throw argumentError(
+      "arange",
+      `start, stop and step must be finite and step non-zero, got ${start}, ${stop}, ${step}`,
+    );
   }
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const buffer = allocate(dtype, n);

@@ -1,8 +1,18 @@
 import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, showShape } from "./errors.js";
-import { backward, closeTrace, live, lower, openTrace, plain, traceInput, type Trace } from "./tape.js";
+import {
+  backward,
+  closeTrace,
+  live,
+  lower,
+  openTrace,
+  plain,
+  traceInput,
+  type Trace,
+} from "./tape.js";
 import { Tensor, full, tensor, zerosLike, type TensorLike } from "./tensor.js";
-import { isContainer, treeLeaves, treeMap } from "./tree.js";
+import { isContainer, treeMap } from "./tree.js";
+import { shapesEqual } from "./shape.js";
 import { add } from "./ops/binary.js";
 import { cast } from "./ops/cast.js";
 
@@ -40,7 +50,8 @@ export function valueAndGrad<Args extends unknown[], const I extends Argnums = 0
   options: ValueAndGradOptions<I> = {},
 ): (...args: Args) => [R, GradsOf<Args, I>] {
   const argnums = options.argnums ?? 0;
-  const list: number[] = typeof argnums === "number" ? [argnums] : Array.from(argnums as readonly number[]);
+  const list: number[] =
+    typeof argnums === "number" ? [argnums] : Array.from(argnums as readonly number[]);
   return (...args) => {
     for (const i of list) {
       if (!Number.isInteger(i) || i < 0 || i >= args.length) {
@@ -64,7 +75,9 @@ export function valueAndGrad<Args extends unknown[], const I extends Argnums = 0
       out = result[0];
     }
     const value = asScalar(out);
-    const cotangentOf = backward(trace, [value], [full([], 1, value.dtype)], add, (g, x) => cast(g, x.dtype));
+    const cotangentOf = backward(trace, [value], [full(value.shape, 1, value.dtype)], add, (g, x) =>
+      cast(g, x.dtype),
+    );
     const grads = list.map((i) => gradientTree(traced[i], args[i], trace, cotangentOf));
     const plainValue = lower(value, trace);
     const returned = (options.hasAux ? [plainValue, (result as unknown[])[1]] : plainValue) as R;
@@ -75,12 +88,19 @@ export function valueAndGrad<Args extends unknown[], const I extends Argnums = 0
 function asScalar(out: unknown): Tensor {
   if (typeof out === "number") return tensor(out, { dtype: "float64" });
   if (!(out instanceof Tensor)) {
-    throw argumentError("grad", `f must return a scalar tensor, got ${isContainer(out) ? "a tree" : typeof out}`);
+    throw argumentError(
+      "grad",
+      `f must return a scalar tensor, got ${isContainer(out) ? "a tree" : typeof out}`,
+    );
   }
   if (out.size !== 1) {
-    throw argumentError("grad", `f must return a scalar (one element) to take its gradient, got shape ${showShape(out.shape)}; use vjp for non-scalar outputs`);
+    throw argumentError(
+      "grad",
+      `f must return a scalar (one element) to take its gradient, got shape ${showShape(out.shape)}; use vjp for non-scalar outputs`,
+    );
   }
-  if (!isFloat(out.dtype)) throw argumentError("grad", `f must return a float tensor, got ${out.dtype}`);
+  if (!isFloat(out.dtype))
+    throw argumentError("grad", `f must return a float tensor, got ${out.dtype}`);
   return out;
 }
 
@@ -105,7 +125,10 @@ function gradientTree(
         return leaf instanceof Tensor ? zerosLike(leaf) : null;
       }
       const g = cotangentOf(view) ?? zerosLike(plain(view));
-      return typeof leaf === "number" ? plain(g).item() : g;
+      // A number's gradient is a number, unless an outer transform is tracing through it: then
+      // it stays a tensor so that the outer level keeps its dependence.
+      if (typeof leaf === "number" && live(g).trace === null) return g.item();
+      return g;
     },
     traced,
     original,
@@ -130,23 +153,35 @@ export function vjp<Args extends unknown[], R>(
   } finally {
     closeTrace(trace);
   }
-  const outLeaves = treeLeaves(out);
-  const plainOut = treeMap((leaf: unknown) => (leaf instanceof Tensor ? lower(leaf, trace) : leaf), out);
+  const plainOut = treeMap(
+    (leaf: unknown) => (leaf instanceof Tensor ? lower(leaf, trace) : leaf),
+    out,
+  );
   const pullback = (cotangent: R): Args => {
-    const ctLeaves = treeLeaves(cotangent);
-    treeMap(() => null, out, cotangent); // structure check with a precise message
     const outputs: Tensor[] = [];
     const cts: Tensor[] = [];
-    outLeaves.forEach((leaf, i) => {
-      const ct = ctLeaves[i];
-      if (!(leaf instanceof Tensor)) return;
-      if (!(ct instanceof Tensor)) throw argumentError("vjp", `cotangent ${i} must be a Tensor, got ${typeof ct}`);
-      if (showShape(ct.shape) !== showShape(leaf.shape)) {
-        throw new TapegradError("SHAPE_MISMATCH", `vjp: cotangent ${i} has shape ${showShape(ct.shape)}, output has ${showShape(leaf.shape)}`);
-      }
-      outputs.push(leaf);
-      cts.push(ct);
-    });
+    let i = -1;
+    // Pair each output with its cotangent by tree path (treeMap matches objects by key).
+    treeMap(
+      (leaf: unknown, ct: unknown) => {
+        i++;
+        if (!(leaf instanceof Tensor)) return null;
+        if (!(ct instanceof Tensor)) {
+          throw argumentError("vjp", `cotangent ${i} must be a Tensor, got ${typeof ct}`);
+        }
+        if (!shapesEqual(ct.shape, leaf.shape)) {
+          throw new TapegradError(
+            "SHAPE_MISMATCH",
+            `vjp: cotangent ${i} has shape ${showShape(ct.shape)}, output has ${showShape(leaf.shape)}`,
+          );
+        }
+        outputs.push(leaf);
+        cts.push(ct);
+        return null;
+      },
+      out,
+      cotangent,
+    );
     const cotangentOf = backward(trace, outputs, cts, add, (g, x) => cast(g, x.dtype));
     return primals.map((p, i) => gradientTree(traced[i], p, trace, cotangentOf)) as Args;
   };

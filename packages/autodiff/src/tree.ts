@@ -33,16 +33,33 @@ export function treeLeaves(tree: unknown): unknown[] {
  * Applies `f` to the leaves of `tree` (and the matching leaves of `others`, which must have the
  * same structure, matched by key), returning a tree of the same structure.
  */
-export function treeMap<T>(f: (...leaves: never[]) => unknown, tree: T, ...others: readonly unknown[]): T {
+export function treeMap<T>(
+  f: (...leaves: never[]) => unknown,
+  tree: T,
+  ...others: readonly unknown[]
+): T {
   return mapAt(f as (...leaves: unknown[]) => unknown, tree, others, "") as T;
 }
 
-function mapAt(f: (...leaves: unknown[]) => unknown, tree: unknown, others: readonly unknown[], path: string): unknown {
+function mapAt(
+  f: (...leaves: unknown[]) => unknown,
+  tree: unknown,
+  others: readonly unknown[],
+  path: string,
+): unknown {
   if (Array.isArray(tree)) {
     for (const o of others) {
-      if (!Array.isArray(o) || o.length !== tree.length) throw structureError(path, `an array of length ${tree.length}`, o);
+      if (!Array.isArray(o) || o.length !== tree.length)
+        throw structureError(path, `an array of length ${tree.length}`, o);
     }
-    return tree.map((child, i) => mapAt(f, child, others.map((o) => (o as unknown[])[i]), join(path, String(i))));
+    return tree.map((child, i) =>
+      mapAt(
+        f,
+        child,
+        others.map((o) => (o as unknown[])[i]),
+        join(path, String(i)),
+      ),
+    );
   }
   if (isContainer(tree)) {
     const out: Record<string, unknown> = {};
@@ -76,7 +93,10 @@ function structureError(path: string, expected: string, got: unknown) {
   if (got === undefined) what = "nothing";
   else if (Array.isArray(got)) what = `an array of length ${got.length}`;
   else if (isContainer(got)) what = `an object with keys {${Object.keys(got).join(", ")}}`;
-  return argumentError("treeMap", `trees differ at "${path || "<root>"}": expected ${expected}, got ${what}`);
+  return argumentError(
+    "treeMap",
+    `trees differ at "${path || "<root>"}": expected ${expected}, got ${what}`,
+  );
 }
 
 /** The leaves with their dotted paths (`conv1.weight`, `layers.0.bias`), in tree order. */
@@ -104,16 +124,23 @@ export function treeUnflatten(entries: Iterable<readonly [string, unknown]>): un
       continue;
     }
     const parts = path.split(".");
+    // Paths may come from files: a "__proto__" segment must never reach Object.prototype.
+    if (parts.includes("__proto__"))
+      throw argumentError("treeUnflatten", `"${path}" contains the reserved key "__proto__"`);
     let node = root;
     for (let i = 0; i < parts.length - 1; i++) {
       const key = parts[i]!;
-      const next = node[key];
-      if (next === undefined) node[key] = {};
-      else if (!isContainer(next)) throw argumentError("treeUnflatten", `"${path}" passes through the leaf "${parts.slice(0, i + 1).join(".")}"`);
+      if (!Object.hasOwn(node, key)) node[key] = {};
+      else if (!isContainer(node[key]))
+        throw argumentError(
+          "treeUnflatten",
+          `"${path}" passes through the leaf "${parts.slice(0, i + 1).join(".")}"`,
+        );
       node = node[key] as Record<string, unknown>;
     }
     const last = parts[parts.length - 1]!;
-    if (last in node) throw argumentError("treeUnflatten", `"${path}" appears twice or under a leaf`);
+    if (Object.hasOwn(node, last))
+      throw argumentError("treeUnflatten", `"${path}" appears twice or under a leaf`);
     node[last] = leaf;
   }
   if (rootLeaf !== undefined) return rootLeaf.value;

@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { add, grad, mul, relu, sigmoid, sub, tensor, treeMap, valueAndGrad, type Tensor } from "../src/index.js";
+import {
+  add,
+  grad,
+  mul,
+  relu,
+  sigmoid,
+  sub,
+  tensor,
+  treeMap,
+  valueAndGrad,
+  type Tensor,
+} from "../src/index.js";
 
 // The two-neuron network of the CNN backprop notes (SEED_NOTES.md):
 // a = sigmoid(x·w11 + b1), y = relu(a·w21 + b2), J = ½(y − label)².

@@ -3,12 +3,14 @@ import type { ElementwiseKernels } from "../kernels/elementwise.js";
 import type { MatmulKernels } from "../kernels/matmul.js";
 import type { ReduceKernels } from "../kernels/reduce.js";
 import type { ShapeKernels } from "../kernels/shape.js";
+import type { SoftmaxKernels } from "../kernels/softmax.js";
 
 /**
  * Every numeric kernel an op may call. Kernels work on typed arrays and plain numbers only:
  * they know nothing of tensors, tapes or the registry, so a backend can replace any of them.
  */
-export interface Kernels extends ElementwiseKernels, ReduceKernels, ShapeKernels, MatmulKernels {}
+export interface Kernels
+  extends ElementwiseKernels, ReduceKernels, ShapeKernels, MatmulKernels, SoftmaxKernels {}
 
 /** A named set of kernels. A backend may implement only the hot ones; the rest fall back to js. */
 export interface Backend {
@@ -35,7 +37,10 @@ export function registerBackend(backend: Backend, isFallback = false): void {
 export function setBackend(name: string): void {
   const backend = backends.get(name);
   if (backend === undefined) {
-    throw argumentError("setBackend", `unknown backend "${name}"; registered: ${[...backends.keys()].join(", ")}`);
+    throw argumentError(
+      "setBackend",
+      `unknown backend "${name}"; registered: ${[...backends.keys()].join(", ")}`,
+    );
   }
   active = backend;
   resolved = undefined;

@@ -2,6 +2,7 @@ import { jsElementwiseKernels } from "../kernels/elementwise.js";
 import { jsMatmulKernels } from "../kernels/matmul.js";
 import { jsReduceKernels } from "../kernels/reduce.js";
 import { jsShapeKernels } from "../kernels/shape.js";
+import { jsSoftmaxKernels } from "../kernels/softmax.js";
 import { registerBackend, type Kernels } from "./backend.js";
 
 /** The pure TypeScript backend: complete, portable, and the fallback of every other backend. */
@@ -10,6 +11,7 @@ export const jsKernels: Kernels = {
   ...jsReduceKernels,
   ...jsShapeKernels,
   ...jsMatmulKernels,
+  ...jsSoftmaxKernels,
 };
 
 registerBackend({ name: "js", kernels: jsKernels }, true);

@@ -39,9 +39,26 @@ export interface ElementwiseKernels {
   /** out[i] = f(x[i]); `alpha` parameterises leakyRelu's negative slope. */
   unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): void;
   /** out = a ∘ b with NumPy broadcasting of aShape and bShape to outShape. */
-  binary(kind: BinaryKind, a: TypedArray, aShape: readonly number[], b: TypedArray, bShape: readonly number[], out: TypedArray, outShape: readonly number[]): void;
+  binary(
+    kind: BinaryKind,
+    a: TypedArray,
+    aShape: readonly number[],
+    b: TypedArray,
+    bShape: readonly number[],
+    out: TypedArray,
+    outShape: readonly number[],
+  ): void;
   /** out = cond ≠ 0 ? a : b, all three broadcast to outShape. */
-  where(cond: TypedArray, condShape: readonly number[], a: TypedArray, aShape: readonly number[], b: TypedArray, bShape: readonly number[], out: TypedArray, outShape: readonly number[]): void;
+  where(
+    cond: TypedArray,
+    condShape: readonly number[],
+    a: TypedArray,
+    aShape: readonly number[],
+    b: TypedArray,
+    bShape: readonly number[],
+    out: TypedArray,
+    outShape: readonly number[],
+  ): void;
 }
 
 function unaryFunction(kind: UnaryKind, alpha: number): (v: number) => number {

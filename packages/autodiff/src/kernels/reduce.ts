@@ -8,14 +8,32 @@ export interface ReduceKernels {
    * Reduces x (of `shape`) over `axes` into `out`, whose layout is `shape` with those axes set
    * to 1. max/min propagate NaN.
    */
-  reduce(kind: ReduceKind, x: TypedArray, shape: readonly number[], axes: readonly number[], out: TypedArray): void;
+  reduce(
+    kind: ReduceKind,
+    x: TypedArray,
+    shape: readonly number[],
+    axes: readonly number[],
+    out: TypedArray,
+  ): void;
   /** Index of the first maximum (or minimum) along `axis`; `out` has `shape` with that axis removed. */
-  argReduce(kind: "argmax" | "argmin", x: TypedArray, shape: readonly number[], axis: number, out: Int32Array): void;
+  argReduce(
+    kind: "argmax" | "argmin",
+    x: TypedArray,
+    shape: readonly number[],
+    axis: number,
+    out: Int32Array,
+  ): void;
 }
 
-function reduce(kind: ReduceKind, x: TypedArray, shape: readonly number[], axes: readonly number[], out: TypedArray): void {
+function reduce(
+  kind: ReduceKind,
+  x: TypedArray,
+  shape: readonly number[],
+  axes: readonly number[],
+  out: TypedArray,
+): void {
   const keptShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  out.fill(kind === "sum" ? 0 : kind === "max" ? -Infinity : Infinity);
+  out.fill(initialValue(kind, out));
   // Walk x in row-major order; the output offset follows with stride 0 along reduced axes.
   forEachRow([keptShape], shape, (offsets, xOffset, n, steps) => {
     let o = offsets[0]!;
@@ -42,7 +60,21 @@ function reduce(kind: ReduceKind, x: TypedArray, shape: readonly number[], axes:
   });
 }
 
-function argReduce(kind: "argmax" | "argmin", x: TypedArray, shape: readonly number[], axis: number, out: Int32Array): void {
+/** The identity of the reduction; an Int32Array cannot hold ±∞, so it gets its own bounds. */
+function initialValue(kind: ReduceKind, out: TypedArray): number {
+  if (kind === "sum") return 0;
+  const isInt = out instanceof Int32Array;
+  if (kind === "max") return isInt ? -2147483648 : -Infinity;
+  return isInt ? 2147483647 : Infinity;
+}
+
+function argReduce(
+  kind: "argmax" | "argmin",
+  x: TypedArray,
+  shape: readonly number[],
+  axis: number,
+  out: Int32Array,
+): void {
   let outer = 1;
   for (let i = 0; i < axis; i++) outer *= shape[i]!;
   let inner = 1;

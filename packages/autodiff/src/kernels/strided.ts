@@ -27,7 +27,12 @@ export function forEachRow(
 ): void {
   const rank = outShape.length;
   if (rank === 0) {
-    visit(shapes.map(() => 0), 0, 1, shapes.map(() => 0));
+    visit(
+      shapes.map(() => 0),
+      0,
+      1,
+      shapes.map(() => 0),
+    );
     return;
   }
   const strides = shapes.map((s) => broadcastStrides(s, outShape));
@@ -49,4 +54,3 @@ export function forEachRow(
     }
   }
 }
-

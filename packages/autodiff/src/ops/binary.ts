@@ -17,7 +17,9 @@ export function binaryForward(kind: BinaryKind, a: Tensor, b: Tensor, dtype?: DT
   let outType = dtype ?? promoteTypes(a.dtype, b.dtype);
   // True division of integers gives floats, as in NumPy.
   if (kind === "div" && outType === "int32") outType = "float32";
-  return produce(outType, shape, (out) => kernels().binary(kind, a.buffer, a.shape, b.buffer, b.shape, out, shape));
+  return produce(outType, shape, (out) =>
+    kernels().binary(kind, a.buffer, a.shape, b.buffer, b.shape, out, shape),
+  );
 }
 
 function defineBinary(
@@ -45,10 +47,14 @@ function defineBinary(
 const addOp = defineBinary("add", ({ dy }) => [dy, dy]);
 const subOp = defineBinary("sub", ({ dy }) => [dy, negate(dy)]);
 const mulOp = defineBinary("mul", ({ dy, inputs: [a, b] }) => [mul(dy, b), mul(dy, a)]);
-const divOp = defineBinary("div", ({ dy, inputs: [, b], y }) => [div(dy, b), negate(mul(dy, div(y, b)))], {
-  awayFrom: [0],
-  margin: 0.3,
-});
+const divOp = defineBinary(
+  "div",
+  ({ dy, inputs: [, b], y }) => [div(dy, b), negate(mul(dy, div(y, b)))],
+  {
+    awayFrom: [0],
+    margin: 0.3,
+  },
+);
 
 const powOp = defineOp({
   name: "pow",
@@ -66,11 +72,13 @@ const powOp = defineOp({
   },
   // Positive bases keep a^b real; exponents in a small range keep it well conditioned.
   samples: (kit) =>
-    kit.broadcastPair().chain(([sa, sb]) =>
-      kit.fc
-        .tuple(kit.tensor(sa, { min: 0.2, max: 2 }), kit.tensor(sb, { min: -2, max: 2 }))
-        .map(([a, b]) => ({ inputs: [a, b], attrs: {} })),
-    ),
+    kit
+      .broadcastPair()
+      .chain(([sa, sb]) =>
+        kit.fc
+          .tuple(kit.tensor(sa, { min: 0.2, max: 2 }), kit.tensor(sb, { min: -2, max: 2 }))
+          .map(([a, b]) => ({ inputs: [a, b], attrs: {} })),
+      ),
 });
 
 /** Ties send half the gradient each way, so maximum(x, x) has gradient 1 like x itself. */
@@ -79,11 +87,18 @@ function selectGrad(dy: Tensor, wins: Tensor, ties: Tensor): Tensor {
 }
 
 const distinctPair = (kit: SampleKit) =>
-  kit.broadcastPair().chain(([sa, sb]) =>
-    kit.fc
-      .tuple(kit.tensor(sa, { distinct: true, min: -2, max: 0 }), kit.tensor(sb, { distinct: true, min: 0.01, max: 2 }))
-      .chain(([a, b]) => kit.fc.boolean().map((swap) => ({ inputs: swap ? [b, a] : [a, b], attrs: {} }))),
-  );
+  kit
+    .broadcastPair()
+    .chain(([sa, sb]) =>
+      kit.fc
+        .tuple(
+          kit.tensor(sa, { distinct: true, min: -2, max: 0 }),
+          kit.tensor(sb, { distinct: true, min: 0.01, max: 2 }),
+        )
+        .chain(([a, b]) =>
+          kit.fc.boolean().map((swap) => ({ inputs: swap ? [b, a] : [a, b], attrs: {} })),
+        ),
+    );
 
 const maximumOp = defineOp({
   name: "maximum",
@@ -91,7 +106,10 @@ const maximumOp = defineOp({
   forward: ([a, b]) => binaryForward("maximum", a, b),
   vjp: ({ dy, inputs: [a, b] }) => {
     const ties = equal(a, b);
-    return [unbroadcast(selectGrad(dy, greater(a, b), ties), a.shape), unbroadcast(selectGrad(dy, less(a, b), ties), b.shape)];
+    return [
+      unbroadcast(selectGrad(dy, greater(a, b), ties), a.shape),
+      unbroadcast(selectGrad(dy, less(a, b), ties), b.shape),
+    ];
   },
   samples: distinctPair,
 });
@@ -102,7 +120,10 @@ const minimumOp = defineOp({
   forward: ([a, b]) => binaryForward("minimum", a, b),
   vjp: ({ dy, inputs: [a, b] }) => {
     const ties = equal(a, b);
-    return [unbroadcast(selectGrad(dy, less(a, b), ties), a.shape), unbroadcast(selectGrad(dy, greater(a, b), ties), b.shape)];
+    return [
+      unbroadcast(selectGrad(dy, less(a, b), ties), a.shape),
+      unbroadcast(selectGrad(dy, greater(a, b), ties), b.shape),
+    ];
   },
   samples: distinctPair,
 });

@@ -12,7 +12,8 @@ const castOp = defineOp({
   name: "cast",
   inputs: ["x"],
   forward: ([x], { dtype }: CastAttrs) => {
-    if (!isDType(dtype)) throw argumentError("cast", `dtype must be float32, float64 or int32, got ${String(dtype)}`);
+    if (!isDType(dtype))
+      throw argumentError("cast", `dtype must be float32, float64 or int32, got ${String(dtype)}`);
     if (dtype === x.dtype) return x;
     // Float → int truncates toward zero, as typed arrays do.
     return produce(dtype, x.shape, (out) => {
@@ -22,7 +23,8 @@ const castOp = defineOp({
   },
   vjp: ({ dy, inputs: [x] }) => [isFloat(x.dtype) ? cast(dy, x.dtype) : null],
   // Finite differences run in float64, where rounding to float32 would swamp them.
-  samples: (kit) => kit.anyTensor().map((x) => ({ inputs: [x], attrs: { dtype: "float64" as DType } })),
+  samples: (kit) =>
+    kit.anyTensor().map((x) => ({ inputs: [x], attrs: { dtype: "float64" as DType } })),
 });
 
 /** x converted to `dtype`. Gradient: dy converted back (none into int32). */

@@ -8,7 +8,10 @@ import { binaryForward } from "./binary.js";
 import { produce, unbroadcast } from "./util.js";
 import { mul } from "./binary.js";
 
-type Comparison = Extract<BinaryKind, "equal" | "notEqual" | "less" | "lessEqual" | "greater" | "greaterEqual">;
+type Comparison = Extract<
+  BinaryKind,
+  "equal" | "notEqual" | "less" | "lessEqual" | "greater" | "greaterEqual"
+>;
 
 // Comparisons have no vjp: their int32 0/1 result carries no gradient.
 function defineComparison(name: Comparison) {
@@ -62,7 +65,16 @@ const whereOp = defineOp({
   forward: ([condition, a, b]) => {
     const shape = broadcastShapes("where", condition.shape, a.shape, b.shape);
     return produce(promoteTypes(a.dtype, b.dtype), shape, (out) =>
-      kernels().where(condition.buffer, condition.shape, a.buffer, a.shape, b.buffer, b.shape, out, shape),
+      kernels().where(
+        condition.buffer,
+        condition.shape,
+        a.buffer,
+        a.shape,
+        b.buffer,
+        b.shape,
+        out,
+        shape,
+      ),
     );
   },
   vjp: ({ dy, inputs: [condition, a, b], needsGrad }) => {
@@ -77,7 +89,11 @@ const whereOp = defineOp({
     kit
       .broadcastPair()
       .chain(([sa, sb]) =>
-        kit.fc.tuple(kit.tensor(sa, { dtype: "int32", min: 0, max: 1 }), kit.tensor(sa), kit.tensor(sb)),
+        kit.fc.tuple(
+          kit.tensor(sa, { dtype: "int32", min: 0, max: 1 }),
+          kit.tensor(sa),
+          kit.tensor(sb),
+        ),
       )
       .map(([condition, a, b]) => ({ inputs: [condition, a, b], attrs: {} })),
 });

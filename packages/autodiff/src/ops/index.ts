@@ -19,7 +19,23 @@ export {
   sign,
   step,
 } from "./unary.js";
-export { sum, mean, type ReduceAttrs } from "./reduce.js";
+export {
+  sum,
+  mean,
+  max,
+  min,
+  logSumExp,
+  argmax,
+  argmin,
+  type ReduceAttrs,
+  type ArgReduceAttrs,
+} from "./reduce.js";
+export { softmax, logSoftmax } from "./softmax.js";
 export { reshape, broadcastTo, expandDims, squeeze, flatten } from "./reshape.js";
 export { cast } from "./cast.js";
 export { transpose } from "./transpose.js";
+export { concat, stack } from "./concat.js";
+export { slice } from "./slice.js";
+export { pad, type Padding } from "./pad.js";
+export { gather, scatterAdd, oneHot, type IndicesLike } from "./gather.js";
+export { matmul, type MatmulAttrs } from "./matmul.js";

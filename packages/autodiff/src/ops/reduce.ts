@@ -1,10 +1,15 @@
 import { kernels } from "../backends/backend.js";
-import { defineOp } from "../registry.js";
-import { normalizeAxes } from "../shape.js";
-import type { Tensor, TensorLike } from "../tensor.js";
-import { mul } from "./binary.js";
+import { argumentError, shapeError, showShape } from "../errors.js";
+import type { ReduceKind } from "../kernels/reduce.js";
+import { defineOp, type VjpContext } from "../registry.js";
+import type { SampleKit, ValueOptions } from "../sampling.js";
+import { normalizeAxes, normalizeAxis, shapeSize } from "../shape.js";
+import { Tensor, type TensorLike } from "../tensor.js";
+import { div, mul, sub } from "./binary.js";
+import { equal } from "./compare.js";
 import { broadcastTo, reshape } from "./reshape.js";
-import { produce } from "./util.js";
+import { exp } from "./unary.js";
+import { floatTypeOf, produce } from "./util.js";
 
 /** Which axes a reduction runs over (all when omitted) and whether they stay as size 1. */
 export interface ReduceAttrs {
@@ -32,7 +37,9 @@ const sumOp = defineOp({
   forward: ([x], attrs: ReduceAttrs) => {
     const { axes, out } = reducedShapes("sum", x.shape, attrs);
     // Summing int32 stays int32, like NumPy; floats keep their precision.
-    return produce(x.dtype, out, (buffer) => kernels().reduce("sum", x.buffer, x.shape, axes, buffer));
+    return produce(x.dtype, out, (buffer) =>
+      kernels().reduce("sum", x.buffer, x.shape, axes, buffer),
+    );
   },
   vjp: ({ dy, inputs: [x], attrs }) => [expandReduced(dy, x, attrs, "sum")],
   samples: (kit) => reduceSamples(kit),
@@ -53,8 +60,166 @@ export function mean(x: TensorLike, attrs: ReduceAttrs = {}): Tensor {
   return mul(s, 1 / n);
 }
 
+/**
+ * Rejects a max/min-like reduction over a size-0 axis when some output element would then have
+ * no values at all (NumPy raises too); an output that is itself empty is fine.
+ */
+function assertNonEmpty(
+  op: string,
+  shape: readonly number[],
+  axes: readonly number[],
+  outSize: number,
+): void {
+  const empty = axes.find((a) => shape[a] === 0);
+  if (empty === undefined || outSize === 0) return;
+  const what = op.endsWith("max") ? "maximum" : "minimum";
+  throw shapeError(
+    op,
+    `cannot reduce x of shape ${showShape(shape)} over axis ${empty} of size 0: ` +
+      `the ${what} of no elements is undefined`,
+  );
+}
+
+function extremeForward(kind: Extract<ReduceKind, "max" | "min">, x: Tensor, attrs: ReduceAttrs) {
+  const { axes, out } = reducedShapes(kind, x.shape, attrs);
+  assertNonEmpty(kind, x.shape, axes, shapeSize(out));
+  return produce(x.dtype, out, (buffer) => kernels().reduce(kind, x.buffer, x.shape, axes, buffer));
+}
+
+type ReduceContext = VjpContext<readonly ["x"], ReduceAttrs, undefined>;
+
+/**
+ * dy goes to every position equal to the extreme, split evenly among ties (as JAX does), so
+ * max of [3, 3] has gradient [½, ½]. Written with equal/sum/div so it can be differentiated.
+ */
+function extremeVjp(op: string) {
+  return ({ dy, inputs: [x], y, attrs }: ReduceContext) => {
+    const hits = equal(x, expandReduced(y, x, attrs, op));
+    const counts = sum(hits, { axis: attrs.axis, keepdims: true });
+    return [div(mul(expandReduced(dy, x, attrs, op), hits), counts)];
+  };
+}
+
+const maxOp = defineOp({
+  name: "max",
+  inputs: ["x"],
+  forward: ([x], attrs: ReduceAttrs) => extremeForward("max", x, attrs),
+  vjp: extremeVjp("max"),
+  // Distinct values: at a tie the max has a kink and finite differences see half-gradients.
+  samples: (kit) => reduceSamples(kit, { distinct: true }),
+});
+
+const minOp = defineOp({
+  name: "min",
+  inputs: ["x"],
+  forward: ([x], attrs: ReduceAttrs) => extremeForward("min", x, attrs),
+  vjp: extremeVjp("min"),
+  samples: (kit) => reduceSamples(kit, { distinct: true }),
+});
+
+/**
+ * Maximum over `axis` (all axes by default); NaN wins; a size-0 axis is an error.
+ * Gradient: dy to the positions equal to the maximum, split evenly among ties (as JAX).
+ */
+export function max(x: TensorLike, attrs: ReduceAttrs = {}): Tensor {
+  return maxOp(x, attrs);
+}
+
+/**
+ * Minimum over `axis` (all axes by default); NaN wins; a size-0 axis is an error.
+ * Gradient: dy to the positions equal to the minimum, split evenly among ties (as JAX).
+ */
+export function min(x: TensorLike, attrs: ReduceAttrs = {}): Tensor {
+  return minOp(x, attrs);
+}
+
+const logSumExpOp = defineOp({
+  name: "logSumExp",
+  inputs: ["x"],
+  forward: ([x], attrs: ReduceAttrs) => {
+    const { axes, out } = reducedShapes("logSumExp", x.shape, attrs);
+    // int32 computes in float32, as exp does; the kernel shifts by the max so nothing overflows.
+    return produce(floatTypeOf(x), out, (buffer) =>
+      kernels().logSumExp(x.buffer, x.shape, axes, buffer),
+    );
+  },
+  // exp(x − y) is the softmax over the reduced axes, and y is differentiable in turn.
+  vjp: ({ dy, inputs: [x], y, attrs }) => {
+    const softmax = exp(sub(x, expandReduced(y, x, attrs, "logSumExp")));
+    return [mul(expandReduced(dy, x, attrs, "logSumExp"), softmax)];
+  },
+  samples: (kit) => reduceSamples(kit),
+});
+
+/**
+ * log Σ exp(x) over `axis` (all axes by default), computed as m + log Σ exp(x − m) with m the
+ * max, so it never overflows; a size-0 axis gives −∞. Gradient: dy·softmax(x) over those axes.
+ */
+export function logSumExp(x: TensorLike, attrs: ReduceAttrs = {}): Tensor {
+  return logSumExpOp(x, attrs);
+}
+
+/** Attrs of argmax/argmin: one axis (all elements, flattened, when omitted) and keepdims. */
+export interface ArgReduceAttrs {
+  readonly axis?: number;
+  readonly keepdims?: boolean;
+}
+
+function argForward(kind: "argmax" | "argmin", x: Tensor, attrs: ArgReduceAttrs): Tensor {
+  const { axis, keepdims = false } = attrs;
+  // Typed as a number, but JavaScript callers may pass a list as they would to max.
+  const raw: unknown = axis;
+  if (raw !== undefined && typeof raw !== "number") {
+    const got = Array.isArray(raw) ? `[${raw.join(",")}]` : String(raw);
+    throw argumentError(
+      kind,
+      `axis must be one integer, or undefined for all elements, got ${got}`,
+    );
+  }
+  const along = axis === undefined ? undefined : normalizeAxis(kind, axis, x.ndim);
+  // NumPy flattens when no axis is given; a scalar is a one-element list either way.
+  const flat = along === undefined || x.ndim === 0;
+  const out = flat
+    ? x.shape.map(() => 1).slice(0, keepdims ? x.ndim : 0)
+    : x.shape.flatMap((d, i) => (i !== along ? [d] : keepdims ? [1] : []));
+  const searched = flat ? x.shape.map((_, i) => i) : [along];
+  assertNonEmpty(kind, x.shape, searched, shapeSize(out));
+  const buffer = new Int32Array(shapeSize(out));
+  kernels().argReduce(kind, x.buffer, flat ? [x.size] : x.shape, flat ? 0 : along, buffer);
+  return new Tensor(buffer, out);
+}
+
+// Indices carry no gradient, so argmax and argmin have no vjp.
+const argmaxOp = defineOp({
+  name: "argmax",
+  inputs: ["x"],
+  forward: ([x], attrs: ArgReduceAttrs) => argForward("argmax", x, attrs),
+});
+
+const argminOp = defineOp({
+  name: "argmin",
+  inputs: ["x"],
+  forward: ([x], attrs: ArgReduceAttrs) => argForward("argmin", x, attrs),
+});
+
+/**
+ * int32 index of the maximum along `axis` (of the flattened x by default), as NumPy. Ties give
+ * the first index; a NaN counts as the maximum. Not differentiable.
+ */
+export function argmax(x: TensorLike, attrs: ArgReduceAttrs = {}): Tensor {
+  return argmaxOp(x, attrs);
+}
+
+/**
+ * int32 index of the minimum along `axis` (of the flattened x by default), as NumPy. Ties give
+ * the first index; a NaN counts as the minimum. Not differentiable.
+ */
+export function argmin(x: TensorLike, attrs: ArgReduceAttrs = {}): Tensor {
+  return argminOp(x, attrs);
+}
+
 /** Random tensors with a random subset of axes (or all) and keepdims, for reduction ops. */
-export function reduceSamples(kit: import("../sampling.js").SampleKit, values = {}) {
+export function reduceSamples(kit: SampleKit, values: ValueOptions = {}) {
   return kit
     .shape({ minRank: 1 })
     .chain((shape) =>

@@ -10,22 +10,35 @@ interface ReshapeAttrs {
 }
 
 /** Resolves one −1 in `shape` from the element count, and checks the counts agree. */
-export function resolveShape(op: string, from: readonly number[], shape: readonly number[]): number[] {
+export function resolveShape(
+  op: string,
+  from: readonly number[],
+  shape: readonly number[],
+): number[] {
   const size = shapeSize(from);
   const unknown = shape.indexOf(-1);
   if (shape.some((d, i) => !Number.isInteger(d) || d < -1 || (d === -1 && i !== unknown))) {
-    throw argumentError(op, `shape must hold non-negative integers and at most one -1, got ${showShape(shape)}`);
+    throw argumentError(
+      op,
+      `shape must hold non-negative integers and at most one -1, got ${showShape(shape)}`,
+    );
   }
   const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
   const out = [...shape];
   if (unknown >= 0) {
     if (known === 0 || size % known !== 0) {
-      throw shapeError(op, `cannot reshape ${showShape(from)} (${size} elements) to ${showShape(shape)}`);
+      throw shapeError(
+        op,
+        `cannot reshape ${showShape(from)} (${size} elements) to ${showShape(shape)}`,
+      );
     }
     out[unknown] = size / known;
   }
   if (shapeSize(out) !== size) {
-    throw shapeError(op, `cannot reshape ${showShape(from)} (${size} elements) to ${showShape(shape)}`);
+    throw shapeError(
+      op,
+      `cannot reshape ${showShape(from)} (${size} elements) to ${showShape(shape)}`,
+    );
   }
   return out;
 }
@@ -34,7 +47,8 @@ const reshapeOp = defineOp({
   name: "reshape",
   inputs: ["x"],
   // Row-major data is unchanged by a reshape, so the result shares x's buffer.
-  forward: ([x], { shape }: ReshapeAttrs) => new Tensor(x.buffer, resolveShape("reshape", x.shape, shape)),
+  forward: ([x], { shape }: ReshapeAttrs) =>
+    new Tensor(x.buffer, resolveShape("reshape", x.shape, shape)),
   vjp: ({ dy, inputs: [x] }) => [reshape(dy, x.shape)],
   samples: (kit) =>
     kit.anyTensor().chain((x) =>
@@ -56,7 +70,10 @@ const broadcastToOp = defineOp({
   forward: ([x], { shape }: ReshapeAttrs) => {
     const out = broadcastShapes("broadcastTo", x.shape, shape);
     if (!shapesEqual(out, shape)) {
-      throw shapeError("broadcastTo", `cannot broadcast ${showShape(x.shape)} to ${showShape(shape)}`);
+      throw shapeError(
+        "broadcastTo",
+        `cannot broadcast ${showShape(x.shape)} to ${showShape(shape)}`,
+      );
     }
     if (shapesEqual(x.shape, shape)) return x;
     return produce(x.dtype, out, (buffer) => kernels().broadcastTo(x.buffer, x.shape, buffer, out));
@@ -88,12 +105,22 @@ export function expandDims(x: TensorLike, axis: number): Tensor {
 /** Removes size-1 axes: the given ones (which must have size 1), or all of them. */
 export function squeeze(x: TensorLike, axis?: number | readonly number[]): Tensor {
   const shape = shapeOf(x);
-  if (axis === undefined) return reshape(x, shape.filter((d) => d !== 1));
-  const axes = (typeof axis === "number" ? [axis] : axis).map((a) => normalizeAxis("squeeze", a, shape.length));
+  if (axis === undefined)
+    return reshape(
+      x,
+      shape.filter((d) => d !== 1),
+    );
+  const axes = (typeof axis === "number" ? [axis] : axis).map((a) =>
+    normalizeAxis("squeeze", a, shape.length),
+  );
   for (const a of axes) {
-    if (shape[a] !== 1) throw shapeError("squeeze", `axis ${a} of ${showShape(shape)} has size ${shape[a]}, not 1`);
+    if (shape[a] !== 1)
+      throw shapeError("squeeze", `axis ${a} of ${showShape(shape)} has size ${shape[a]}, not 1`);
   }
-  return reshape(x, shape.filter((_, i) => !axes.includes(i)));
+  return reshape(
+    x,
+    shape.filter((_, i) => !axes.includes(i)),
+  );
 }
 
 /** Merges axes startAxis…endAxis into one (default: all but the first, as nn layers want). */
@@ -102,7 +129,8 @@ export function flatten(x: TensorLike, startAxis = 1, endAxis = -1): Tensor {
   if (shape.length === 0) return reshape(x, [1]);
   const start = normalizeAxis("flatten", startAxis, shape.length);
   const end = normalizeAxis("flatten", endAxis, shape.length);
-  if (start > end) throw argumentError("flatten", `startAxis ${startAxis} comes after endAxis ${endAxis}`);
+  if (start > end)
+    throw argumentError("flatten", `startAxis ${startAxis} comes after endAxis ${endAxis}`);
   const merged = shape.slice(start, end + 1).reduce((a, b) => a * b, 1);
   return reshape(x, [...shape.slice(0, start), merged, ...shape.slice(end + 1)]);
 }

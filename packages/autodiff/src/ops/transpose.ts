@@ -11,8 +11,15 @@ interface TransposeAttrs {
 function resolvePerm(rank: number, perm: readonly number[] | undefined): number[] {
   if (perm === undefined) return Array.from({ length: rank }, (_, i) => rank - 1 - i);
   const seen = new Set(perm);
-  const valid = perm.length === rank && seen.size === rank && perm.every((p) => Number.isInteger(p) && p >= 0 && p < rank);
-  if (!valid) throw argumentError("transpose", `perm must be a permutation of 0…${rank - 1}, got [${perm.join(",")}]`);
+  const valid =
+    perm.length === rank &&
+    seen.size === rank &&
+    perm.every((p) => Number.isInteger(p) && p >= 0 && p < rank);
+  if (!valid)
+    throw argumentError(
+      "transpose",
+      `perm must be a permutation of 0…${rank - 1}, got [${perm.join(",")}]`,
+    );
   return [...perm];
 }
 
@@ -27,13 +34,22 @@ const transposeOp = defineOp({
   inputs: ["x"],
   forward: ([x], { perm }: TransposeAttrs) => {
     const p = resolvePerm(x.ndim, perm);
-    return produce(x.dtype, p.map((a) => x.shape[a]!), (out) => kernels().transpose(x.buffer, x.shape, p, out));
+    return produce(
+      x.dtype,
+      p.map((a) => x.shape[a]!),
+      (out) => kernels().transpose(x.buffer, x.shape, p, out),
+    );
   },
-  vjp: ({ dy, inputs: [x], attrs: { perm } }) => [transpose(dy, inversePerm(resolvePerm(x.ndim, perm)))],
+  vjp: ({ dy, inputs: [x], attrs: { perm } }) => [
+    transpose(dy, inversePerm(resolvePerm(x.ndim, perm))),
+  ],
   samples: (kit) =>
     kit.anyTensor({ maxRank: 4 }).chain((x) =>
       kit.fc
-        .shuffledSubarray(x.shape.map((_, i) => i), { minLength: x.ndim, maxLength: x.ndim })
+        .shuffledSubarray(
+          x.shape.map((_, i) => i),
+          { minLength: x.ndim, maxLength: x.ndim },
+        )
         .map((perm) => ({ inputs: [x], attrs: { perm } })),
     ),
 });

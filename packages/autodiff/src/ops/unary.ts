@@ -15,7 +15,11 @@ export function unaryForward(kind: UnaryKind, x: Tensor, alpha = 0): Tensor {
 }
 
 /** Registers an elementwise op; `values` keeps sample inputs inside its domain and off kinks. */
-function defineUnary(name: UnaryKind, vjp: ((ctx: UnaryContext) => Tensor) | undefined, values: ValueOptions = {}) {
+function defineUnary(
+  name: UnaryKind,
+  vjp: ((ctx: UnaryContext) => Tensor) | undefined,
+  values: ValueOptions = {},
+) {
   const op = defineOp({
     name,
     inputs: ["x"],
@@ -33,7 +37,10 @@ export const exp = defineUnary("exp", ({ dy, y }) => mul(dy, y));
 /** Natural logarithm. Gradient: dy/x. */
 export const log = defineUnary("log", ({ dy, inputs: [x] }) => div(dy, x), { min: 0.1, max: 3 });
 /** log(1 + x), accurate near 0. Gradient: dy/(1 + x). */
-export const log1p = defineUnary("log1p", ({ dy, inputs: [x] }) => div(dy, add(x, 1)), { min: -0.8, max: 3 });
+export const log1p = defineUnary("log1p", ({ dy, inputs: [x] }) => div(dy, add(x, 1)), {
+  min: -0.8,
+  max: 3,
+});
 /** √x. Gradient: dy/(2y). */
 export const sqrt = defineUnary("sqrt", ({ dy, y }) => div(dy, mul(y, 2)), { min: 0.1, max: 3 });
 /** |x|. Gradient: dy·sign(x) (0 at 0). */
@@ -50,13 +57,18 @@ export const sigmoid = defineUnary("sigmoid", ({ dy, y }) => mul(dy, mul(y, sub(
  * max(x, 0). Gradient: dy where x > 0, else 0 — written with step(x), not maximum(x, 0), whose
  * tie rule would send half the gradient through at exactly 0.
  */
-export const relu = defineUnary("relu", ({ dy, inputs: [x] }) => mul(dy, step(x)), { awayFrom: [0] });
+export const relu = defineUnary("relu", ({ dy, inputs: [x] }) => mul(dy, step(x)), {
+  awayFrom: [0],
+});
 /** log(1 + eˣ), stable for large |x|. Gradient: dy·sigmoid(x). */
 export const softplus = defineUnary("softplus", ({ dy, inputs: [x] }) => mul(dy, sigmoid(x)));
 /** x². Gradient: 2x·dy. */
 export const square = defineUnary("square", ({ dy, inputs: [x] }) => mul(dy, mul(x, 2)));
 /** 1/x. Gradient: −dy·y². */
-export const reciprocal = defineUnary("reciprocal", ({ dy, y }) => neg(mul(dy, mul(y, y))), { awayFrom: [0], margin: 0.3 });
+export const reciprocal = defineUnary("reciprocal", ({ dy, y }) => neg(mul(dy, mul(y, y))), {
+  awayFrom: [0],
+  margin: 0.3,
+});
 /** −1, 0 or 1 by the sign of x. Not differentiable (zero gradient almost everywhere). */
 export const sign = defineUnary("sign", undefined);
 /** Heaviside step: 1 where x > 0, else 0. Not differentiable. */

@@ -6,7 +6,11 @@ import { reshape } from "./reshape.js";
 import { sum } from "./reduce.js";
 
 /** @internal A new tensor over a fresh buffer; `fill` writes the result into it. */
-export function produce(dtype: DType, shape: readonly number[], fill: (out: TypedArray) => void): Tensor {
+export function produce(
+  dtype: DType,
+  shape: readonly number[],
+  fill: (out: TypedArray) => void,
+): Tensor {
   let size = 1;
   for (const d of shape) size *= d;
   const out = allocate(dtype, size);

@@ -31,22 +31,36 @@ export interface CheckGradsReport {
  * element at a time: |analytic − numeric| ≤ atol + rtol·|numeric|. On failure it throws, naming
  * the argument path, element index, both values and the tolerance.
  */
-export function checkGrads(f: (...args: never[]) => unknown, args: readonly unknown[], options: CheckGradsOptions = {}): CheckGradsReport {
+export function checkGrads(
+  f: (...args: never[]) => unknown,
+  args: readonly unknown[],
+  options: CheckGradsOptions = {},
+): CheckGradsReport {
   const { eps = 1e-6, atol = 1e-5, rtol = 1e-3, seed = 0, name = "checkGrads" } = options;
   const call = f as (...args: unknown[]) => unknown;
   const primals = args.map((a) => treeMap(toFloat64, a));
   const rng = prng(seed);
   const [out, pullback] = vjp(call, ...primals);
-  const cotangent = treeMap((leaf: unknown) => (leaf instanceof Tensor ? rng.uniform([...leaf.shape], { low: -1, high: 1, dtype: "float64" }) : leaf), out);
+  const cotangent = treeMap(
+    (leaf: unknown) =>
+      leaf instanceof Tensor
+        ? rng.uniform([...leaf.shape], { low: -1, high: 1, dtype: "float64" })
+        : leaf,
+    out,
+  );
   const analytic = pullback(cotangent);
   const project = (value: unknown): number => {
     let total = 0;
-    treeMap((y: unknown, c: unknown) => {
-      if (y instanceof Tensor && c instanceof Tensor) {
-        for (let i = 0; i < y.size; i++) total += y.buffer[i]! * c.buffer[i]!;
-      }
-      return null;
-    }, value, cotangent);
+    treeMap(
+      (y: unknown, c: unknown) => {
+        if (y instanceof Tensor && c instanceof Tensor) {
+          for (let i = 0; i < y.size; i++) total += y.buffer[i]! * c.buffer[i]!;
+        }
+        return null;
+      },
+      value,
+      cotangent,
+    );
     return total;
   };
 

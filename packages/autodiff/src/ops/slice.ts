@@ -1,0 +1,111 @@
+import { kernels } from "../backends/backend.js";
+import { argumentError, showShape } from "../errors.js";
+import { defineOp } from "../registry.js";
+import type { Tensor, TensorLike } from "../tensor.js";
+import { pad } from "./pad.js";
+import { produce } from "./util.js";
+
+interface SliceAttrs {
+  readonly begin: readonly number[];
+  readonly end?: readonly number[];
+}
+
+/** Where a slice starts on each axis and how long it is, after resolving negatives and defaults. */
+interface ResolvedSlice {
+  readonly start: number[];
+  readonly size: number[];
+}
+
+function checkBounds(shape: readonly number[], name: string, bounds: readonly number[]): void {
+  if (!Array.isArray(bounds)) throw argumentError("slice", `${name} must be an array of integers`);
+  if (bounds.length > shape.length) {
+    throw argumentError(
+      "slice",
+      `${name} has ${bounds.length} entries but x has rank ${shape.length} ` +
+        `(shape ${showShape(shape)})`,
+    );
+  }
+  bounds.forEach((b, i) => {
+    if (!Number.isInteger(b)) {
+      throw argumentError("slice", `${name}[${i}] must be an integer, got ${b}`);
+    }
+  });
+}
+
+/**
+ * NumPy's x[b0:e0, b1:e1, …] without steps. A begin outside −size…size is an error (it is
+ * almost always a bug); an end is clamped to 0…size as Python does, and end ≤ begin is empty.
+ */
+function resolveSlice(
+  shape: readonly number[],
+  begin: readonly number[],
+  end?: readonly number[],
+): ResolvedSlice {
+  checkBounds(shape, "begin", begin);
+  if (end !== undefined) checkBounds(shape, "end", end);
+  const start: number[] = [];
+  const size: number[] = [];
+  shape.forEach((d, axis) => {
+    let b = begin[axis] ?? 0;
+    if (b < -d || b > d) {
+      throw argumentError(
+        "slice",
+        `begin[${axis}] = ${b} is out of range for axis ${axis} of size ${d} ` +
+          `(expected ${-d} ≤ begin ≤ ${d}; x has shape ${showShape(shape)})`,
+      );
+    }
+    if (b < 0) b += d;
+    let e = end?.[axis] ?? d;
+    if (e < 0) e += d;
+    e = Math.min(Math.max(e, 0), d);
+    start.push(b);
+    size.push(Math.max(e - b, 0));
+  });
+  return { start, size };
+}
+
+const sliceOp = defineOp({
+  name: "slice",
+  inputs: ["x"],
+  forward: ([x], { begin, end }: SliceAttrs) => {
+    const { start, size } = resolveSlice(x.shape, begin, end);
+    if (size.every((d, i) => d === x.shape[i])) return x;
+    return produce(x.dtype, size, (out) => kernels().slice(x.buffer, x.shape, start, out, size));
+  },
+  vjp: ({ dy, inputs: [x], attrs: { begin, end } }) => {
+    // dy fills the sliced box of x's shape; everything the slice dropped gets zero.
+    const { start, size } = resolveSlice(x.shape, begin, end);
+    return [
+      pad(
+        dy,
+        start.map((b, i) => [b, x.shape[i]! - b - size[i]!] as const),
+      ),
+    ];
+  },
+  samples: (kit) =>
+    kit.anyTensor({ minRank: 1 }).chain((x) => {
+      const { fc } = kit;
+      const bound = (d: number, slack: number) => fc.integer({ min: -d - slack, max: d + slack });
+      const axes = x.shape.length;
+      return fc
+        .tuple(
+          fc.tuple(...x.shape.map((d) => bound(d, 0))),
+          fc.tuple(...x.shape.map((d) => bound(d, 2))),
+          fc.nat({ max: axes }),
+          fc.nat({ max: axes }),
+        )
+        .map(([begin, end, nBegin, nEnd]) => ({
+          inputs: [x],
+          attrs: { begin: begin.slice(0, nBegin), end: end.slice(0, nEnd) },
+        }));
+    }),
+});
+
+/**
+ * x[begin[0]:end[0], begin[1]:end[1], …] (NumPy slicing, no steps). Missing trailing entries
+ * take whole axes; negatives count from the end; ends clamp like Python. Gradient: dy padded
+ * with zeros back to x's shape.
+ */
+export function slice(x: TensorLike, begin: readonly number[], end?: readonly number[]): Tensor {
+  return sliceOp(x, { begin, end });
+}

@@ -1,0 +1,81 @@
+import { kernels } from "../backends/backend.js";
+import { argumentError, shapeError } from "../errors.js";
+import { defineOp } from "../registry.js";
+import type { SampleKit } from "../sampling.js";
+import { normalizeAxis } from "../shape.js";
+import type { Tensor, TensorLike } from "../tensor.js";
+import { mul, sub } from "./binary.js";
+import { sum } from "./reduce.js";
+import { exp } from "./unary.js";
+import { floatTypeOf, produce } from "./util.js";
+
+interface SoftmaxAttrs {
+  readonly axis: number;
+}
+
+/** Resolves `axis` against x, which must have one: normalising a scalar is meaningless. */
+function softmaxAxis(op: string, x: Tensor, axis: unknown): number {
+  if (typeof axis !== "number" || !Number.isInteger(axis)) {
+    const got = Array.isArray(axis) ? `[${axis.join(",")}]` : String(axis);
+    throw argumentError(op, `axis must be an integer, got ${got}`);
+  }
+  if (x.ndim === 0) throw shapeError(op, "x must have at least one axis, got a scalar (shape [])");
+  return normalizeAxis(op, axis, x.ndim);
+}
+
+/** Any tensor of rank ≥ 1 with an axis given either way round (−rank…rank−1). */
+function softmaxSamples(kit: SampleKit) {
+  return kit
+    .shape({ minRank: 1 })
+    .chain((shape) =>
+      kit.fc.tuple(
+        kit.tensor(shape),
+        kit.fc.integer({ min: -shape.length, max: shape.length - 1 }),
+      ),
+    )
+    .map(([x, axis]) => ({ inputs: [x], attrs: { axis } }));
+}
+
+// int32 inputs compute in float32, as exp does (and as NumPy/JAX promote): the result is a
+// probability, never an integer, and rejecting labels-as-logits would only add a cast.
+const softmaxOp = defineOp({
+  name: "softmax",
+  inputs: ["x"],
+  forward: ([x], { axis }: SoftmaxAttrs) => {
+    const along = softmaxAxis("softmax", x, axis);
+    return produce(floatTypeOf(x), x.shape, (out) =>
+      kernels().softmax(x.buffer, x.shape, along, out),
+    );
+  },
+  vjp: ({ dy, y, attrs: { axis } }) => [mul(y, sub(dy, sum(mul(dy, y), { axis, keepdims: true })))],
+  samples: softmaxSamples,
+});
+
+const logSoftmaxOp = defineOp({
+  name: "logSoftmax",
+  inputs: ["x"],
+  forward: ([x], { axis }: SoftmaxAttrs) => {
+    const along = softmaxAxis("logSoftmax", x, axis);
+    return produce(floatTypeOf(x), x.shape, (out) =>
+      kernels().logSoftmax(x.buffer, x.shape, along, out),
+    );
+  },
+  vjp: ({ dy, y, attrs: { axis } }) => [sub(dy, mul(exp(y), sum(dy, { axis, keepdims: true })))],
+  samples: softmaxSamples,
+});
+
+/**
+ * exp(x − max) / Σ exp(x − max) along `axis` (default last), stable for any finite x; int32
+ * computes in float32. Gradient: y·(dy − Σ dy·y) along the axis.
+ */
+export function softmax(x: TensorLike, axis = -1): Tensor {
+  return softmaxOp(x, { axis });
+}
+
+/**
+ * x − logSumExp(x) along `axis` (default last), stable for any finite x; int32 computes in
+ * float32. Gradient: dy − exp(y)·Σ dy along the axis.
+ */
+export function logSoftmax(x: TensorLike, axis = -1): Tensor {
+  return logSoftmaxOp(x, { axis });
+}
