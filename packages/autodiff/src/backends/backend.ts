@@ -1,6 +1,8 @@
 import { argumentError } from "../errors.js";
+import type { ConvKernels } from "../kernels/conv.js";
 import type { ElementwiseKernels } from "../kernels/elementwise.js";
 import type { MatmulKernels } from "../kernels/matmul.js";
+import type { PoolKernels } from "../kernels/pool.js";
 import type { ReduceKernels } from "../kernels/reduce.js";
 import type { ShapeKernels } from "../kernels/shape.js";
 import type { SoftmaxKernels } from "../kernels/softmax.js";
@@ -10,7 +12,14 @@ import type { SoftmaxKernels } from "../kernels/softmax.js";
  * they know nothing of tensors, tapes or the registry, so a backend can replace any of them.
  */
 export interface Kernels
-  extends ElementwiseKernels, ReduceKernels, ShapeKernels, MatmulKernels, SoftmaxKernels {}
+  extends
+    ElementwiseKernels,
+    ReduceKernels,
+    ShapeKernels,
+    MatmulKernels,
+    SoftmaxKernels,
+    PoolKernels,
+    ConvKernels {}
 
 /** A named set of kernels. A backend may implement only the hot ones; the rest fall back to js. */
 export interface Backend {

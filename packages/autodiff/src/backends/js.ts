@@ -1,5 +1,7 @@
+import { jsConvKernels } from "../kernels/conv.js";
 import { jsElementwiseKernels } from "../kernels/elementwise.js";
 import { jsMatmulKernels } from "../kernels/matmul.js";
+import { jsPoolKernels } from "../kernels/pool.js";
 import { jsReduceKernels } from "../kernels/reduce.js";
 import { jsShapeKernels } from "../kernels/shape.js";
 import { jsSoftmaxKernels } from "../kernels/softmax.js";
@@ -12,6 +14,8 @@ export const jsKernels: Kernels = {
   ...jsShapeKernels,
   ...jsMatmulKernels,
   ...jsSoftmaxKernels,
+  ...jsPoolKernels,
+  ...jsConvKernels,
 };
 
 registerBackend({ name: "js", kernels: jsKernels }, true);

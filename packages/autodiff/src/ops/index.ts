@@ -39,3 +39,21 @@ export { slice } from "./slice.js";
 export { pad, type Padding } from "./pad.js";
 export { gather, scatterAdd, oneHot, type IndicesLike } from "./gather.js";
 export { matmul, type MatmulAttrs } from "./matmul.js";
+export { maxPool2d, type MaxPool2dAttrs, type Pool2dAttrs } from "./maxPool2d.js";
+export {
+  avgPool2d,
+  avgPool2dBackward,
+  globalAvgPool2d,
+  adaptiveAvgPool2d,
+  type AvgPool2dAttrs,
+} from "./avgPool2d.js";
+export {
+  conv2d,
+  conv2dBackpropInput,
+  conv2dBackpropFilter,
+  type Conv2dOptions,
+  type Conv2dGeometryOptions,
+  type Conv2dBackpropInputOptions,
+  type Conv2dBackpropFilterOptions,
+} from "./conv2d.js";
+export { convTranspose2d, type ConvTranspose2dOptions } from "./convTranspose2d.js";

@@ -1,0 +1,518 @@
+import type { Arbitrary } from "fast-check";
+import { kernels } from "../backends/backend.js";
+import type { FloatArray, FloatDType } from "../dtype.js";
+import { argumentError, shapeError, showShape } from "../errors.js";
+import type { Conv2dParams } from "../kernels/conv.js";
+import { defineOp } from "../registry.js";
+import type { SampleKit } from "../sampling.js";
+import { shapeSize, shapesEqual, type Shape } from "../shape.js";
+import { Tensor } from "../tensor.js";
+import { add } from "./binary.js";
+import { reshape } from "./reshape.js";
+import { assertFloat } from "./util.js";
+import {
+  axisGeometry,
+  resolveConvPadding,
+  resolvePair,
+  type Padding,
+  type Pair,
+} from "./window.js";
+
+/** Stride, padding, dilation and groups of a convolution, as callers write them. */
+export interface Conv2dGeometryOptions {
+  /** Default 1. */
+  readonly stride?: Pair;
+  /** Zeros around each spatial axis (default 0); 'same' needs stride 1, puts an odd extra after. */
+  readonly padding?: Padding;
+  /** Spacing of the kernel taps (default 1). */
+  readonly dilation?: Pair;
+  /** Channel groups (default 1); groups = Cin is a depthwise convolution. */
+  readonly groups?: number;
+}
+
+export interface Conv2dOptions extends Conv2dGeometryOptions {
+  /** [Cout], added to every position of its output channel. */
+  readonly bias?: Tensor;
+}
+
+export interface Conv2dBackpropInputOptions extends Conv2dGeometryOptions {
+  /** The shape of conv2d's x, [N, Cin, H, W] or [Cin, H, W]: the shape of the result. */
+  readonly inputShape: Shape;
+}
+
+export interface Conv2dBackpropFilterOptions extends Conv2dGeometryOptions {
+  /** The shape of conv2d's w, [Cout, Cin/groups, kh, kw]: the shape of the result. */
+  readonly filterShape: Shape;
+}
+
+/** The resolved geometry the three registered conv ops share. */
+export interface Conv2dAttrs {
+  readonly stride: readonly [number, number];
+  /**
+   * [[top, bottom], [left, right]]. Bottom and right may be negative: the last rows or columns
+   * of the input are then never read (how convTranspose2d's outputPadding is expressed).
+   */
+  readonly padding: readonly [readonly [number, number], readonly [number, number]];
+  readonly dilation: readonly [number, number];
+  readonly groups: number;
+}
+
+export interface Conv2dBackpropInputAttrs extends Conv2dAttrs {
+  readonly inputShape: Shape;
+}
+
+export interface Conv2dBackpropFilterAttrs extends Conv2dAttrs {
+  readonly filterShape: Shape;
+}
+
+/** What the kernels need and the shape of conv2d's output. */
+interface ConvGeometry {
+  readonly params: Conv2dParams;
+  readonly yShape: number[];
+}
+
+/** How error messages name x's and w's shapes: an input, or a shape attr of a backprop op. */
+interface ShapeNames {
+  readonly x: string;
+  readonly w: string;
+}
+
+const INPUTS: ShapeNames = { x: "x", w: "w" };
+
+function isShape(shape: unknown): shape is Shape {
+  return (
+    Array.isArray(shape) &&
+    shape.every((d) => typeof d === "number" && Number.isInteger(d) && d >= 0)
+  );
+}
+
+function show(shape: unknown): string {
+  return Array.isArray(shape) ? showShape(shape) : String(shape);
+}
+
+/** Requires w to be [Cout, Cin/groups, kh, kw] with positive sizes. */
+function checkFilterShape(op: string, name: string, shape: unknown): asserts shape is Shape {
+  if (!isShape(shape) || shape.length !== 4) {
+    throw shapeError(
+      op,
+      `${name} must be 4-D [Cout, Cin/groups, kh, kw], got shape ${show(shape)}`,
+    );
+  }
+  if (shape.some((d) => d < 1)) {
+    throw shapeError(op, `${name} must have positive sizes, got shape ${showShape(shape)}`);
+  }
+}
+
+/** Requires x to be [N, C, H, W] or [C, H, W] with positive C, H and W (N may be 0). */
+function checkInputShape(op: string, name: string, shape: unknown): asserts shape is Shape {
+  if (!isShape(shape) || (shape.length !== 3 && shape.length !== 4)) {
+    throw shapeError(
+      op,
+      `${name} must be 4-D [N, C, H, W] or 3-D [C, H, W], got shape ${show(shape)}`,
+    );
+  }
+  if (shape.slice(-3).some((d) => d < 1)) {
+    throw shapeError(
+      op,
+      `${name} must have positive channel, height and width sizes, got shape ${showShape(shape)}`,
+    );
+  }
+}
+
+/** Requires `groups` to be a positive integer dividing both channel counts. */
+function checkGroups(
+  op: string,
+  groups: unknown,
+  xShape: Shape,
+  wShape: Shape,
+  names: ShapeNames,
+): number {
+  const cin = xShape[xShape.length - 3]!;
+  const cout = wShape[0]!;
+  if (typeof groups !== "number" || !Number.isInteger(groups) || groups < 1) {
+    throw argumentError(op, `groups must be a positive integer, got ${String(groups)}`);
+  }
+  if (cin % groups !== 0) {
+    throw shapeError(
+      op,
+      `groups ${groups} must divide the ${cin} input channels of ${names.x} ` +
+        `(${names.x} is ${showShape(xShape)})`,
+    );
+  }
+  if (cout % groups !== 0) {
+    throw shapeError(
+      op,
+      `groups ${groups} must divide the ${cout} output channels of ${names.w} ` +
+        `(${names.w} is ${showShape(wShape)})`,
+    );
+  }
+  return groups;
+}
+
+/** Requires resolved padding: [[top, bottom], [left, right]] integers, top and left ≥ 0. */
+function checkPadding(op: string, padding: unknown): [[number, number], [number, number]] {
+  const isPair = (p: unknown): p is [number, number] =>
+    Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v));
+  if (
+    !Array.isArray(padding) ||
+    padding.length !== 2 ||
+    !padding.every(isPair) ||
+    padding[0][0] < 0 ||
+    padding[1][0] < 0
+  ) {
+    throw argumentError(
+      op,
+      `padding must be [[top, bottom], [left, right]] integers with top, left ≥ 0, ` +
+        `got ${JSON.stringify(padding)}`,
+    );
+  }
+  return [padding[0], padding[1]];
+}
+
+/**
+ * Validates the shapes and resolved attrs of one convolution x [N?, Cin, H, W] ⋆ w [Cout,
+ * Cin/groups, kh, kw] and works out its kernel params and output shape [N?, Cout, Hout, Wout].
+ */
+function convGeometry(
+  op: string,
+  xShape: unknown,
+  wShape: unknown,
+  attrs: Conv2dAttrs,
+  names: ShapeNames,
+): ConvGeometry {
+  checkInputShape(op, names.x, xShape);
+  checkFilterShape(op, names.w, wShape);
+  const batched = xShape.length === 4;
+  const [batch, inChannels, height, width] = batched ? xShape : [1, ...xShape];
+  const [outChannels, perGroup, kernelH, kernelW] = wShape as [number, number, number, number];
+  const groups = checkGroups(op, attrs.groups, xShape, wShape, names);
+  if (inChannels! / groups !== perGroup) {
+    const split = groups > 1 ? `, ${inChannels! / groups} per group` : "";
+    throw shapeError(
+      op,
+      `${names.w} expects ${perGroup} input channels per group (${names.w} is ` +
+        `${showShape(wShape)}, groups ${groups}) but ${names.x} has ${inChannels} channels` +
+        `${split} (${names.x} is ${showShape(xShape)})`,
+    );
+  }
+  const [strideH, strideW] = resolvePair(op, "stride", attrs.stride, 1);
+  const [dilationH, dilationW] = resolvePair(op, "dilation", attrs.dilation, 1);
+  const [[padTop, padBottom], [padLeft, padRight]] = checkPadding(op, attrs.padding);
+  const h = axisGeometry(op, "height", {
+    size: height!,
+    kernel: kernelH,
+    stride: strideH,
+    dilation: dilationH,
+    padBefore: padTop,
+    padAfter: padBottom,
+  });
+  const w = axisGeometry(op, "width", {
+    size: width!,
+    kernel: kernelW,
+    stride: strideW,
+    dilation: dilationW,
+    padBefore: padLeft,
+    padAfter: padRight,
+  });
+  const params: Conv2dParams = {
+    batch: batch!,
+    inChannels: inChannels!,
+    height: height!,
+    width: width!,
+    outChannels,
+    kernelH,
+    kernelW,
+    strideH,
+    strideW,
+    padTop,
+    padLeft,
+    dilationH,
+    dilationW,
+    groups,
+    outH: h.out,
+    outW: w.out,
+  };
+  const yShape = [...(batched ? [batch!] : []), outChannels, h.out, w.out];
+  return { params, yShape };
+}
+
+/**
+ * @internal Resolves user-facing geometry options (numbers, pairs, 'valid', 'same') to the
+ * registered ops' attrs; 'same' needs the kernel size, read from the filter shape.
+ */
+export function resolveConv2dAttrs(
+  op: string,
+  filterName: string,
+  filterShape: unknown,
+  options: Conv2dGeometryOptions,
+): Conv2dAttrs {
+  checkFilterShape(op, filterName, filterShape);
+  const kernel: [number, number] = [filterShape[2]!, filterShape[3]!];
+  const stride = resolvePair(op, "stride", options.stride ?? 1, 1);
+  const dilation = resolvePair(op, "dilation", options.dilation ?? 1, 1);
+  const padding = resolveConvPadding(op, options.padding ?? 0, kernel, dilation, stride);
+  return { stride, padding, dilation, groups: options.groups ?? 1 };
+}
+
+/** Only the geometry of attrs that may carry a backprop op's shape attr as well. */
+function geometryOf(attrs: Conv2dAttrs): Conv2dAttrs {
+  const { stride, padding, dilation, groups } = attrs;
+  return { stride, padding, dilation, groups };
+}
+
+/** The elements of a float tensor, for a kernel. */
+function floats(op: string, name: string, x: Tensor): FloatArray {
+  assertFloat(op, name, x);
+  return x.buffer as FloatArray;
+}
+
+/** float64 if either operand is, else float32 (as matmul). */
+function resultType(a: Tensor, b: Tensor): FloatDType {
+  return a.dtype === "float64" || b.dtype === "float64" ? "float64" : "float32";
+}
+
+/** A zero-filled float tensor that `fill` accumulates the result into. */
+function accumulate(dtype: FloatDType, shape: Shape, fill: (out: FloatArray) => void): Tensor {
+  const size = shapeSize(shape);
+  const out = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+  fill(out);
+  return new Tensor(out, [...shape]);
+}
+
+function expectShape(op: string, name: string, shape: Shape, expected: Shape, why: string): void {
+  if (!shapesEqual(shape, expected)) {
+    throw shapeError(
+      op,
+      `${name} must have shape ${showShape(expected)} (${why}), got ${showShape(shape)}`,
+    );
+  }
+}
+
+/** A small convolution for the gradient checks, with its shapes. */
+interface ConvCase {
+  readonly xShape: number[];
+  readonly wShape: number[];
+  readonly yShape: number[];
+  readonly attrs: Conv2dAttrs;
+}
+
+type PaddingChoice =
+  Padding | { readonly before: [number, number]; readonly extra: [number, number] };
+
+/**
+ * Convolutions with N ≤ 2, C ≤ 4, H, W ≤ 7: non-square kernels up to 3×3, strides and
+ * dilations up to 2, groups 1, 2 or 4 (depthwise), 3-D inputs, and every padding form: a number,
+ * a pair, 'valid', 'same', and negative bottom/right padding as convTranspose2d makes.
+ */
+function convCases(kit: SampleKit): Arbitrary<ConvCase> {
+  const { fc } = kit;
+  const pair = (min: number, max: number) =>
+    fc.tuple(fc.integer({ min, max }), fc.integer({ min, max }));
+  const padding: Arbitrary<PaddingChoice> = fc.oneof(
+    fc.integer({ min: 0, max: 2 }),
+    pair(0, 2),
+    fc.constant("valid" as const),
+    fc.constant("same" as const),
+    fc.record({ before: pair(0, 2), extra: pair(0, 1) }),
+  );
+  return fc
+    .record({
+      batch: fc.integer({ min: 1, max: 2 }),
+      unbatched: fc.integer({ min: 0, max: 3 }).map((v) => v === 0),
+      groups: fc.constantFrom(1, 2, 4),
+      inPerGroup: fc.integer({ min: 1, max: 2 }),
+      outPerGroup: fc.integer({ min: 1, max: 2 }),
+      kernel: pair(1, 3),
+      stride: pair(1, 2),
+      dilation: pair(1, 2),
+      padding,
+      room: pair(0, 3),
+    })
+    .map((c) => {
+      const inPerGroup = c.groups === 4 ? 1 : c.inPerGroup;
+      const outPerGroup = c.groups === 4 ? 1 : c.outPerGroup;
+      const stride: [number, number] = c.padding === "same" ? [1, 1] : c.stride;
+      let pads: [[number, number], [number, number]];
+      if (typeof c.padding === "object" && "extra" in c.padding) {
+        // Output padding, as in convTranspose2d: it must stay below the stride or dilation.
+        const { before, extra } = c.padding;
+        const cut = (axis: 0 | 1) =>
+          Math.min(extra[axis], Math.max(stride[axis], c.dilation[axis]) - 1);
+        pads = [
+          [before[0], before[0] - cut(0)],
+          [before[1], before[1] - cut(1)],
+        ];
+      } else {
+        pads = resolveConvPadding("samples", c.padding, c.kernel, c.dilation, stride);
+      }
+      // The smallest input that fits one window, plus a little room for more.
+      const size = (axis: 0 | 1) => {
+        const span = c.dilation[axis] * (c.kernel[axis] - 1) + 1;
+        const fits = Math.max(1, span - pads[axis][0] - pads[axis][1]);
+        return Math.min(7, fits + c.room[axis]);
+      };
+      const xShape = [c.groups * inPerGroup, size(0), size(1)];
+      if (!c.unbatched) xShape.unshift(c.batch);
+      const wShape = [c.groups * outPerGroup, inPerGroup, ...c.kernel];
+      const attrs: Conv2dAttrs = { stride, padding: pads, dilation: c.dilation, groups: c.groups };
+      const { yShape } = convGeometry("samples", xShape, wShape, attrs, INPUTS);
+      return { xShape, wShape, yShape, attrs };
+    });
+}
+
+const conv2dOp = defineOp({
+  name: "conv2d",
+  inputs: ["x", "w"],
+  forward: ([x, w], attrs: Conv2dAttrs) => {
+    const xData = floats("conv2d", "x", x);
+    const wData = floats("conv2d", "w", w);
+    const { params, yShape } = convGeometry("conv2d", x.shape, w.shape, attrs, INPUTS);
+    return accumulate(resultType(x, w), yShape, (y) => kernels().conv2d(xData, wData, y, params));
+  },
+  vjp: ({ dy, inputs: [x, w], attrs, needsGrad }): (Tensor | null)[] => {
+    const geometry = geometryOf(attrs);
+    return [
+      needsGrad[0] ? conv2dBackpropInputOp(dy, w, { ...geometry, inputShape: x.shape }) : null,
+      needsGrad[1] ? conv2dBackpropFilterOp(x, dy, { ...geometry, filterShape: w.shape }) : null,
+    ];
+  },
+  samples: (kit) =>
+    convCases(kit).chain(({ xShape, wShape, attrs }) =>
+      kit.fc
+        .tuple(kit.tensor(xShape), kit.tensor(wShape))
+        .map(([x, w]) => ({ inputs: [x, w], attrs })),
+    ),
+});
+
+// conv2dBackpropInput is linear in dy and in w: ⟨g, BI(dy, w)⟩ = ⟨conv2d(g, w), dy⟩ =
+// ⟨w, BF(g, dy)⟩. Likewise ⟨g, BF(x, dy)⟩ = ⟨conv2d(x, g), dy⟩ = ⟨x, BI(dy, g)⟩. So each of the
+// three ops' vjps is written with the other two, and gradients of any order follow.
+
+/** @internal The registered op, for convTranspose2d (which may need negative padding after). */
+export const conv2dBackpropInputOp = defineOp({
+  name: "conv2dBackpropInput",
+  inputs: ["dy", "w"],
+  forward: ([dy, w], attrs: Conv2dBackpropInputAttrs) => {
+    const op = "conv2dBackpropInput";
+    const dyData = floats(op, "dy", dy);
+    const wData = floats(op, "w", w);
+    const names = { x: "inputShape", w: "w" };
+    const { params, yShape } = convGeometry(op, attrs.inputShape, w.shape, attrs, names);
+    const why =
+      `conv2d's output for inputShape ${showShape(attrs.inputShape)} ` +
+      `and w ${showShape(w.shape)}`;
+    expectShape(op, "dy", dy.shape, yShape, why);
+    return accumulate(resultType(dy, w), attrs.inputShape, (dx) =>
+      kernels().conv2dBackpropInput(dyData, wData, dx, params),
+    );
+  },
+  // g is the cotangent of this op's output, which has conv2d's input shape.
+  vjp: ({ dy: g, inputs: [dy, w], attrs, needsGrad }): (Tensor | null)[] => {
+    const geometry = geometryOf(attrs);
+    return [
+      needsGrad[0] ? conv2dOp(g, w, geometry) : null,
+      needsGrad[1] ? conv2dBackpropFilterOp(g, dy, { ...geometry, filterShape: w.shape }) : null,
+    ];
+  },
+  samples: (kit) =>
+    convCases(kit).chain(({ xShape, wShape, yShape, attrs }) =>
+      kit.fc
+        .tuple(kit.tensor(yShape), kit.tensor(wShape))
+        .map(([dy, w]) => ({ inputs: [dy, w], attrs: { ...attrs, inputShape: xShape } })),
+    ),
+});
+
+const conv2dBackpropFilterOp = defineOp({
+  name: "conv2dBackpropFilter",
+  inputs: ["x", "dy"],
+  forward: ([x, dy], attrs: Conv2dBackpropFilterAttrs) => {
+    const op = "conv2dBackpropFilter";
+    const xData = floats(op, "x", x);
+    const dyData = floats(op, "dy", dy);
+    const names = { x: "x", w: "filterShape" };
+    const { params, yShape } = convGeometry(op, x.shape, attrs.filterShape, attrs, names);
+    const why =
+      `conv2d's output for x ${showShape(x.shape)} ` +
+      `and filterShape ${showShape(attrs.filterShape)}`;
+    expectShape(op, "dy", dy.shape, yShape, why);
+    return accumulate(resultType(x, dy), attrs.filterShape, (dw) =>
+      kernels().conv2dBackpropFilter(xData, dyData, dw, params),
+    );
+  },
+  // g is the cotangent of this op's output, which has conv2d's filter shape.
+  vjp: ({ dy: g, inputs: [x, dy], attrs, needsGrad }): (Tensor | null)[] => {
+    const geometry = geometryOf(attrs);
+    return [
+      needsGrad[0] ? conv2dBackpropInputOp(dy, g, { ...geometry, inputShape: x.shape }) : null,
+      needsGrad[1] ? conv2dOp(x, g, geometry) : null,
+    ];
+  },
+  samples: (kit) =>
+    convCases(kit).chain(({ xShape, wShape, yShape, attrs }) =>
+      kit.fc
+        .tuple(kit.tensor(xShape), kit.tensor(yShape))
+        .map(([x, dy]) => ({ inputs: [x, dy], attrs: { ...attrs, filterShape: wShape } })),
+    ),
+});
+
+/** @internal y + bias over the channel axis of [N, C, H, W] or [C, H, W]; its gradient is Σ dy. */
+export function addBias(op: string, y: Tensor, bias: Tensor | undefined, channels: number): Tensor {
+  if (bias === undefined) return y;
+  if (!(bias instanceof Tensor)) {
+    throw argumentError(op, `bias must be a Tensor, got ${typeof bias}`);
+  }
+  assertFloat(op, "bias", bias);
+  if (!shapesEqual(bias.shape, [channels])) {
+    throw shapeError(
+      op,
+      `bias must have shape [${channels}] (one value per output channel), ` +
+        `got ${showShape(bias.shape)}`,
+    );
+  }
+  // Broadcasting [C, 1, 1] against the output: add's vjp sums dy over N, H and W.
+  return add(y, reshape(bias, [channels, 1, 1]));
+}
+
+/**
+ * 2-D cross-correlation (CNN "convolution") of x [N, Cin, H, W] (or [Cin, H, W]) with
+ * w [Cout, Cin/groups, kh, kw]: y[n,o,i,j] = bias[o] + Σ_{c,r,s} x[n, c, i·sh − pt + r·dh,
+ * j·sw − pl + s·dw]·w[o,c,r,s], c over o's group. Gradient: dx = conv2dBackpropInput(dy, w),
+ * dw = conv2dBackpropFilter(x, dy), dbias = Σ dy over N, H, W.
+ */
+export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
+  const attrs = resolveConv2dAttrs("conv2d", "w", w.shape, options);
+  return addBias("conv2d", conv2dOp(x, w, attrs), options.bias, w.shape[0]!);
+}
+
+/**
+ * The gradient of conv2d with respect to x, a transposed convolution: every dy[n,o,i,j] adds
+ * dy·w[o,c,·,·] into the window of x that made y[n,o,i,j] (Σ over o). Result: inputShape.
+ * Gradient: d(dy) = conv2d(g, w), dw = conv2dBackpropFilter(g, dy).
+ */
+export function conv2dBackpropInput(
+  dy: Tensor,
+  w: Tensor,
+  options: Conv2dBackpropInputOptions,
+): Tensor {
+  const attrs = resolveConv2dAttrs("conv2dBackpropInput", "w", w.shape, options);
+  return conv2dBackpropInputOp(dy, w, { ...attrs, inputShape: options.inputShape });
+}
+
+/**
+ * The gradient of conv2d with respect to w: x cross-correlated with dy (dy as the kernel,
+ * stride as its tap spacing), summed over the batch. Result: filterShape.
+ * Gradient: dx = conv2dBackpropInput(dy, g), d(dy) = conv2d(x, g).
+ */
+export function conv2dBackpropFilter(
+  x: Tensor,
+  dy: Tensor,
+  options: Conv2dBackpropFilterOptions,
+): Tensor {
+  const attrs = resolveConv2dAttrs(
+    "conv2dBackpropFilter",
+    "filterShape",
+    options.filterShape,
+    options,
+  );
+  return conv2dBackpropFilterOp(x, dy, { ...attrs, filterShape: options.filterShape });
+}
