@@ -1,0 +1,4 @@
+// The Node-only entry: everything that touches the file system or node:zlib.
+export { readIdxFile } from "./readIdxFile.js";
+export { fashionMnist, mnist, FASHION_MNIST_SYSTEM_DIR, type MnistOptions } from "./mnist.js";
+export { saveImageGrid } from "./saveImageGrid.js";
