@@ -1,0 +1,56 @@
+import { defineLayer, type Layer } from "../layer.js";
+import {
+  applyChild,
+  keyedTree,
+  layerEntries,
+  subtree,
+  type LayerList,
+  type ParamsOf,
+  type StateOf,
+} from "./child.js";
+
+/** The params of a list or record of layers: the same keys, each layer's params. */
+export type ParamsOfAll<L extends LayerList> = { [K in keyof L]: ParamsOf<L[K]> };
+/** The state of a list or record of layers: the same keys, each layer's state. */
+export type StateOfAll<L extends LayerList> = { [K in keyof L]: StateOf<L[K]> };
+
+/**
+ * Layers applied in order, y = fₙ(…f₁(x)). A record gives readable names (params
+ * `{ conv1: { weight, bias }, … }`); an array names them 0, 1, …. Params and state are trees with
+ * those names; state is threaded through the layers in order. No layers: the identity.
+ */
+export function sequential<const L extends LayerList>(
+  layers: L,
+): Layer<ParamsOfAll<L>, StateOfAll<L>> {
+  const where = "sequential";
+  const entries = layerEntries(where, layers, 0);
+  const asArray = Array.isArray(layers);
+  return defineLayer<ParamsOfAll<L>, StateOfAll<L>>({
+    kind: where,
+    children: Object.fromEntries(entries),
+    init: (rng) => {
+      // One split per child: a layer's init does not depend on how much its siblings draw.
+      const variables = entries.map(([key, layer]) => [key, layer.init(rng.split())] as const);
+      return {
+        params: keyedTree(
+          asArray,
+          variables.map(([k, v]) => [k, v.params]),
+        ) as ParamsOfAll<L>,
+        state: keyedTree(
+          asArray,
+          variables.map(([k, v]) => [k, v.state]),
+        ) as StateOfAll<L>,
+      };
+    },
+    applyWithState: (params, state, x, ctx) => {
+      let y = x;
+      const next: [string, unknown][] = [];
+      for (const [key, layer] of entries) {
+        const [out, s] = applyChild(key, layer, subtree(params, key), subtree(state, key), y, ctx);
+        y = out;
+        next.push([key, s]);
+      }
+      return [y, keyedTree(asArray, next) as StateOfAll<L>];
+    },
+  });
+}

@@ -1,0 +1,183 @@
+import { TapegradError, Tensor, type FloatDType, type Rng } from "@tapegrad/autodiff";
+
+/**
+ * Argument checks and error constructors shared by the layers, combinators and initialisers.
+ * Every message reads `<layer>: <argument> must be <expected>, got <value>`.
+ */
+
+/** A number for both spatial axes, or `[height, width]`. */
+export type Pair = number | readonly [number, number];
+
+/** Convolution padding: symmetric per axis, `'valid'` (none) or `'same'` (output = input size). */
+export type ConvPadding = Pair | "valid" | "same";
+
+/** A layer with neither params nor state has `{}` for both. */
+export type NoState = Record<string, never>;
+
+/** Formats a shape the way every tapegrad error message shows it: `[2,3]`. */
+export function showShape(shape: readonly number[]): string {
+  return `[${shape.join(",")}]`;
+}
+
+/** Shows any value briefly for "got …" in a message. */
+export function show(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(show).join(",")}]`;
+  if (value instanceof Tensor) return `a tensor of shape ${showShape(value.shape)}`;
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "object" && value !== null) return "an object";
+  return String(value);
+}
+
+/** An INVALID_ARGUMENT error: `<where>: <message>`. */
+export function argumentError(where: string, message: string): TapegradError {
+  return new TapegradError("INVALID_ARGUMENT", `${where}: ${message}`);
+}
+
+/** A SHAPE_MISMATCH error: `<where>: <message>`. */
+export function shapeError(where: string, message: string): TapegradError {
+  return new TapegradError("SHAPE_MISMATCH", `${where}: ${message}`);
+}
+
+/** An INVALID_STATE error (missing state or rng): `<where>: <message>`. */
+export function stateError(where: string, message: string): TapegradError {
+  return new TapegradError("INVALID_STATE", `${where}: ${message}`);
+}
+
+/** `value` if it is an integer ≥ 1, else an error naming the argument. */
+export function positiveInt(where: string, name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw argumentError(where, `${name} must be a positive integer, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** A number or pair of integers ≥ min, resolved to `[height, width]`. */
+export function pairOf(where: string, name: string, value: unknown, min: number): [number, number] {
+  const pair = typeof value === "number" ? [value, value] : value;
+  const ok =
+    Array.isArray(pair) &&
+    pair.length === 2 &&
+    pair.every((v) => typeof v === "number" && Number.isInteger(v) && v >= min);
+  if (!ok) {
+    throw argumentError(
+      where,
+      `${name} must be an integer ≥ ${min} or a pair of them, got ${show(value)}`,
+    );
+  }
+  return [pair[0] as number, pair[1] as number];
+}
+
+/** `value` if it is a boolean, else an error naming the option. */
+export function booleanOption(where: string, name: string, value: unknown): boolean {
+  if (typeof value !== "boolean") {
+    throw argumentError(where, `${name} must be true or false, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** A finite number in [low, high] (or [low, high) when `openHigh`). */
+export function numberIn(
+  where: string,
+  name: string,
+  value: unknown,
+  low: number,
+  high: number,
+  openHigh = false,
+): number {
+  const inRange =
+    typeof value === "number" &&
+    value >= low &&
+    (openHigh ? value < high : value <= high) &&
+    Number.isFinite(value);
+  if (!inRange) {
+    const interval = `[${low}, ${high}${openHigh ? ")" : "]"}`;
+    throw argumentError(where, `${name} must be a number in ${interval}, got ${show(value)}`);
+  }
+  return value as number;
+}
+
+/** `value` if it is a finite number > 0, else an error naming the argument. */
+export function positiveNumber(where: string, name: string, value: unknown): number {
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+    throw argumentError(where, `${name} must be a positive number, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** `value` if it is float32 or float64: params are always float. */
+export function floatDType(where: string, value: unknown): FloatDType {
+  if (value !== "float32" && value !== "float64") {
+    throw argumentError(where, `dtype must be "float32" or "float64", got ${show(value)}`);
+  }
+  return value;
+}
+
+/** Checks that an init override, if given, is a function. */
+export function initializerOption<F>(where: string, name: string, value: F | undefined): void {
+  if (value !== undefined && typeof value !== "function") {
+    throw argumentError(
+      where,
+      `${name} must be an initializer (rng, shape, dtype) => Tensor, got ${show(value)}`,
+    );
+  }
+}
+
+/** The options object itself: a plain object (factories destructure it). */
+export function optionsObject(where: string, value: unknown): void {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw argumentError(where, `expected an options object, got ${show(value)}`);
+  }
+}
+
+/**
+ * `params[name]` as a tensor of `shape`, or a clear error naming the layer and the field: a
+ * params tree from another model or an old checkpoint fails here rather than deep in an op.
+ */
+export function paramOf(
+  where: string,
+  params: unknown,
+  name: string,
+  shape: readonly number[],
+): Tensor {
+  const value = (params as Record<string, unknown> | undefined)?.[name];
+  if (!(value instanceof Tensor)) {
+    throw argumentError(
+      where,
+      `params.${name} must be a tensor of shape ${showShape(shape)}, got ${
+        value === undefined ? "nothing" : show(value)
+      }`,
+    );
+  }
+  if (value.shape.length !== shape.length || value.shape.some((d, i) => d !== shape[i])) {
+    throw shapeError(
+      where,
+      `params.${name} must have shape ${showShape(shape)}, got ${showShape(value.shape)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Runs a layer's initialiser for one parameter and checks what it returns, so that a custom
+ * `weightInit` of the wrong shape fails at init, naming the layer and the parameter.
+ */
+export function drawParam(
+  where: string,
+  name: string,
+  init: (rng: Rng, shape: readonly number[], dtype?: FloatDType) => Tensor,
+  rng: Rng,
+  shape: readonly number[],
+  dtype: FloatDType,
+): Tensor {
+  const value = init(rng, shape, dtype);
+  if (!(value instanceof Tensor)) {
+    throw argumentError(where, `${name}Init must return a tensor, got ${show(value)}`);
+  }
+  if (value.shape.length !== shape.length || value.shape.some((d, i) => d !== shape[i])) {
+    throw shapeError(
+      where,
+      `${name}Init must return shape ${showShape(shape)}, got ${showShape(value.shape)}`,
+    );
+  }
+  return value;
+}

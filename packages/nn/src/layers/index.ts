@@ -1,0 +1,21 @@
+export { linear, type LinearOptions, type LinearParams } from "./linear.js";
+export {
+  conv2d,
+  convTranspose2d,
+  type Conv2dLayerOptions,
+  type ConvTranspose2dLayerOptions,
+  type ConvParams,
+} from "./conv.js";
+export { maxPool2d, avgPool2d, globalAvgPool2d } from "./pool.js";
+export { flatten } from "./flatten.js";
+export { dropout } from "./dropout.js";
+export {
+  batchNorm1d,
+  batchNorm2d,
+  type BatchNormOptions,
+  type BatchNormParams,
+  type BatchNormState,
+} from "./batchNorm.js";
+export { layerNorm, type LayerNormOptions, type LayerNormParams } from "./layerNorm.js";
+export { relu, leakyRelu, sigmoid, tanh, gelu, softmax, logSoftmax } from "./activations.js";
+export type { Pair, ConvPadding, NoState } from "./check.js";

@@ -1,0 +1,103 @@
+import {
+  add,
+  div,
+  mean,
+  mul,
+  sqrt,
+  square,
+  sub,
+  type FloatDType,
+  type Tensor,
+} from "@tapegrad/autodiff";
+import { ones, zeros, type Initializer } from "../init.js";
+import { defineLayer, type Layer } from "../layer.js";
+import {
+  argumentError,
+  booleanOption,
+  drawParam,
+  floatDType,
+  initializerOption,
+  optionsObject,
+  paramOf,
+  positiveInt,
+  positiveNumber,
+  shapeError,
+  show,
+  showShape,
+  type NoState,
+} from "./check.js";
+
+export interface LayerNormOptions {
+  /** The trailing shape normalised over: [..., *normalizedShape]; a number for one axis. */
+  readonly normalizedShape: number | readonly number[];
+  /** Added to the variance before the square root (default 1e-5). */
+  readonly eps?: number;
+  /** Learn an elementwise scale and shift of normalizedShape (default true). */
+  readonly elementwiseAffine?: boolean;
+  /** Default: ones. */
+  readonly weightInit?: Initializer;
+  /** Default: zeros. */
+  readonly biasInit?: Initializer;
+  /** Default "float32". */
+  readonly dtype?: FloatDType;
+}
+
+/** Scale and shift of normalizedShape; `{}` without elementwiseAffine. */
+export interface LayerNormParams {
+  readonly weight?: Tensor;
+  readonly bias?: Tensor;
+}
+
+/**
+ * Layer normalisation (PyTorch's LayerNorm): each sample is normalised over its trailing
+ * normalizedShape axes, y = (x − μ)/√(σ² + eps)·weight + bias with the biased σ². The same in
+ * training and eval; no state. Gradients come from the mean/sub/div ops' vjps.
+ */
+export function layerNorm(options: LayerNormOptions): Layer<LayerNormParams, NoState> {
+  const where = "layerNorm";
+  optionsObject(where, options);
+  const raw = options.normalizedShape;
+  const list = typeof raw === "number" ? [raw] : raw;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw argumentError(
+      where,
+      `normalizedShape must be a positive integer or a non-empty array of them, got ${show(raw)}`,
+    );
+  }
+  const shape = list.map((d, i) => positiveInt(where, `normalizedShape[${i}]`, d));
+  const eps = positiveNumber(where, "eps", options.eps ?? 1e-5);
+  const affine = booleanOption(where, "elementwiseAffine", options.elementwiseAffine ?? true);
+  const dtype = floatDType(where, options.dtype ?? "float32");
+  initializerOption(where, "weightInit", options.weightInit);
+  initializerOption(where, "biasInit", options.biasInit);
+  const weightInit = options.weightInit ?? ones();
+  const biasInit = options.biasInit ?? zeros();
+
+  return defineLayer<LayerNormParams, NoState>({
+    kind: where,
+    init: (rng) => {
+      if (!affine) return { params: {}, state: {} };
+      const weight = drawParam(where, "weight", weightInit, rng, shape, dtype);
+      const bias = drawParam(where, "bias", biasInit, rng, shape, dtype);
+      return { params: { weight, bias }, state: {} };
+    },
+    applyWithState: (params, state, x) => {
+      const lead = x.ndim - shape.length;
+      if (lead < 0 || shape.some((d, i) => x.shape[lead + i] !== d)) {
+        throw shapeError(
+          where,
+          `x must end with the normalized shape ${showShape(shape)}, got shape ` +
+            `${showShape(x.shape)}`,
+        );
+      }
+      const axis = shape.map((_, i) => lead + i);
+      const centered = sub(x, mean(x, { axis, keepdims: true }));
+      const variance = mean(square(centered), { axis, keepdims: true });
+      const xhat = div(centered, sqrt(add(variance, eps)));
+      if (!affine) return [xhat, state];
+      const weight = paramOf(where, params, "weight", shape);
+      const bias = paramOf(where, params, "bias", shape);
+      return [add(mul(xhat, weight), bias), state];
+    },
+  });
+}

@@ -1,0 +1,75 @@
+import { add, matmul, type FloatDType, type Tensor } from "@tapegrad/autodiff";
+import { defaultBiasInit, defaultWeightInit, type Initializer } from "../init.js";
+import { defineLayer, type Layer } from "../layer.js";
+import {
+  booleanOption,
+  drawParam,
+  floatDType,
+  initializerOption,
+  optionsObject,
+  paramOf,
+  positiveInt,
+  shapeError,
+  showShape,
+  type NoState,
+} from "./check.js";
+
+export interface LinearOptions {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Learn an additive bias (default true). */
+  readonly bias?: boolean;
+  /** Default: U(±1/√inFeatures), PyTorch's kaiming_uniform with a = √5. */
+  readonly weightInit?: Initializer;
+  /** Default: U(±1/√inFeatures). */
+  readonly biasInit?: Initializer;
+  /** Default "float32". */
+  readonly dtype?: FloatDType;
+}
+
+/** A linear layer's params: weight [out, in] as PyTorch stores it, bias [out] unless disabled. */
+export interface LinearParams {
+  readonly weight: Tensor;
+  readonly bias?: Tensor;
+}
+
+/**
+ * Fully connected layer: y = x·Wᵀ + b for x [..., in] → y [..., out], with W [out, in] (read
+ * transposed by matmul, no copy). Gradients come from matmul's and add's vjps.
+ */
+export function linear(options: LinearOptions): Layer<LinearParams, NoState> {
+  const where = "linear";
+  optionsObject(where, options);
+  const inFeatures = positiveInt(where, "inFeatures", options.inFeatures);
+  const outFeatures = positiveInt(where, "outFeatures", options.outFeatures);
+  const hasBias = booleanOption(where, "bias", options.bias ?? true);
+  const dtype = floatDType(where, options.dtype ?? "float32");
+  initializerOption(where, "weightInit", options.weightInit);
+  initializerOption(where, "biasInit", options.biasInit);
+  const weightShape = [outFeatures, inFeatures];
+  const weightInit = options.weightInit ?? defaultWeightInit;
+  const biasInit = options.biasInit ?? defaultBiasInit(weightShape);
+
+  return defineLayer<LinearParams, NoState>({
+    kind: where,
+    init: (rng) => {
+      const weight = drawParam(where, "weight", weightInit, rng, weightShape, dtype);
+      if (!hasBias) return { params: { weight }, state: {} };
+      const bias = drawParam(where, "bias", biasInit, rng, [outFeatures], dtype);
+      return { params: { weight, bias }, state: {} };
+    },
+    applyWithState: (params, state, x) => {
+      if (x.ndim < 1 || x.shape[x.ndim - 1] !== inFeatures) {
+        throw shapeError(
+          where,
+          `x must have ${inFeatures} features in its last axis ([..., ${inFeatures}]), ` +
+            `got shape ${showShape(x.shape)}`,
+        );
+      }
+      const weight = paramOf(where, params, "weight", weightShape);
+      const y = matmul(x, weight, { transB: true });
+      if (!hasBias) return [y, state];
+      return [add(y, paramOf(where, params, "bias", [outFeatures])), state];
+    },
+  });
+}

@@ -1,0 +1,89 @@
+import { add, div, mul, sqrt, square, sub } from "@tapegrad/autodiff";
+import {
+  checkLearningRate,
+  checkNumber,
+  invalid,
+  learningRateAt,
+  readStep,
+  updateLeaves,
+  zerosTree,
+  type LearningRate,
+  type Moments,
+  type Optimizer,
+} from "./optimizer.js";
+
+export interface AdamOptions {
+  readonly lr: LearningRate;
+  /** Decay rates (β₁, β₂) of the first and second moment estimates (default [0.9, 0.999]). */
+  readonly betas?: readonly [number, number];
+  /** Added to √v̂ in the denominator (default 1e-8). */
+  readonly eps?: number;
+  /** adam: L2 penalty added to the gradient (default 0); adamW: decoupled decay (default 0.01). */
+  readonly weightDecay?: number;
+}
+
+/** The first (`expAvg`) and second (`expAvgSq`) moment estimates, as PyTorch names them. */
+export interface AdamState {
+  readonly step: number;
+  readonly expAvg: Moments;
+  readonly expAvgSq: Moments;
+}
+
+/**
+ * Adam as torch.optim.Adam: g ← g + λw; m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²;
+ * w ← w − lr·m̂/(√v̂ + ε) with m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ) at update t = 1, 2, …
+ */
+export function adam(options: AdamOptions): Optimizer<AdamState> {
+  return adamFamily("adam", options, false);
+}
+
+/**
+ * AdamW as torch.optim.AdamW: Adam without L2 in the gradient; the weights decay directly,
+ * w ← w·(1 − lr·λ), before the Adam step. weightDecay defaults to 0.01.
+ */
+export function adamW(options: AdamOptions): Optimizer<AdamState> {
+  return adamFamily("adamW", { ...options, weightDecay: options.weightDecay ?? 0.01 }, true);
+}
+
+function adamFamily(name: string, options: AdamOptions, decoupled: boolean): Optimizer<AdamState> {
+  const { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 } = options;
+  checkLearningRate(name, lr);
+  if (!Array.isArray(betas) || betas.length !== 2) {
+    throw invalid(name, `betas must be a pair [β₁, β₂], got ${JSON.stringify(betas)}`);
+  }
+  const [beta1, beta2] = betas;
+  const unit = (v: number) => v >= 0 && v < 1;
+  checkNumber(name, "betas[0]", beta1, unit, "a number in [0, 1)");
+  checkNumber(name, "betas[1]", beta2, unit, "a number in [0, 1)");
+  checkNumber(name, "eps", eps, (v) => v >= 0, "a finite number ≥ 0");
+  checkNumber(name, "weightDecay", weightDecay, (v) => v >= 0, "a finite number ≥ 0");
+  const fn = `${name}.update`;
+  return {
+    init: (params) => ({
+      step: 0,
+      expAvg: zerosTree(`${name}.init`, params),
+      expAvgSq: zerosTree(`${name}.init`, params),
+    }),
+    update: (grads, state, params) => {
+      const step = readStep(fn, state);
+      const rate = learningRateAt(fn, lr, step);
+      const t = step + 1;
+      const correction1 = 1 - beta1 ** t;
+      const correction2 = 1 - beta2 ** t;
+      const moments = { expAvg: state.expAvg, expAvgSq: state.expAvgSq };
+      const [newParams, newMoments] = updateLeaves(fn, params, grads, moments, (w, g, m) => {
+        let decayed = w;
+        let d = g;
+        if (weightDecay !== 0 && decoupled) decayed = mul(w, 1 - rate * weightDecay);
+        if (weightDecay !== 0 && !decoupled) d = add(g, mul(w, weightDecay));
+        const expAvg = add(mul(m.expAvg!, beta1), mul(d, 1 - beta1));
+        const expAvgSq = add(mul(m.expAvgSq!, beta2), mul(square(d), 1 - beta2));
+        // PyTorch's arrangement of the same formula: (√v/√(1 − β₂ᵗ) + ε) and lr/(1 − β₁ᵗ).
+        const denom = add(div(sqrt(expAvgSq), Math.sqrt(correction2)), eps);
+        const next = sub(decayed, mul(div(expAvg, denom), rate / correction1));
+        return [next, { expAvg, expAvgSq }];
+      });
+      return [newParams, { step: t, expAvg: newMoments.expAvg!, expAvgSq: newMoments.expAvgSq! }];
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import {
+  avgPool2d,
+  batchNorm2d,
+  conv2d,
+  flatten,
+  globalAvgPool2d,
+  linear,
+  maxPool2d,
+  parallel,
+  relu,
+  residual,
+  sequential,
+  type Layer,
+} from "@tapegrad/nn";
+
+export type ModelName = "lenet" | "resnet" | "inception";
+export const MODEL_NAMES: readonly ModelName[] = ["lenet", "resnet", "inception"];
+
+/** LeNet-5 for 28×28 inputs: two conv+pool stages (the first padded to keep 28×28), three dense. */
+export function lenet(): Layer {
+  return sequential({
+    conv1: conv2d({ inChannels: 1, outChannels: 6, kernelSize: 5, padding: 2 }),
+    relu1: relu(),
+    pool1: maxPool2d({ kernelSize: 2 }),
+    conv2: conv2d({ inChannels: 6, outChannels: 16, kernelSize: 5 }),
+    relu2: relu(),
+    pool2: maxPool2d({ kernelSize: 2 }),
+    flatten: flatten(),
+    fc1: linear({ inFeatures: 16 * 5 * 5, outFeatures: 120 }),
+    relu3: relu(),
+    fc2: linear({ inFeatures: 120, outFeatures: 84 }),
+    relu4: relu(),
+    fc3: linear({ inFeatures: 84, outFeatures: 10 }),
+  });
+}
+
+/** conv → batch norm → relu, the unit every block below is made of. */
+function convBnRelu(inChannels: number, outChannels: number, kernelSize: number, stride = 1) {
+  const padding = (kernelSize - 1) / 2;
+  return sequential({
+    conv: conv2d({ inChannels, outChannels, kernelSize, stride, padding, bias: false }),
+    bn: batchNorm2d({ numFeatures: outChannels }),
+    relu: relu(),
+  });
+}
+
+/** A basic residual block (two 3×3 convs); a 1×1 projection shortcut where the shape changes. */
+function basicBlock(inChannels: number, outChannels: number, stride: number): Layer {
+  const block = sequential({
+    conv1: conv2d({ inChannels, outChannels, kernelSize: 3, stride, padding: 1, bias: false }),
+    bn1: batchNorm2d({ numFeatures: outChannels }),
+    relu: relu(),
+    conv2: conv2d({ inChannels: outChannels, outChannels, kernelSize: 3, padding: 1, bias: false }),
+    bn2: batchNorm2d({ numFeatures: outChannels }),
+  });
+  const projects = stride !== 1 || inChannels !== outChannels;
+  const shortcut = projects
+    ? sequential({
+        conv: conv2d({ inChannels, outChannels, kernelSize: 1, stride, bias: false }),
+        bn: batchNorm2d({ numFeatures: outChannels }),
+      })
+    : undefined;
+  return sequential({ add: residual(block, shortcut), relu: relu() });
+}
+
+/** A small ResNet: a stem, three stages of basic blocks (16, 32, 64 channels), global pooling. */
+export function resnet(): Layer {
+  return sequential({
+    stem: convBnRelu(1, 16, 3),
+    block1: basicBlock(16, 16, 1),
+    block2: basicBlock(16, 32, 2),
+    block3: basicBlock(32, 64, 2),
+    pool: globalAvgPool2d(),
+    flatten: flatten(),
+    fc: linear({ inFeatures: 64, outFeatures: 10 }),
+  });
+}
+
+/** An Inception block: 1×1, 1×1→3×3, 1×1→5×5 and pool→1×1 branches concatenated on channels. */
+function inceptionBlock(
+  inChannels: number,
+  widths: { b1: number; b3: number; b5: number; pool: number },
+) {
+  const reduce = Math.max(8, inChannels / 2);
+  return parallel({
+    branch1: convBnRelu(inChannels, widths.b1, 1),
+    branch3: sequential({
+      reduce: convBnRelu(inChannels, reduce, 1),
+      conv: convBnRelu(reduce, widths.b3, 3),
+    }),
+    branch5: sequential({
+      reduce: convBnRelu(inChannels, reduce, 1),
+      conv: convBnRelu(reduce, widths.b5, 5),
+    }),
+    pool: sequential({
+      pool: maxPool2d({ kernelSize: 3, stride: 1, padding: 1 }),
+      proj: convBnRelu(inChannels, widths.pool, 1),
+    }),
+  });
+}
+
+/** A small Inception network: a stem, two Inception blocks with pooling between, global pooling. */
+export function inception(): Layer {
+  return sequential({
+    stem: convBnRelu(1, 24, 3),
+    pool1: maxPool2d({ kernelSize: 2 }),
+    block1: inceptionBlock(24, { b1: 16, b3: 24, b5: 8, pool: 8 }),
+    pool2: maxPool2d({ kernelSize: 2 }),
+    block2: inceptionBlock(56, { b1: 32, b3: 48, b5: 16, pool: 16 }),
+    pool: avgPool2d({ kernelSize: 7 }),
+    flatten: flatten(),
+    fc: linear({ inFeatures: 112, outFeatures: 10 }),
+  });
+}
+
+export function makeModel(name: ModelName): Layer {
+  switch (name) {
+    case "lenet":
+      return lenet();
+    case "resnet":
+      return resnet();
+    case "inception":
+      return inception();
+  }
+}
