@@ -43,6 +43,10 @@ export interface TrainOptions {
   readonly testLimit?: number;
   readonly progress?: Progress;
   readonly log?: (line: string) => void;
+  /** Stops the run after the epoch (and its checkpoint) during which it is aborted. */
+  readonly signal?: AbortSignal;
+  /** Called after each epoch's checkpoint is written. */
+  readonly onEpochEnd?: (metrics: EpochMetrics) => void;
 }
 
 export interface TrainResult {
@@ -64,7 +68,13 @@ interface TrainingState {
   readonly optState: unknown;
 }
 
-function makeOptimizer(name: OptimizerName, lr: number): optim.Optimizer {
+/** The learning rate follows a cosine from `lr` down to lr/100 over the whole run. */
+function makeOptimizer(name: OptimizerName, peak: number, totalSteps: number): optim.Optimizer {
+  const lr = optim.cosineDecay({
+    lr: peak,
+    totalSteps: Math.max(1, totalSteps),
+    minLr: peak / 100,
+  });
   switch (name) {
     case "sgd":
       return optim.sgd({ lr, momentum: 0.9, nesterov: true });
@@ -95,7 +105,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     loadSplit("test", options.data, options.testLimit),
   ]);
   const model = makeModel(options.model);
-  const optimizer = makeOptimizer(options.optimizer, options.lr);
+  const stepsPerEpoch = Math.ceil(train.y.size / options.batchSize);
+  const optimizer = makeOptimizer(options.optimizer, options.lr, stepsPerEpoch * options.epochs);
   const initial = model.init(prng(options.seed));
   let current: TrainingState = {
     params: initial.params,
@@ -166,6 +177,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       { training: current, epoch, seed: options.seed },
       { model: options.model, optimizer: options.optimizer, lr: String(options.lr) },
     );
+    options.onEpochEnd?.(metrics);
+    if (options.signal?.aborted) break;
   }
   options.progress?.stop();
   const final = evaluate(model, current, test.x, test.y);

@@ -1,0 +1,75 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { decodeSafetensors, treeFlatten } from "@tapegrad/nn";
+import type { Tensor } from "@tapegrad/autodiff";
+import { train, type TrainOptions } from "../src/train.js";
+import { writeFixtureDataset } from "./fixture.js";
+
+const data = writeFixtureDataset(512, 128);
+const quiet = () => {};
+const base: Omit<TrainOptions, "out" | "epochs"> = {
+  model: "lenet",
+  batchSize: 64,
+  lr: 1e-3,
+  optimizer: "adam",
+  seed: 5,
+  data,
+  log: quiet,
+};
+
+function bits(tree: unknown): string[] {
+  return treeFlatten(tree).map(
+    ([path, leaf]) => `${path}:${Buffer.from((leaf as Tensor).data.buffer).toString("hex")}`,
+  );
+}
+
+describe("train", () => {
+  it("an interrupted-and-resumed run ends with bit-identical parameters", async () => {
+    const whole = await train({ ...base, epochs: 2, out: mkdtempSync(join(tmpdir(), "whole-")) });
+
+    // A run of `--epochs 2` stopped after its first epoch, then resumed with the same arguments.
+    const outFirst = mkdtempSync(join(tmpdir(), "part-"));
+    const stop = new AbortController();
+    const interrupted = await train({
+      ...base,
+      epochs: 2,
+      out: outFirst,
+      signal: stop.signal,
+      onEpochEnd: () => stop.abort(),
+    });
+    expect(interrupted.history).toHaveLength(1);
+    const checkpoint = join(outFirst, "checkpoint-epoch-1.safetensors");
+    const resumed = await train({ ...base, epochs: 2, out: outFirst, resume: checkpoint });
+
+    expect(bits(resumed.params)).toEqual(bits(whole.params));
+    expect(resumed.history.map((m) => m.epoch)).toEqual([1, 2]);
+    expect(resumed.history[1]!.trainLoss).toBe(whole.history[1]!.trainLoss);
+  });
+
+  it("learns, and writes metrics, curves, a confusion table and a checkpoint per epoch", async () => {
+    const out = mkdtempSync(join(tmpdir(), "outputs-"));
+    const result = await train({ ...base, epochs: 2, out, lr: 3e-3 });
+    expect(result.testAccuracy).toBeGreaterThan(0.5);
+
+    const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n");
+    expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([1, 2]);
+
+    const svg = readFileSync(join(out, "curves.svg"), "utf8");
+    expect(svg).toMatch(/^<svg [^>]*width="1440" height="300"/);
+    expect(svg.match(/<polyline /g)).toHaveLength(3);
+
+    expect(readFileSync(join(out, "confusion.txt"), "utf8")).toMatch(
+      /^true \\ predicted +T-shirt\/top/,
+    );
+
+    for (const epoch of [1, 2]) {
+      const file = join(out, `checkpoint-epoch-${epoch}.safetensors`);
+      expect(existsSync(file)).toBe(true);
+      const { tree, metadata } = decodeSafetensors(readFileSync(file));
+      expect((tree as { epoch: number }).epoch).toBe(epoch);
+      expect(metadata.model).toBe("lenet");
+    }
+  });
+});
