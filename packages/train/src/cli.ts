@@ -14,7 +14,7 @@ per epoch to --out.
 
 Options:
   --model lenet|resnet|inception   model (default lenet)
-  --epochs N                       epochs (default 4)
+  --epochs N                       epochs (default 10)
   --batch-size N                   batch size (default 64)
   --lr X                           learning rate (default 1e-3 for adam/adamw, 0.05 for sgd)
   --optimizer sgd|adam|adamw       optimizer (default adam)
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   );
   const lr = values.lr === undefined ? (optimizer === "sgd" ? 0.05 : 1e-3) : Number(values.lr);
   if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`);
-  const epochs = integer("epochs", values.epochs, 4);
+  const epochs = integer("epochs", values.epochs, 10);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const options = {
     model: oneOf<ModelName>("model", values.model, MODEL_NAMES, "lenet"),

@@ -35,15 +35,14 @@ export function curvesSvg(history: readonly EpochMetrics[]): string {
       values: history.map((m) => 100 * m.testAccuracy),
     },
   ];
-  const lossMax = Math.max(1e-9, ...losses.flatMap((s) => s.values));
-  const accValues = accuracy[0]!.values;
-  const accMin = Math.floor(Math.min(100, ...accValues) / 5) * 5;
+  const lossStep = niceStep(Math.max(1e-9, ...losses.flatMap((s) => s.values)) / 4);
+  const accStep = niceStep((100 - Math.min(100, ...accuracy[0]!.values)) / 4);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH * 2}" height="${HEIGHT}" ` +
       `viewBox="0 0 ${WIDTH * 2} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    chart(0, "Loss", epochs, losses, 0, lossMax * 1.05),
-    chart(WIDTH, "Test accuracy", epochs, accuracy, Math.min(accMin, 90), 100),
+    chart(0, "Loss", epochs, losses, 0, 4 * lossStep),
+    chart(WIDTH, "Test accuracy", epochs, accuracy, Math.max(0, 100 - 4 * accStep), 100),
     `</svg>`,
   ].join("\n");
 }
@@ -95,13 +94,20 @@ function chart(
         const [x, y] = p.split(",");
         return `<circle cx="${x}" cy="${y}" r="3" fill="${s.color}"/>`;
       }),
-      `<text x="${offsetX + MARGIN.left + 10}" y="${MARGIN.top + 16 + 16 * k}" ` +
-        `fill="${s.color}">${s.label}</text>`,
+      `<text x="${offsetX + MARGIN.left + plotW - 10}" y="${MARGIN.top + 16 + 16 * k}" ` +
+        `text-anchor="end" fill="${s.color}">${s.label}</text>`,
     );
   });
   return parts.join("\n");
 }
 
+/** The smallest of 1, 2, 2.5 and 5 times a power of ten that is at least `raw`: round ticks. */
+function niceStep(raw: number): number {
+  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 1e-12)));
+  return [1, 2, 2.5, 5, 10].map((m) => m * power).find((step) => step >= raw)!;
+}
+
+/** Enough digits to tell ticks apart, without trailing zeros (85, 88.75, 0.15). */
 function formatTick(v: number): string {
-  return Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2);
+  return String(Number(v.toFixed(Math.abs(v) >= 10 ? 2 : 3)));
 }
