@@ -1,4 +1,13 @@
+/**
+ * Reverse-mode automatic differentiation: immutable tensors, ops that each carry a vjp rule,
+ * and the transforms `grad`, `valueAndGrad` and `vjp` over trees of tensors. Also the op
+ * registry (`defineOp`), random generators (`prng`), tree utilities and the kernel backends.
+ * No Node built-ins: it runs in browsers too.
+ *
+ * @module @tapegrad/autodiff
+ */
 import "./backends/js.js";
+export { setWasmThreads, wasmThreads, wasmAvailable } from "./backends/wasm/index.js";
 
 export {
   Tensor,
@@ -15,6 +24,13 @@ export {
 export type { NestedArray, TensorLike, TensorOptions } from "./tensor.js";
 export type { DType, FloatDType, TypedArray, FloatArray } from "./dtype.js";
 export { TapegradError, type ErrorCode } from "./errors.js";
+export {
+  detectAnomaly,
+  isDetectingAnomaly,
+  NonFiniteError,
+  type AnomalyPhase,
+  type NonFiniteDetails,
+} from "./anomaly.js";
 export { prng, Rng, type RngState } from "./random.js";
 export {
   grad,
@@ -24,6 +40,17 @@ export {
   type GradOptions,
   type ValueAndGradOptions,
 } from "./transforms.js";
+export {
+  jvp,
+  linearize,
+  hvp,
+  jacrev,
+  jacfwd,
+  hessian,
+  type JacobianOptions,
+  type Jacobian,
+  type TensorTree,
+} from "./forward.js";
 export { defineOp, listOps, getOp } from "./registry.js";
 export type {
   Op,
@@ -45,5 +72,10 @@ export {
   type Backend,
   type Kernels,
 } from "./backends/backend.js";
-export { checkGrads, type CheckGradsOptions, type CheckGradsReport } from "./testing/checkGrads.js";
+export {
+  checkGrads,
+  type CheckGradsOptions,
+  type CheckGradsReport,
+  type GradMode,
+} from "./testing/checkGrads.js";
 export * from "./ops/index.js";

@@ -5,7 +5,9 @@ import { Tensor } from "./tensor.js";
 
 /** The complete state of a generator: restoring it continues the same sequence. */
 export interface RngState {
+  /** The stream's 64-bit key as two unsigned 32-bit words, derived from the seed. */
   readonly key: readonly [number, number];
+  /** How many 32-bit words the stream has handed out so far. */
   readonly counter: number;
 }
 
@@ -46,6 +48,9 @@ export class Rng {
     return new Rng([k0 >>> 0, k1 >>> 0], state.counter);
   }
 
+  /**
+   * The key and counter, plain numbers: save them (JSON, a checkpoint) and restore with fromState.
+   */
   getState(): RngState {
     return { key: [this.key[0], this.key[1]], counter: this.counter };
   }

@@ -1,6 +1,7 @@
 import type { Arbitrary } from "fast-check";
+import { anomalyMode, captureSite, checkForward } from "./anomaly.js";
 import { isFloat } from "./dtype.js";
-import { TapegradError, argumentError } from "./errors.js";
+import { TapegradError, argumentError, show } from "./errors.js";
 import type { SampleKit } from "./sampling.js";
 import { lower, live, traceOutput, type Trace } from "./tape.js";
 import { Tensor, type TensorLike } from "./tensor.js";
@@ -14,7 +15,9 @@ type InputArgs<N extends readonly string[]> = { [K in keyof N]: TensorLike };
 
 /** What a forward kernel returns when it keeps residuals for the vjp. */
 export interface ForwardResult<S> {
+  /** The op's output. */
   readonly y: Tensor;
+  /** Residuals handed to the vjp as `saved` (argmax indices, …); not traced. */
   readonly saved: S;
 }
 
@@ -22,9 +25,13 @@ export interface ForwardResult<S> {
 export interface VjpContext<N extends readonly string[], A, S> {
   /** The cotangent of the output (same shape as y). */
   readonly dy: Tensor;
+  /** The op's inputs, in the order of `inputs` in the definition. */
   readonly inputs: InputTensors<N>;
+  /** The op's output, for rules that reuse it (sigmoid: dy·y·(1 − y)). */
   readonly y: Tensor;
+  /** The attrs the op was called with. */
   readonly attrs: A;
+  /** What forward returned as `saved` (undefined if it returned a plain tensor). */
   readonly saved: S;
   /** Which inputs need a gradient; a rule may return null for the others to save work. */
   readonly needsGrad: readonly boolean[];
@@ -32,7 +39,9 @@ export interface VjpContext<N extends readonly string[], A, S> {
 
 /** One generated set of arguments for the registry-wide gradient check. */
 export interface OpSample<A> {
+  /** float64 inputs, in the op's input order. */
   readonly inputs: readonly Tensor[];
+  /** The attrs to call the op with. */
   readonly attrs: A;
 }
 
@@ -56,7 +65,10 @@ export interface OpDefinition<N extends readonly string[], A, S = undefined> {
   vjp?(ctx: VjpContext<N, A, S>): readonly (Tensor | null)[];
   /** Valid, well-conditioned float64 arguments for the gradient-check suite. */
   samples?(kit: SampleKit): Arbitrary<OpSample<A>>;
-  /** Gradient-check tolerances for this op, where finite differences need looser ones. */
+  /**
+   * Gradient-check tolerances for this op, where finite differences need looser ones: `atol`
+   * and `rtol` replace checkGrads' defaults (1e-5 and 1e-3).
+   */
   readonly tolerance?: { readonly atol?: number; readonly rtol?: number };
 }
 
@@ -64,6 +76,7 @@ export interface OpDefinition<N extends readonly string[], A, S = undefined> {
 export type Op<N extends readonly string[], A, S = undefined> = ((
   ...args: [...InputArgs<N>, A?]
 ) => Tensor) & {
+  /** The definition the op was registered with. */
   readonly definition: OpDefinition<N, A, S>;
   /** Applies the op to a list of inputs; the only way to call a variadic op. */
   apply(inputs: readonly TensorLike[], attrs?: A): Tensor;
@@ -74,7 +87,9 @@ export type AnyOpDefinition = OpDefinition<readonly string[], unknown, unknown>;
 
 /** A registry entry: the definition and the function that applies it to a list of inputs. */
 export interface RegisteredOp {
+  /** The definition the op was registered with (input and attr types erased). */
   readonly definition: AnyOpDefinition;
+  /** Applies the op to a list of inputs and its attrs, recording it on the tape as usual. */
   apply(inputs: readonly TensorLike[], attrs?: unknown): Tensor;
 }
 
@@ -100,7 +115,7 @@ export function defineOp<
   };
   const arity = definition.inputs.length;
   const apply = (inputs: readonly TensorLike[], attrs?: A): Tensor =>
-    applyOp(erased, toTensors(definition.name, inputs), attrs ?? {});
+    applyOp(erased, toTensors(erased, inputs), checkAttrs(definition.name, attrs));
   registry.set(definition.name, { definition: erased, apply: apply as RegisteredOp["apply"] });
   const op = (...args: unknown[]): Tensor => {
     if (!definition.variadic && args.length > arity + 1) {
@@ -119,17 +134,41 @@ export function listOps(): readonly RegisteredOp[] {
   return [...registry.values()];
 }
 
+/** The registered op named `name`, or undefined. */
 export function getOp(name: string): RegisteredOp | undefined {
   return registry.get(name);
 }
 
-function toTensors(op: string, inputs: readonly TensorLike[]): Tensor[] {
+/** The inputs as tensors (numbers take their dtype from the tensors beside them), one per name. */
+function toTensors(op: AnyOpDefinition, inputs: readonly TensorLike[]): Tensor[] {
+  if (!Array.isArray(inputs)) {
+    throw argumentError(op.name, `inputs must be an array of tensors, got ${describe(inputs)}`);
+  }
+  // A missing input would otherwise surface as a TypeError deep inside the forward kernel.
+  if (!op.variadic && inputs.length !== op.inputs.length) {
+    throw argumentError(
+      op.name,
+      `expected ${op.inputs.length} inputs (${op.inputs.join(", ")}), got ${inputs.length}`,
+    );
+  }
   const tensors = inputs.filter((x): x is Tensor => x instanceof Tensor);
   return inputs.map((x, i) => {
     if (x instanceof Tensor) return x;
     if (typeof x === "number") return scalarLike(x, tensors);
-    throw argumentError(op, `input ${i} must be a Tensor or a number, got ${describe(x)}`);
+    throw argumentError(op.name, `input ${i} must be a Tensor or a number, got ${describe(x)}`);
   });
+}
+
+/** Attrs are an object of named options, or absent: `sum(x, 1)` must not mean "all axes". */
+function checkAttrs(op: string, attrs: unknown): unknown {
+  if (attrs === undefined || attrs === null) return {};
+  if (typeof attrs !== "object" || Array.isArray(attrs)) {
+    throw argumentError(
+      op,
+      `attrs must be an object of named options (such as { axis: 1 }), got ${show(attrs)}`,
+    );
+  }
+  return attrs;
 }
 
 function describe(value: unknown): string {
@@ -155,18 +194,25 @@ function run(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): ForwardResu
   }
   if (top === null) {
     const out = op.forward(inputs, attrs);
-    if (out instanceof Tensor) return { y: out, saved: undefined };
+    // Off, anomaly mode costs one of these tests and the one below; on, outputs are checked, and
+    // each recorded op keeps where user code applied it, for a report from its vjp.
+    if (out instanceof Tensor) {
+      if (anomalyMode) checkForward(op, inputs, out);
+      return { y: out, saved: undefined };
+    }
     if (!(out?.y instanceof Tensor)) {
       throw new TapegradError(
         "INVALID_STATE",
         `${op.name}: forward must return a Tensor or { y, saved }`,
       );
     }
+    if (anomalyMode) checkForward(op, inputs, out.y);
     return out;
   }
   const innerInputs = inputs.map((x) => lower(x, top));
   const { y, saved } = run(op, innerInputs, attrs);
   if (op.vjp === undefined || !isFloat(y.dtype)) return { y, saved };
-  const node = { op, inputs, innerInputs, innerOutput: y, attrs, saved };
+  const site = anomalyMode ? captureSite() : undefined;
+  const node = { op, inputs, innerInputs, innerOutput: y, attrs, saved, site };
   return { y: traceOutput(y, top, node), saved };
 }

@@ -1,4 +1,5 @@
-import { argumentError, shapeError, showShape } from "./errors.js";
+import { MAX_TENSOR_SIZE } from "./dtype.js";
+import { argumentError, shapeError, show, showShape } from "./errors.js";
 
 export type Shape = readonly number[];
 
@@ -25,11 +26,29 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
   return true;
 }
 
+/** Requires an array of non-negative safe integers whose product is at most MAX_TENSOR_SIZE. */
 export function assertValidShape(op: string, shape: Shape): void {
+  if (!Array.isArray(shape)) {
+    throw argumentError(op, `shape must be an array of non-negative integers, got ${show(shape)}`);
+  }
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) {
+    if (!Number.isSafeInteger(d) || d < 0) {
       throw argumentError(op, `shape must hold non-negative integers, got ${showShape(shape)}`);
     }
+  }
+  assertSizeWithinLimit(op, shape);
+}
+
+/** Rejects a result shape of more than MAX_TENSOR_SIZE elements, before any allocation. */
+export function assertSizeWithinLimit(op: string, shape: Shape): void {
+  const size = shapeSize(shape);
+  // An axis past 2^53 cannot even be counted exactly, whatever the other axes (0 included).
+  if (!(size <= MAX_TENSOR_SIZE) || !shape.every((d) => Number.isSafeInteger(d))) {
+    throw argumentError(
+      op,
+      `the result would have shape ${showShape(shape)}, ${size} elements: a tensor holds at ` +
+        `most ${MAX_TENSOR_SIZE} elements, and each size must be below 2^53`,
+    );
   }
 }
 
@@ -57,7 +76,7 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 /** Resolves a possibly negative axis against `rank`, naming the op on failure. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
-    throw argumentError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`);
+    throw argumentError(op, `axis ${show(axis)} is out of range for a tensor of rank ${rank}`);
   }
   return axis < 0 ? axis + rank : axis;
 }
@@ -69,6 +88,9 @@ export function normalizeAxes(
   rank: number,
 ): number[] {
   if (axis === undefined) return Array.from({ length: rank }, (_, i) => i);
+  if (typeof axis !== "number" && !Array.isArray(axis)) {
+    throw argumentError(op, `axis must be an integer or an array of integers, got ${show(axis)}`);
+  }
   const list = typeof axis === "number" ? [axis] : [...axis];
   const axes = list.map((a) => normalizeAxis(op, a, rank)).sort((a, b) => a - b);
   for (let i = 1; i < axes.length; i++) {

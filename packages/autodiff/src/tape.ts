@@ -1,3 +1,4 @@
+import { anomalyMode, checkedVjp } from "./anomaly.js";
 import { TapegradError, showShape } from "./errors.js";
 import { shapesEqual } from "./shape.js";
 import { Tensor } from "./tensor.js";
@@ -30,6 +31,8 @@ export interface TapeNode {
   readonly innerOutput: Tensor;
   readonly attrs: unknown;
   readonly saved: Saved;
+  /** Where the op was applied, captured only in anomaly mode (for its reports). */
+  readonly site: Error | undefined;
 }
 
 const openTraces: Trace[] = [];
@@ -111,14 +114,22 @@ export function backward(
     cts.delete(node);
     const needsGrad = node.inputs.map((x) => x.trace === trace);
     if (!needsGrad.includes(true)) continue;
-    const grads = node.op.vjp!({
+    const ctx = {
       dy,
       inputs: node.innerInputs,
       y: node.innerOutput,
       attrs: node.attrs,
       saved: node.saved,
       needsGrad,
-    });
+    };
+    const grads = anomalyMode
+      ? checkedVjp(
+          node,
+          () => node.op.vjp!(ctx),
+          (i) => inputName(node.op, i),
+          dy,
+        )
+      : node.op.vjp!(ctx);
     checkGradientCount(node, grads);
     for (let i = 0; i < node.inputs.length; i++) {
       const g = grads[i];

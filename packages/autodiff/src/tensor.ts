@@ -1,8 +1,9 @@
 import { allocate, dtypeOfArray, isDType, type DType, type TypedArray } from "./dtype.js";
-import { argumentError, showShape } from "./errors.js";
+import { argumentError, show, showShape } from "./errors.js";
 import { assertValidShape, shapeSize, type Shape } from "./shape.js";
 import type { Trace, TapeNode } from "./tape.js";
 
+/** A number or nested arrays of numbers, as `tensor` takes them and `toArray` returns them. */
 export type NestedArray = number | NestedArray[];
 /** Anything an op accepts where a tensor is expected: plain numbers become scalars. */
 export type TensorLike = Tensor | number;
@@ -16,8 +17,11 @@ export type TensorLike = Tensor | number;
  * that produced it. User code never needs to tell the two apart.
  */
 export class Tensor {
+  /** The size of each axis; [] for a scalar. */
   readonly shape: readonly number[];
+  /** The element type: float32, float64 or int32. */
   readonly dtype: DType;
+  /** The number of elements, the product of the shape. */
   readonly size: number;
   /** @internal The row-major elements, shared by every trace-level view of this value. */
   readonly buffer: TypedArray;
@@ -50,6 +54,7 @@ export class Tensor {
     return this.buffer;
   }
 
+  /** The number of axes, shape.length. */
   get ndim(): number {
     return this.shape.length;
   }
@@ -70,6 +75,7 @@ export class Tensor {
     return this.buffer[0]!;
   }
 
+  /** `Tensor(float32[2,3] [[…]])`: dtype, shape and the elements as nested arrays. */
   toString(): string {
     return `Tensor(${this.dtype}${showShape(this.shape)} ${JSON.stringify(this.toArray())})`;
   }
@@ -89,8 +95,11 @@ export function fromBuffer(buffer: TypedArray, shape: readonly number[]): Tensor
   return new Tensor(buffer, shape);
 }
 
+/** Options of `tensor`: the dtype to store and a shape for flat data. */
 export interface TensorOptions {
+  /** Default: the typed array's dtype, else float32. */
   dtype?: DType;
+  /** The shape to give flat values (their count must match); default: the values' nesting. */
   shape?: readonly number[];
 }
 
@@ -105,7 +114,7 @@ export function tensor(
   if (options.dtype !== undefined && !isDType(options.dtype)) {
     throw argumentError(
       "tensor",
-      `dtype must be float32, float64 or int32, got ${String(options.dtype)}`,
+      `dtype must be float32, float64 or int32, got ${show(options.dtype)}`,
     );
   }
   const isTyped = ArrayBuffer.isView(values);
@@ -133,7 +142,7 @@ export function tensor(
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i]!;
     if (typeof v !== "number")
-      throw argumentError("tensor", `element ${i} is not a number: ${String(v)}`);
+      throw argumentError("tensor", `element ${i} is not a number: ${show(v)}`);
     buffer[i] = v;
   }
   return new Tensor(buffer, shape);
@@ -173,18 +182,22 @@ export function full(shape: readonly number[], value: number, dtype: DType = "fl
   return new Tensor(buffer, [...shape]);
 }
 
+/** A tensor of `shape` filled with 0. */
 export function zeros(shape: readonly number[], dtype: DType = "float32"): Tensor {
   return full(shape, 0, dtype);
 }
 
+/** A tensor of `shape` filled with 1. */
 export function ones(shape: readonly number[], dtype: DType = "float32"): Tensor {
   return full(shape, 1, dtype);
 }
 
+/** Zeros with x's shape (and dtype, unless given). */
 export function zerosLike(x: Tensor, dtype: DType = x.dtype): Tensor {
   return full(x.shape, 0, dtype);
 }
 
+/** Ones with x's shape (and dtype, unless given). */
 export function onesLike(x: Tensor, dtype: DType = x.dtype): Tensor {
   return full(x.shape, 1, dtype);
 }
@@ -215,6 +228,7 @@ export function eye(n: number, m = n, dtype: DType = "float32"): Tensor {
   return new Tensor(buffer, [n, m]);
 }
 
+/** Whether `value` is a Tensor (including a traced view inside a transform). */
 export function isTensor(value: unknown): value is Tensor {
   return value instanceof Tensor;
 }

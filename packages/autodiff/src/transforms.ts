@@ -1,5 +1,6 @@
+import { detectAnomaly } from "./anomaly.js";
 import { isFloat } from "./dtype.js";
-import { TapegradError, argumentError, showShape } from "./errors.js";
+import { TapegradError, argumentError, show, showShape } from "./errors.js";
 import {
   backward,
   closeTrace,
@@ -16,11 +17,18 @@ import { shapesEqual } from "./shape.js";
 import { add } from "./ops/binary.js";
 import { cast } from "./ops/cast.js";
 
+/** Options of `grad`: which arguments to differentiate, and anomaly mode. */
 export interface GradOptions<I> {
   /** Which positional arguments to differentiate: a number gives one gradient, an array a list. */
   readonly argnums?: I;
+  /**
+   * Run each call in anomaly mode (as `detectAnomaly`): the first op whose forward or vjp turns
+   * finite values into NaN or ±Infinity throws a NON_FINITE error. Default false.
+   */
+  readonly detectAnomaly?: boolean;
 }
 
+/** Options of `valueAndGrad`: `argnums`, and `hasAux` for functions that return extra data. */
 export interface ValueAndGradOptions<I> extends GradOptions<I> {
   /** f returns `[value, aux]`; aux is passed through untouched. */
   readonly hasAux?: boolean;
@@ -52,7 +60,11 @@ export function valueAndGrad<Args extends unknown[], const I extends Argnums = 0
   const argnums = options.argnums ?? 0;
   const list: number[] =
     typeof argnums === "number" ? [argnums] : Array.from(argnums as readonly number[]);
-  return (...args) => {
+  const checked = options.detectAnomaly ?? false;
+  if (typeof checked !== "boolean") {
+    throw argumentError("grad", `detectAnomaly must be a boolean, got ${show(checked)}`);
+  }
+  const compute = (...args: Args): [R, GradsOf<Args, I>] => {
     for (const i of list) {
       if (!Number.isInteger(i) || i < 0 || i >= args.length) {
         throw argumentError("grad", `argnums ${i} is out of range for ${args.length} arguments`);
@@ -61,20 +73,23 @@ export function valueAndGrad<Args extends unknown[], const I extends Argnums = 0
     const trace = openTrace();
     let traced: unknown[];
     let result: R;
+    let value: Tensor;
     try {
       traced = args.map((a, i) => (list.includes(i) ? traceTree(a, trace) : a));
       result = f(...(traced as Args));
+      let out: unknown = result;
+      if (options.hasAux) {
+        if (!Array.isArray(result) || result.length !== 2) {
+          throw argumentError("valueAndGrad", "with hasAux, f must return [value, aux]");
+        }
+        out = result[0];
+      }
+      // While this trace is still open: a value leaked from a finished inner transform is
+      // stripped to the level beneath it, where it may depend on this trace's inputs.
+      value = live(asScalar(out));
     } finally {
       closeTrace(trace);
     }
-    let out: unknown = result;
-    if (options.hasAux) {
-      if (!Array.isArray(result) || result.length !== 2) {
-        throw argumentError("valueAndGrad", "with hasAux, f must return [value, aux]");
-      }
-      out = result[0];
-    }
-    const value = asScalar(out);
     const cotangentOf = backward(trace, [value], [full(value.shape, 1, value.dtype)], add, (g, x) =>
       cast(g, x.dtype),
     );
@@ -83,6 +98,7 @@ export function valueAndGrad<Args extends unknown[], const I extends Argnums = 0
     const returned = (options.hasAux ? [plainValue, (result as unknown[])[1]] : plainValue) as R;
     return [returned, (typeof argnums === "number" ? grads[0] : grads) as GradsOf<Args, I>];
   };
+  return checked ? (...args) => detectAnomaly(() => compute(...args)) : compute;
 }
 
 function asScalar(out: unknown): Tensor {
@@ -138,7 +154,7 @@ function gradientTree(
 /**
  * Evaluates `f` at `primals` and returns `[out, pullback]`: `pullback(ct)` maps a cotangent of
  * out's structure to one cotangent per primal, each with that primal's structure. Callable
- * any number of times.
+ * any number of times. For anomaly mode, call vjp and the pullback inside `detectAnomaly`.
  */
 export function vjp<Args extends unknown[], R>(
   f: (...args: Args) => R,
@@ -149,7 +165,11 @@ export function vjp<Args extends unknown[], R>(
   let out: R;
   try {
     traced = primals.map((p) => traceTree(p, trace));
-    out = f(...(traced as Args));
+    // As in valueAndGrad: strip views of finished inner transforms while this trace is open.
+    out = treeMap(
+      (leaf: unknown) => (leaf instanceof Tensor ? live(leaf) : leaf),
+      f(...(traced as Args)),
+    );
   } finally {
     closeTrace(trace);
   }

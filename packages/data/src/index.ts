@@ -1,3 +1,9 @@
+/**
+ * Datasets, a seeded batching `dataLoader`, image transforms, the IDX and MNIST formats and
+ * image grids. The portable entry: no Node built-ins (file access is in `@tapegrad/data/node`).
+ *
+ * @module @tapegrad/data
+ */
 // The portable entry: no Node built-ins, so it runs in browsers too (file access: ./node).
 export type { Dataset } from "./datasets/dataset.js";
 export { tensorDataset, type TensorDataset } from "./datasets/tensorDataset.js";

@@ -5,7 +5,9 @@ import { argumentError } from "./errors.js";
 import { checkEpoch, epochOrder, TRANSFORM_STREAM } from "./order.js";
 import { deriveRng } from "./seed.js";
 
+/** Options of dataLoader: the batch size, and the order, seed and transform of the batches. */
 export interface DataLoaderOptions<B> {
+  /** Samples per batch (the last batch may be smaller unless dropLast). */
   readonly batchSize: number;
   /** Draw a new sample order every epoch (default false: 0…n−1). */
   readonly shuffle?: boolean;
@@ -25,6 +27,7 @@ export interface DataLoaderOptions<B> {
 
 /** The batches of one epoch, for `for … of` and `for await … of`. */
 export interface EpochBatches<B> extends Iterable<B>, AsyncIterable<B> {
+  /** Which epoch these batches belong to. */
   readonly epoch: number;
   /** Number of batches in the epoch. */
   readonly length: number;
@@ -37,9 +40,11 @@ export interface EpochBatches<B> extends Iterable<B>, AsyncIterable<B> {
  * 0, then 1, 2, … on each new pass (`setEpoch` moves that counter); `epoch(e)` gives any epoch.
  */
 export interface DataLoader<B> extends Iterable<B>, AsyncIterable<B> {
+  /** Samples per batch, as given in the options. */
   readonly batchSize: number;
   /** Batches per epoch: ceil(n / batchSize), or floor with dropLast. */
   readonly length: number;
+  /** The batches of epoch `epoch` (0, 1, …): the same in every run with the same seed. */
   epoch(epoch: number): EpochBatches<B>;
   /** The epoch the next pass over the loader itself will run. */
   setEpoch(epoch: number): void;

@@ -5,9 +5,13 @@ import { deriveRng } from "./seed.js";
 export const ORDER_STREAM = 0;
 export const TRANSFORM_STREAM = 1;
 
+/** Options of epochOrder. */
 export interface EpochOrderOptions {
+  /** Permute the samples (else 0…n−1). */
   readonly shuffle: boolean;
+  /** The loader's seed. */
   readonly seed: number;
+  /** The epoch, 0, 1, …: each has its own order. */
   readonly epoch: number;
 }
 

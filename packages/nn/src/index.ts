@@ -1,3 +1,10 @@
+/**
+ * Functional neural networks: layers as `{ init, apply, applyWithState }` over plain param
+ * trees, the combinators `sequential`, `residual` and `parallel`, losses, metrics, initializers
+ * (`init`), optimizers and schedules (`optim`) and safetensors encoding. No Node built-ins.
+ *
+ * @module @tapegrad/nn
+ */
 export {
   defineLayer,
   statelessLayer,

@@ -15,6 +15,7 @@ export type Nonlinearity =
 /** Which fan scales the variance: `fanIn` keeps forward activations, `fanOut` backward gradients. */
 export type FanMode = "fanIn" | "fanOut";
 
+/** Options of kaimingUniform and kaimingNormal: std = gain/√fan, gain from the nonlinearity. */
 export interface KaimingOptions {
   /** Negative slope of the leaky ReLU that follows (0 for plain ReLU). Default 0. */
   readonly a?: number;
@@ -24,6 +25,7 @@ export interface KaimingOptions {
   readonly nonlinearity?: Nonlinearity;
 }
 
+/** Options of xavierUniform and xavierNormal: std = gain·√(2/(fanIn + fanOut)). */
 export interface XavierOptions {
   /** Default 1. */
   readonly gain?: number;

@@ -1,4 +1,5 @@
-import type { Rng, Tensor } from "@tapegrad/autodiff";
+import { Rng, Tensor } from "@tapegrad/autodiff";
+import { argumentError, show } from "./layers/check.js";
 
 /** A layer's trainable parameters: a plain tree of tensors (`{}` for layers without any). */
 export type Params = unknown;
@@ -7,7 +8,9 @@ export type State = unknown;
 
 /** What a layer's initialisation returns: the params to train and the state to carry. */
 export interface Variables<P = Params, S = State> {
+  /** The trainable parameters: what grad differentiates and the optimizer updates. */
   readonly params: P;
+  /** Non-trainable state carried between calls (running statistics), `{}` if none. */
   readonly state: S;
 }
 
@@ -46,23 +49,50 @@ export interface Layer<P = Params, S = State> {
 
 /** The pieces a layer factory supplies; `defineLayer` derives `apply` from `applyWithState`. */
 export interface LayerSpec<P, S> {
+  /** What the layer is, as Layer.kind. */
   readonly kind: string;
+  /** Fresh params and state drawn from `rng`, as Layer.init. */
   init(rng: Rng): Variables<P, S>;
+  /** The output and the new state, as Layer.applyWithState (ctx always given). */
   applyWithState(params: P, state: S, x: Tensor, ctx: ApplyContext): [Tensor, S];
+  /** Sub-layers by name, for summaries (combinators only). */
   readonly children?: Readonly<Record<string, Layer>>;
 }
 
 /** Builds a layer from its spec: one implementation serves both `apply` and `applyWithState`. */
 export function defineLayer<P, S>(spec: LayerSpec<P, S>): Layer<P, S> {
+  const { kind } = spec;
   return {
-    kind: spec.kind,
+    kind,
     children: spec.children,
-    init: (rng) => spec.init(rng),
-    applyWithState: (params, state, x, ctx = {}) => spec.applyWithState(params, state, x, ctx),
+    init: (rng) => {
+      if (!(rng instanceof Rng)) {
+        throw argumentError(kind, `init needs an Rng (prng(seed)), got ${show(rng)}`);
+      }
+      return spec.init(rng);
+    },
+    applyWithState: (params, state, x, ctx = {}) =>
+      spec.applyWithState(params, state, checkedInput(kind, x, ctx), ctx),
     // A missing ctx.state reads as {}: right for stateless layers; stateful ones check for
     // their fields and say what is missing.
-    apply: (params, x, ctx = {}) => spec.applyWithState(params, ctx.state ?? ({} as S), x, ctx)[0],
+    apply: (params, x, ctx = {}) => {
+      checkedInput(kind, x, ctx);
+      return spec.applyWithState(params, ctx.state ?? ({} as S), x, ctx)[0];
+    },
   };
+}
+
+/** x itself, once x is a Tensor and ctx an object whose `training`, if given, is a boolean. */
+function checkedInput(kind: string, x: unknown, ctx: unknown): Tensor {
+  if (!(x instanceof Tensor)) throw argumentError(kind, `x must be a Tensor, got ${show(x)}`);
+  if (typeof ctx !== "object" || ctx === null || Array.isArray(ctx)) {
+    throw argumentError(kind, `ctx must be an object such as { training, rng }, got ${show(ctx)}`);
+  }
+  const { training } = ctx as ApplyContext;
+  if (training !== undefined && typeof training !== "boolean") {
+    throw argumentError(kind, `ctx.training must be true or false, got ${show(training)}`);
+  }
+  return x;
 }
 
 /** A layer with neither params nor state, defined by a function of x alone (activations, …). */

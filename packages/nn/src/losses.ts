@@ -14,14 +14,18 @@ import {
   where,
   type TensorLike,
 } from "@tapegrad/autodiff";
+import { show } from "./layers/check.js";
 
 /** How per-example losses combine: their mean (default), their sum, or none (one per example). */
 export type Reduction = "mean" | "sum" | "none";
 
+/** The option every loss takes: how per-example losses combine. */
 export interface ReductionOptions {
+  /** "mean" (default), "sum" or "none". */
   readonly reduction?: Reduction;
 }
 
+/** Options of crossEntropy: the reduction and label smoothing. */
 export interface CrossEntropyOptions extends ReductionOptions {
   /** ε in [0, 1]: the target becomes (1 − ε)·onehot + ε/C, as in PyTorch (default 0). */
   readonly labelSmoothing?: number;
@@ -37,7 +41,7 @@ export function crossEntropy(
   labels: Tensor,
   options: CrossEntropyOptions = {},
 ): Tensor {
-  const { reduction = "mean", labelSmoothing = 0 } = options;
+  const { reduction = "mean", labelSmoothing = 0 } = lossOptions("crossEntropy", options);
   checkReduction("crossEntropy", reduction);
   if (
     typeof labelSmoothing !== "number" ||
@@ -45,7 +49,7 @@ export function crossEntropy(
   ) {
     throw argumentError(
       "crossEntropy",
-      `labelSmoothing must be a number in [0, 1], got ${String(labelSmoothing)}`,
+      `labelSmoothing must be a number in [0, 1], got ${show(labelSmoothing)}`,
     );
   }
   checkClassification("crossEntropy", "logits", logits, labels);
@@ -64,12 +68,13 @@ export function crossEntropy(
  * Gradient: −1 (÷N for the mean) at each label's entry, 0 elsewhere.
  */
 export function nllLoss(logProbs: Tensor, labels: Tensor, options: ReductionOptions = {}): Tensor {
-  const { reduction = "mean" } = options;
+  const { reduction = "mean" } = lossOptions("nllLoss", options);
   checkReduction("nllLoss", reduction);
   checkClassification("nllLoss", "logProbs", logProbs, labels);
   return reduce(pickNegated(logProbs, labels), reduction);
 }
 
+/** Options of binaryCrossEntropyWithLogits: the reduction and a positive-class weight. */
 export interface BinaryCrossEntropyOptions extends ReductionOptions {
   /** Weight p of the positive term, broadcast against logits (a number, or e.g. one per class). */
   readonly posWeight?: TensorLike;
@@ -86,7 +91,7 @@ export function binaryCrossEntropyWithLogits(
   options: BinaryCrossEntropyOptions = {},
 ): Tensor {
   const fn = "binaryCrossEntropyWithLogits";
-  const { reduction = "mean", posWeight } = options;
+  const { reduction = "mean", posWeight } = lossOptions(fn, options);
   checkReduction(fn, reduction);
   checkPair(fn, "logits", logits, "targets", targets);
   if (posWeight === undefined) {
@@ -100,6 +105,7 @@ export function binaryCrossEntropyWithLogits(
   return reduce(losses, reduction);
 }
 
+/** Options of mse: the reduction, and halving as in the seed notes. */
 export interface MseOptions extends ReductionOptions {
   /** Halve the squared error: with the mean, J = 1/(2m)·Σ (f(x) − y)² (default false). */
   readonly half?: boolean;
@@ -111,7 +117,7 @@ export interface MseOptions extends ReductionOptions {
  * number of elements). Gradient: 2(pred − target)/m, or (pred − target)/m with half.
  */
 export function mse(pred: Tensor, target: Tensor, options: MseOptions = {}): Tensor {
-  const { reduction = "mean", half = false } = options;
+  const { reduction = "mean", half = false } = lossOptions("mse", options);
   checkReduction("mse", reduction);
   checkPair("mse", "pred", pred, "target", target);
   const squared = square(sub(pred, target));
@@ -133,9 +139,19 @@ function reduce(losses: Tensor, reduction: Reduction): Tensor {
 
 function checkReduction(fn: string, reduction: unknown): asserts reduction is Reduction {
   if (reduction !== "mean" && reduction !== "sum" && reduction !== "none") {
-    const got = typeof reduction === "string" ? JSON.stringify(reduction) : String(reduction);
-    throw argumentError(fn, `reduction must be "mean", "sum" or "none", got ${got}`);
+    throw argumentError(fn, `reduction must be "mean", "sum" or "none", got ${show(reduction)}`);
   }
+}
+
+/** A loss's options argument: it must be an object (absent means `{}`, by the default). */
+function lossOptions<T extends object>(fn: string, options: T): T {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw argumentError(
+      fn,
+      `options must be an object such as { reduction: "sum" }, got ${show(options)}`,
+    );
+  }
+  return options;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { TapegradError, Tensor, argmax } from "@tapegrad/autodiff";
+import { show } from "./layers/check.js";
 import { checkLabels } from "./losses.js";
 
 /**
@@ -33,7 +34,7 @@ export function confusionMatrix(
   if (typeof numClasses !== "number" || !Number.isInteger(numClasses) || numClasses < 1) {
     throw new TapegradError(
       "INVALID_ARGUMENT",
-      `${fn}: numClasses must be a positive integer, got ${String(numClasses)}`,
+      `${fn}: numClasses must be a positive integer, got ${show(numClasses)}`,
     );
   }
   if (logitsOrPredictions instanceof Tensor && logitsOrPredictions.ndim === 2) {

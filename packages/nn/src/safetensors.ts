@@ -44,7 +44,9 @@ const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] ===
 
 /** A decoded file: the tree of tensors and numbers, and the user's string metadata. */
 export interface Checkpoint {
+  /** The saved tree of tensors and numbers, rebuilt from the dotted tensor names. */
   readonly tree: Tree<Tensor | number>;
+  /** String key–value pairs stored in the file's `__metadata__`. */
   readonly metadata: Record<string, string>;
 }
 

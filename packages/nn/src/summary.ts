@@ -3,6 +3,7 @@ import { RECORDER, type Recorder, type RecordingContext } from "./combinators/ch
 import type { Layer, Variables } from "./layer.js";
 import { argumentError, floatDType, show } from "./layers/check.js";
 
+/** Options of summary and summarize. */
 export interface SummaryOptions {
   /** The variables to report (default: `layer.init(prng(seed))`). */
   readonly variables?: Variables;
@@ -18,7 +19,9 @@ export interface SummaryRow {
   readonly path: string;
   /** Nesting depth: 0 for the model, 1 for its children, … */
   readonly depth: number;
+  /** The layer's kind: "conv2d", "sequential", … */
   readonly kind: string;
+  /** The shape the layer returned, batch axis included. */
   readonly outputShape: readonly number[];
   /** Trainable values in this layer's params (its sub-layers' included). */
   readonly params: number;
@@ -28,13 +31,19 @@ export interface SummaryRow {
   readonly hasChildren: boolean;
 }
 
+/** What summarize returns: the shapes, one row per applied layer, and the counts. */
 export interface ModelSummary {
+  /** The shape the model was run on. */
   readonly inputShape: readonly number[];
+  /** The model's output shape. */
   readonly outputShape: readonly number[];
+  /** One row per layer, in the order applied. */
   readonly rows: readonly SummaryRow[];
   /** Trainable params plus non-trainable state values, as Keras counts them. */
   readonly totalParams: number;
+  /** Values in the params tree. */
   readonly trainableParams: number;
+  /** Values in the state tree (running statistics, …). */
   readonly nonTrainableParams: number;
 }
 

@@ -1,4 +1,13 @@
-import { mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { add, prng, slice, valueAndGrad, type Rng, type Tensor } from "@tapegrad/autodiff";
 import {
@@ -128,7 +137,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
     log(`resumed from ${options.resume} after epoch ${saved.epoch}`);
   }
-  writeFileSync(metricsPath, history.map((m) => `${JSON.stringify(m)}\n`).join(""));
+  removeOrphanedTemporaries(options.out);
+  // Rewritten through a temporary file, so a kill here never leaves an empty history.
+  writeFileSync(`${metricsPath}.tmp`, history.map((m) => `${JSON.stringify(m)}\n`).join(""));
+  renameSync(`${metricsPath}.tmp`, metricsPath);
 
   const loader = dataLoader(tensorDataset(train.x, train.y), {
     batchSize: options.batchSize,
@@ -228,6 +240,13 @@ function evaluate(model: Layer, current: TrainingState, x: Tensor, y: Tensor) {
     confusion = confusion === undefined ? c : add(confusion, c);
   }
   return { loss: lossSum / n, accuracy: correct / n, confusion: confusion! };
+}
+
+/** Temporary files of checkpoint writes cut short by a kill; the checkpoints themselves are whole. */
+function removeOrphanedTemporaries(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (/^\.checkpoint-epoch-\d+\.safetensors\..*\.tmp$/.test(name)) rmSync(join(dir, name));
+  }
 }
 
 function readHistory(path: string): EpochMetrics[] {

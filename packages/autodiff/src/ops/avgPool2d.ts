@@ -3,7 +3,7 @@ import { allocate, type FloatArray } from "../dtype.js";
 import { argumentError, shapeError, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
-import { assertValidShape, shapesEqual } from "../shape.js";
+import { assertSizeWithinLimit, assertValidShape, shapesEqual } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { matmul } from "./matmul.js";
 import {
@@ -14,7 +14,7 @@ import {
   type Pool2dAttrs,
 } from "./maxPool2d.js";
 import { mean } from "./reduce.js";
-import { assertFloat, produce } from "./util.js";
+import { assertFloat, assertTensor, produce } from "./util.js";
 import { resolvePair, type Pair } from "./window.js";
 
 export interface AvgPool2dAttrs extends Pool2dAttrs {
@@ -122,6 +122,7 @@ export function avgPool2dBackward(
 
 /** Checks an adaptive/global pooling input: float, 3-D or 4-D, non-empty planes. */
 function assertPlanes(op: string, x: Tensor): void {
+  assertTensor(op, "x", x);
   assertPoolInput(op, "x", x.shape);
   assertFloat(op, "x", x);
   const [h, w] = x.shape.slice(-2) as [number, number];
@@ -164,6 +165,8 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   const [oh, ow] = resolvePair(op, "outputSize", outputSize, 1);
   const [h, w] = x.shape.slice(-2) as [number, number];
   if (oh === h && ow === w) return x;
+  assertSizeWithinLimit(op, [...x.shape.slice(0, -2), oh, ow]);
+  assertSizeWithinLimit(op, [Math.max(oh, ow), Math.max(h, w)]);
   // Sizes that divide evenly give equal, disjoint windows: plain average pooling, whose kernel
   // is far cheaper than the matrix products below (O(H·W) rather than O(oh·H·W) per plane).
   if (h % oh === 0 && w % ow === 0) return avgPool2d(x, { kernelSize: [h / oh, w / ow] });

@@ -1,5 +1,5 @@
 import { isDType, isFloat, type DType } from "../dtype.js";
-import { argumentError } from "../errors.js";
+import { argumentError, show } from "../errors.js";
 import { defineOp } from "../registry.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { produce } from "./util.js";
@@ -13,7 +13,7 @@ const castOp = defineOp({
   inputs: ["x"],
   forward: ([x], { dtype }: CastAttrs) => {
     if (!isDType(dtype))
-      throw argumentError("cast", `dtype must be float32, float64 or int32, got ${String(dtype)}`);
+      throw argumentError("cast", `dtype must be float32, float64 or int32, got ${show(dtype)}`);
     if (dtype === x.dtype) return x;
     // Float → int truncates toward zero, as typed arrays do.
     return produce(dtype, x.shape, (out) => {

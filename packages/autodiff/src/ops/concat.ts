@@ -1,6 +1,6 @@
 import { kernels } from "../backends/backend.js";
 import { promoteTypes } from "../dtype.js";
-import { argumentError, shapeError, showShape } from "../errors.js";
+import { argumentError, shapeError, show, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
 import { scalarLike } from "../scalar.js";
 import { normalizeAxis, shapesEqual } from "../shape.js";
@@ -105,7 +105,11 @@ export function stack(xs: readonly TensorLike[], axis = 0): Tensor {
   if (xs.length === 0) throw argumentError("stack", "xs must hold at least one tensor");
   // Numbers take their dtype from the tensors beside them, as in every other op.
   const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
-  const list = xs.map((x) => (x instanceof Tensor ? x : scalarLike(x, tensors)));
+  const list = xs.map((x, i) => {
+    if (x instanceof Tensor) return x;
+    if (typeof x === "number") return scalarLike(x, tensors);
+    throw argumentError("stack", `xs[${i}] must be a Tensor or a number, got ${show(x)}`);
+  });
   const first = list[0]!;
   list.forEach((x, i) => {
     if (!shapesEqual(x.shape, first.shape)) {

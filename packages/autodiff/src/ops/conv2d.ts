@@ -1,15 +1,15 @@
 import type { Arbitrary } from "fast-check";
 import { kernels } from "../backends/backend.js";
-import type { FloatArray, FloatDType } from "../dtype.js";
+import { allocate, type FloatArray, type FloatDType } from "../dtype.js";
 import { argumentError, shapeError, showShape } from "../errors.js";
 import type { Conv2dParams } from "../kernels/conv.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
-import { shapeSize, shapesEqual, type Shape } from "../shape.js";
+import { assertSizeWithinLimit, shapeSize, shapesEqual, type Shape } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { add } from "./binary.js";
 import { reshape } from "./reshape.js";
-import { assertFloat } from "./util.js";
+import { assertFloat, assertTensor, optionsArgument } from "./util.js";
 import {
   axisGeometry,
   resolveConvPadding,
@@ -82,7 +82,7 @@ const INPUTS: ShapeNames = { x: "x", w: "w" };
 function isShape(shape: unknown): shape is Shape {
   return (
     Array.isArray(shape) &&
-    shape.every((d) => typeof d === "number" && Number.isInteger(d) && d >= 0)
+    shape.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)
   );
 }
 
@@ -101,6 +101,7 @@ function checkFilterShape(op: string, name: string, shape: unknown): asserts sha
   if (shape.some((d) => d < 1)) {
     throw shapeError(op, `${name} must have positive sizes, got shape ${showShape(shape)}`);
   }
+  assertSizeWithinLimit(op, shape);
 }
 
 /** Requires x to be [N, C, H, W] or [C, H, W] with positive C, H and W (N may be 0). */
@@ -117,6 +118,7 @@ function checkInputShape(op: string, name: string, shape: unknown): asserts shap
       `${name} must have positive channel, height and width sizes, got shape ${showShape(shape)}`,
     );
   }
+  assertSizeWithinLimit(op, shape);
 }
 
 /** Requires `groups` to be a positive integer dividing both channel counts. */
@@ -130,7 +132,7 @@ function checkGroups(
   const cin = xShape[xShape.length - 3]!;
   const cout = wShape[0]!;
   if (typeof groups !== "number" || !Number.isInteger(groups) || groups < 1) {
-    throw argumentError(op, `groups must be a positive integer, got ${String(groups)}`);
+    throw argumentError(op, `groups must be a positive integer, got ${show(groups)}`);
   }
   if (cin % groups !== 0) {
     throw shapeError(
@@ -233,6 +235,7 @@ function convGeometry(
     outW: w.out,
   };
   const yShape = [...(batched ? [batch!] : []), outChannels, h.out, w.out];
+  assertSizeWithinLimit(op, yShape);
   return { params, yShape };
 }
 
@@ -274,7 +277,7 @@ function resultType(a: Tensor, b: Tensor): FloatDType {
 /** A zero-filled float tensor that `fill` accumulates the result into. */
 function accumulate(dtype: FloatDType, shape: Shape, fill: (out: FloatArray) => void): Tensor {
   const size = shapeSize(shape);
-  const out = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+  const out = allocate(dtype, size) as FloatArray;
   fill(out);
   return new Tensor(out, [...shape]);
 }
@@ -479,9 +482,12 @@ export function addBias(op: string, y: Tensor, bias: Tensor | undefined, channel
  * j·sw − pl + s·dw]·w[o,c,r,s], c over o's group. Gradient: dx = conv2dBackpropInput(dy, w),
  * dw = conv2dBackpropFilter(x, dy), dbias = Σ dy over N, H, W.
  */
-export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
-  const attrs = resolveConv2dAttrs("conv2d", "w", w.shape, options);
-  return addBias("conv2d", conv2dOp(x, w, attrs), options.bias, w.shape[0]!);
+export function conv2d(x: Tensor, w: Tensor, options?: Conv2dOptions): Tensor {
+  assertTensor("conv2d", "x", x);
+  assertTensor("conv2d", "w", w);
+  const opts = optionsArgument("conv2d", options);
+  const attrs = resolveConv2dAttrs("conv2d", "w", w.shape, opts);
+  return addBias("conv2d", conv2dOp(x, w, attrs), opts.bias, w.shape[0]!);
 }
 
 /**
@@ -494,8 +500,12 @@ export function conv2dBackpropInput(
   w: Tensor,
   options: Conv2dBackpropInputOptions,
 ): Tensor {
-  const attrs = resolveConv2dAttrs("conv2dBackpropInput", "w", w.shape, options);
-  return conv2dBackpropInputOp(dy, w, { ...attrs, inputShape: options.inputShape });
+  const op = "conv2dBackpropInput";
+  assertTensor(op, "dy", dy);
+  assertTensor(op, "w", w);
+  const opts = optionsArgument(op, options);
+  const attrs = resolveConv2dAttrs(op, "w", w.shape, opts);
+  return conv2dBackpropInputOp(dy, w, { ...attrs, inputShape: opts.inputShape });
 }
 
 /**
@@ -508,11 +518,10 @@ export function conv2dBackpropFilter(
   dy: Tensor,
   options: Conv2dBackpropFilterOptions,
 ): Tensor {
-  const attrs = resolveConv2dAttrs(
-    "conv2dBackpropFilter",
-    "filterShape",
-    options.filterShape,
-    options,
-  );
-  return conv2dBackpropFilterOp(x, dy, { ...attrs, filterShape: options.filterShape });
+  const op = "conv2dBackpropFilter";
+  assertTensor(op, "x", x);
+  assertTensor(op, "dy", dy);
+  const opts = optionsArgument(op, options);
+  const attrs = resolveConv2dAttrs(op, "filterShape", opts.filterShape, opts);
+  return conv2dBackpropFilterOp(x, dy, { ...attrs, filterShape: opts.filterShape });
 }

@@ -1,9 +1,11 @@
-import { argumentError, shapeError, showShape } from "../errors.js";
+import { argumentError, shapeError, show, showShape } from "../errors.js";
+import { assertSizeWithinLimit } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { addBias, conv2dBackpropInputOp } from "./conv2d.js";
-import { assertFloat } from "./util.js";
+import { assertFloat, assertTensor, optionsArgument } from "./util.js";
 import { resolvePair, type Pair } from "./window.js";
 
+/** Geometry and bias of convTranspose2d, with PyTorch's meaning of each option. */
 export interface ConvTranspose2dOptions {
   /** [Cout], added to every position of its output channel. */
   readonly bias?: Tensor;
@@ -28,11 +30,9 @@ const OP = "convTranspose2d";
  * input gradient, computed by conv2dBackpropInput. Gradient: dx = conv2d(dy, w),
  * dw = conv2dBackpropFilter(dy, x), dbias = Σ dy over N, H, W.
  */
-export function convTranspose2d(
-  x: Tensor,
-  w: Tensor,
-  options: ConvTranspose2dOptions = {},
-): Tensor {
+export function convTranspose2d(x: Tensor, w: Tensor, options?: ConvTranspose2dOptions): Tensor {
+  assertTensor(OP, "x", x);
+  assertTensor(OP, "w", w);
   assertFloat(OP, "x", x);
   assertFloat(OP, "w", w);
   if (x.ndim !== 3 && x.ndim !== 4) {
@@ -56,9 +56,10 @@ export function convTranspose2d(
         `${inChannels} channels (x is ${showShape(x.shape)})`,
     );
   }
-  const { groups = 1 } = options;
+  const opts = optionsArgument(OP, options);
+  const { groups = 1 } = opts;
   if (!Number.isInteger(groups) || groups < 1) {
-    throw argumentError(OP, `groups must be a positive integer, got ${String(groups)}`);
+    throw argumentError(OP, `groups must be a positive integer, got ${show(groups)}`);
   }
   if (inChannels % groups !== 0) {
     throw shapeError(
@@ -67,10 +68,10 @@ export function convTranspose2d(
         `(x is ${showShape(x.shape)})`,
     );
   }
-  const stride = resolvePair(OP, "stride", options.stride ?? 1, 1);
-  const dilation = resolvePair(OP, "dilation", options.dilation ?? 1, 1);
-  const padding = resolvePair(OP, "padding", options.padding ?? 0, 0);
-  const outputPadding = resolvePair(OP, "outputPadding", options.outputPadding ?? 0, 0);
+  const stride = resolvePair(OP, "stride", opts.stride ?? 1, 1);
+  const dilation = resolvePair(OP, "dilation", opts.dilation ?? 1, 1);
+  const padding = resolvePair(OP, "padding", opts.padding ?? 0, 0);
+  const outputPadding = resolvePair(OP, "outputPadding", opts.outputPadding ?? 0, 0);
   if (outputPadding.some((op, axis) => op >= Math.max(stride[axis]!, dilation[axis]!))) {
     throw argumentError(
       OP,
@@ -98,6 +99,7 @@ export function convTranspose2d(
     outSize(0, "height", height, kernelH),
     outSize(1, "width", width, kernelW),
   ];
+  assertSizeWithinLimit(OP, inputShape);
   // conv2d with padding p before and p − outputPadding after maps inputShape back to x's size
   // exactly, so x plays dy; a negative "after" means the last rows get no contribution.
   const y = conv2dBackpropInputOp(x, w, {
@@ -110,5 +112,5 @@ export function convTranspose2d(
     groups,
     inputShape,
   });
-  return addBias(OP, y, options.bias, outChannels);
+  return addBias(OP, y, opts.bias, outChannels);
 }

@@ -1,9 +1,15 @@
 import { kernels } from "../backends/backend.js";
 import { isDType, type DType } from "../dtype.js";
-import { argumentError, dtypeError, shapeError, showShape } from "../errors.js";
+import { argumentError, dtypeError, shapeError, show, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
-import { assertValidShape, normalizeAxis, shapeSize, shapesEqual } from "../shape.js";
+import {
+  assertSizeWithinLimit,
+  assertValidShape,
+  normalizeAxis,
+  shapeSize,
+  shapesEqual,
+} from "../shape.js";
 import { Tensor, tensor, type NestedArray, type TensorLike } from "../tensor.js";
 import { produce } from "./util.js";
 
@@ -197,12 +203,14 @@ const oneHotOp = defineOp({
   name: "oneHot",
   inputs: ["labels"],
   forward: ([labels], { numClasses, dtype = "float32" }: OneHotAttrs) => {
-    if (!Number.isInteger(numClasses) || numClasses < 1) {
-      throw argumentError("oneHot", `numClasses must be a positive integer, got ${numClasses}`);
+    if (!Number.isSafeInteger(numClasses) || numClasses < 1) {
+      throw argumentError(
+        "oneHot",
+        `numClasses must be a positive integer, got ${show(numClasses)}`,
+      );
     }
     if (!isDType(dtype)) {
-      const got = String(dtype);
-      throw argumentError("oneHot", `dtype must be float32, float64 or int32, got ${got}`);
+      throw argumentError("oneHot", `dtype must be float32, float64 or int32, got ${show(dtype)}`);
     }
     const data = labels.buffer;
     if (!(data instanceof Int32Array)) {
@@ -219,6 +227,7 @@ const oneHotOp = defineOp({
       }
     }
     const shape = [...labels.shape, numClasses];
+    assertSizeWithinLimit("oneHot", shape);
     return produce(dtype, shape, (out) => kernels().oneHot(data, numClasses, out));
   },
 });

@@ -1,6 +1,6 @@
 import { kernels } from "../backends/backend.js";
-import { isFloat, type FloatArray, type FloatDType } from "../dtype.js";
-import { argumentError, shapeError, showShape } from "../errors.js";
+import { allocate, isFloat, type FloatArray, type FloatDType } from "../dtype.js";
+import { argumentError, shapeError, show, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import { shapeSize, shapesEqual, type Shape } from "../shape.js";
@@ -13,7 +13,9 @@ import { unbroadcast } from "./util.js";
  * They cost nothing: the kernel reads the operand transposed, and the vjp uses them itself.
  */
 export interface MatmulAttrs {
+  /** Use the transpose of a's last two axes (default false). */
   readonly transA?: boolean;
+  /** Use the transpose of b's last two axes (default false). */
   readonly transB?: boolean;
 }
 
@@ -119,7 +121,7 @@ function floatData(x: Tensor, dtype: FloatDType): FloatArray {
 function flags(attrs: MatmulAttrs): [boolean, boolean] {
   const { transA = false, transB = false } = attrs;
   if (typeof transA !== "boolean" || typeof transB !== "boolean") {
-    const got = `${String(transA)} and ${String(transB)}`;
+    const got = `${show(transA)} and ${show(transB)}`;
     throw argumentError("matmul", `transA and transB must be booleans, got ${got}`);
   }
   return [transA, transB];
@@ -131,7 +133,7 @@ function forward(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   // float64 wins; float32 and int32 compute in float32, as every float op does with int32.
   const dtype: FloatDType = a.dtype === "float64" || b.dtype === "float64" ? "float64" : "float32";
   const size = shapeSize(s.y);
-  const out = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+  const out = allocate(dtype, size) as FloatArray;
   const aOffsets = batchOffsets(s.batch, s.a2.slice(0, -2), s.m * s.k);
   const bOffsets = batchOffsets(s.batch, s.b2.slice(0, -2), s.k * s.n);
   const aData = floatData(a, dtype);

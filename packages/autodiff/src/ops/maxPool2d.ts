@@ -1,9 +1,10 @@
 import { kernels } from "../backends/backend.js";
-import { argumentError, shapeError, showShape } from "../errors.js";
+import { argumentError, shapeError, show, showShape } from "../errors.js";
 import type { PoolGeometry } from "../kernels/pool.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
-import { shapeSize } from "../shape.js";
+import { allocate } from "../dtype.js";
+import { assertSizeWithinLimit, shapeSize } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { scatterAdd } from "./gather.js";
 import { reshape } from "./reshape.js";
@@ -12,6 +13,7 @@ import { axisGeometry, resolvePair, type AxisGeometry, type Pair } from "./windo
 
 /** The window attrs every 2-D pooling op takes; a number means the same for height and width. */
 export interface Pool2dAttrs {
+  /** Window size [kh, kw]; a number means a square window. */
   readonly kernelSize: Pair;
   /** Default: kernelSize (non-overlapping windows). */
   readonly stride?: Pair;
@@ -35,7 +37,7 @@ export interface Pool2dLayout {
 /** Requires a boolean attr (JavaScript callers may pass anything). */
 export function booleanAttr(op: string, name: string, value: unknown): boolean {
   if (typeof value !== "boolean") {
-    throw argumentError(op, `${name} must be a boolean, got ${String(value)}`);
+    throw argumentError(op, `${name} must be a boolean, got ${show(value)}`);
   }
   return value;
 }
@@ -92,7 +94,9 @@ export function pool2dLayout(
   });
   const [h, w] = axes as [AxisGeometry, AxisGeometry];
   const planes = shapeSize(shape.slice(0, -2));
-  return { geometry: { planes, h, w }, outShape: [...shape.slice(0, -2), h.out, w.out] };
+  const outShape = [...shape.slice(0, -2), h.out, w.out];
+  assertSizeWithinLimit(op, outShape);
+  return { geometry: { planes, h, w }, outShape };
 }
 
 /**
@@ -175,7 +179,7 @@ const maxPool2dOp = defineOp({
   inputs: ["x"],
   forward: ([x], attrs: MaxPool2dAttrs) => {
     const { geometry, outShape } = pool2dLayout("maxPool2d", x.shape, attrs, true);
-    const argmax = new Int32Array(shapeSize(outShape));
+    const argmax = allocate("int32", shapeSize(outShape)) as Int32Array;
     const y = produce(x.dtype, outShape, (out) =>
       kernels().maxPool2d(x.buffer, geometry, out, argmax),
     );

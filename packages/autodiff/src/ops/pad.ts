@@ -1,5 +1,6 @@
 import { kernels } from "../backends/backend.js";
-import { argumentError, dtypeError, showShape } from "../errors.js";
+import { argumentError, dtypeError, show, showShape } from "../errors.js";
+import { assertSizeWithinLimit } from "../shape.js";
 import { defineOp } from "../registry.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { slice } from "./slice.js";
@@ -30,10 +31,10 @@ function resolvePaddings(shape: readonly number[], paddings: readonly Padding[])
     const pair = paddings[axis];
     if (pair === undefined) return [0, 0];
     if (!Array.isArray(pair) || pair.length !== 2 || !pair.every(isCount)) {
-      const got = Array.isArray(pair) ? `[${pair.join(",")}]` : String(pair);
       throw argumentError(
         "pad",
-        `paddings[${axis}] must be a pair of non-negative integers [before, after], got ${got}`,
+        `paddings[${axis}] must be a pair of non-negative integers [before, after], ` +
+          `got ${show(pair)}`,
       );
     }
     return [pair[0], pair[1]];
@@ -54,6 +55,7 @@ const padOp = defineOp({
     }
     if (pairs.every(([b, a]) => b === 0 && a === 0)) return x;
     const shape = x.shape.map((d, i) => d + pairs[i]![0] + pairs[i]![1]);
+    assertSizeWithinLimit("pad", shape);
     const before = pairs.map(([b]) => b);
     return produce(x.dtype, shape, (out) =>
       kernels().pad(x.buffer, x.shape, before, value, out, shape),

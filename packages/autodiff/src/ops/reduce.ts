@@ -1,5 +1,6 @@
 import { kernels } from "../backends/backend.js";
-import { argumentError, shapeError, showShape } from "../errors.js";
+import { allocate } from "../dtype.js";
+import { argumentError, shapeError, show, showShape } from "../errors.js";
 import type { ReduceKind } from "../kernels/reduce.js";
 import { defineOp, type VjpContext } from "../registry.js";
 import type { SampleKit, ValueOptions } from "../sampling.js";
@@ -13,7 +14,9 @@ import { floatTypeOf, produce } from "./util.js";
 
 /** Which axes a reduction runs over (all when omitted) and whether they stay as size 1. */
 export interface ReduceAttrs {
+  /** The axis or axes to reduce (negative counts from the end); default all. */
   readonly axis?: number | readonly number[];
+  /** Keep each reduced axis as size 1, so the result broadcasts against x (default false). */
   readonly keepdims?: boolean;
 }
 
@@ -54,7 +57,8 @@ export function sum(x: TensorLike, attrs: ReduceAttrs = {}): Tensor {
 export function mean(x: TensorLike, attrs: ReduceAttrs = {}): Tensor {
   const s = sum(x, attrs);
   const shape = typeof x === "number" ? [] : x.shape;
-  const { axes } = reducedShapes("mean", shape, attrs);
+  // sum has checked x and attrs: attrs is an object, or null or undefined for all axes.
+  const { axes } = reducedShapes("mean", shape, attrs ?? {});
   let n = 1;
   for (const a of axes) n *= shape[a]!;
   return mul(s, 1 / n);
@@ -161,7 +165,9 @@ export function logSumExp(x: TensorLike, attrs: ReduceAttrs = {}): Tensor {
 
 /** Attrs of argmax/argmin: one axis (all elements, flattened, when omitted) and keepdims. */
 export interface ArgReduceAttrs {
+  /** The axis to search (negative counts from the end); default: x flattened. */
   readonly axis?: number;
+  /** Keep the searched axis as size 1 (default false). */
   readonly keepdims?: boolean;
 }
 
@@ -170,10 +176,9 @@ function argForward(kind: "argmax" | "argmin", x: Tensor, attrs: ArgReduceAttrs)
   // Typed as a number, but JavaScript callers may pass a list as they would to max.
   const raw: unknown = axis;
   if (raw !== undefined && typeof raw !== "number") {
-    const got = Array.isArray(raw) ? `[${raw.join(",")}]` : String(raw);
     throw argumentError(
       kind,
-      `axis must be one integer, or undefined for all elements, got ${got}`,
+      `axis must be one integer, or undefined for all elements, got ${show(raw)}`,
     );
   }
   const along = axis === undefined ? undefined : normalizeAxis(kind, axis, x.ndim);
@@ -184,7 +189,7 @@ function argForward(kind: "argmax" | "argmin", x: Tensor, attrs: ArgReduceAttrs)
     : x.shape.flatMap((d, i) => (i !== along ? [d] : keepdims ? [1] : []));
   const searched = flat ? x.shape.map((_, i) => i) : [along];
   assertNonEmpty(kind, x.shape, searched, shapeSize(out));
-  const buffer = new Int32Array(shapeSize(out));
+  const buffer = allocate("int32", shapeSize(out)) as Int32Array;
   kernels().argReduce(kind, x.buffer, flat ? [x.size] : x.shape, flat ? 0 : along, buffer);
   return new Tensor(buffer, out);
 }

@@ -1,7 +1,13 @@
 import { kernels } from "../backends/backend.js";
-import { argumentError, shapeError, showShape } from "../errors.js";
+import { argumentError, shapeError, show, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
-import { broadcastShapes, normalizeAxis, shapeSize, shapesEqual } from "../shape.js";
+import {
+  assertValidShape,
+  broadcastShapes,
+  normalizeAxis,
+  shapeSize,
+  shapesEqual,
+} from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { produce, unbroadcast } from "./util.js";
 
@@ -15,9 +21,12 @@ export function resolveShape(
   from: readonly number[],
   shape: readonly number[],
 ): number[] {
+  if (!Array.isArray(shape)) {
+    throw argumentError(op, `shape must be an array of integers, got ${show(shape)}`);
+  }
   const size = shapeSize(from);
   const unknown = shape.indexOf(-1);
-  if (shape.some((d, i) => !Number.isInteger(d) || d < -1 || (d === -1 && i !== unknown))) {
+  if (shape.some((d, i) => !Number.isSafeInteger(d) || d < -1 || (d === -1 && i !== unknown))) {
     throw argumentError(
       op,
       `shape must hold non-negative integers and at most one -1, got ${showShape(shape)}`,
@@ -68,6 +77,7 @@ const broadcastToOp = defineOp({
   name: "broadcastTo",
   inputs: ["x"],
   forward: ([x], { shape }: ReshapeAttrs) => {
+    assertValidShape("broadcastTo", shape);
     const out = broadcastShapes("broadcastTo", x.shape, shape);
     if (!shapesEqual(out, shape)) {
       throw shapeError(
@@ -91,25 +101,35 @@ export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
   return broadcastToOp(x, { shape });
 }
 
-function shapeOf(x: TensorLike): readonly number[] {
-  return typeof x === "number" ? [] : x.shape;
+function shapeOf(op: string, x: TensorLike): readonly number[] {
+  if (typeof x === "number") return [];
+  if (!(x instanceof Tensor)) {
+    throw argumentError(op, `x must be a Tensor or a number, got ${show(x)}`);
+  }
+  return x.shape;
 }
 
 /** Inserts a size-1 axis at `axis` (negative counts from the end of the result). */
 export function expandDims(x: TensorLike, axis: number): Tensor {
-  const shape = [...shapeOf(x)];
+  const shape = [...shapeOf("expandDims", x)];
   shape.splice(normalizeAxis("expandDims", axis, shape.length + 1), 0, 1);
   return reshape(x, shape);
 }
 
 /** Removes size-1 axes: the given ones (which must have size 1), or all of them. */
 export function squeeze(x: TensorLike, axis?: number | readonly number[]): Tensor {
-  const shape = shapeOf(x);
+  const shape = shapeOf("squeeze", x);
   if (axis === undefined)
     return reshape(
       x,
       shape.filter((d) => d !== 1),
     );
+  if (typeof axis !== "number" && !Array.isArray(axis)) {
+    throw argumentError(
+      "squeeze",
+      `axis must be an integer or an array of them, got ${show(axis)}`,
+    );
+  }
   const axes = (typeof axis === "number" ? [axis] : axis).map((a) =>
     normalizeAxis("squeeze", a, shape.length),
   );
@@ -125,7 +145,7 @@ export function squeeze(x: TensorLike, axis?: number | readonly number[]): Tenso
 
 /** Merges axes startAxis…endAxis into one (default: all but the first, as nn layers want). */
 export function flatten(x: TensorLike, startAxis = 1, endAxis = -1): Tensor {
-  const shape = shapeOf(x);
+  const shape = shapeOf("flatten", x);
   if (shape.length === 0) return reshape(x, [1]);
   const start = normalizeAxis("flatten", startAxis, shape.length);
   const end = normalizeAxis("flatten", endAxis, shape.length);

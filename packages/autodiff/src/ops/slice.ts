@@ -1,5 +1,5 @@
 import { kernels } from "../backends/backend.js";
-import { argumentError, showShape } from "../errors.js";
+import { argumentError, show, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { pad } from "./pad.js";
@@ -27,7 +27,7 @@ function checkBounds(shape: readonly number[], name: string, bounds: readonly nu
   }
   bounds.forEach((b, i) => {
     if (!Number.isInteger(b)) {
-      throw argumentError("slice", `${name}[${i}] must be an integer, got ${b}`);
+      throw argumentError("slice", `${name}[${i}] must be an integer, got ${show(b)}`);
     }
   });
 }

@@ -1,5 +1,5 @@
 import { kernels } from "../backends/backend.js";
-import { argumentError, shapeError } from "../errors.js";
+import { argumentError, shapeError, show } from "../errors.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import { normalizeAxis } from "../shape.js";
@@ -16,8 +16,7 @@ interface SoftmaxAttrs {
 /** Resolves `axis` against x, which must have one: normalising a scalar is meaningless. */
 function softmaxAxis(op: string, x: Tensor, axis: unknown): number {
   if (typeof axis !== "number" || !Number.isInteger(axis)) {
-    const got = Array.isArray(axis) ? `[${axis.join(",")}]` : String(axis);
-    throw argumentError(op, `axis must be an integer, got ${got}`);
+    throw argumentError(op, `axis must be an integer, got ${show(axis)}`);
   }
   if (x.ndim === 0) throw shapeError(op, "x must have at least one axis, got a scalar (shape [])");
   return normalizeAxis(op, axis, x.ndim);

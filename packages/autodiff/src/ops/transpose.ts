@@ -1,5 +1,5 @@
 import { kernels } from "../backends/backend.js";
-import { argumentError } from "../errors.js";
+import { argumentError, show } from "../errors.js";
 import { defineOp } from "../registry.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { produce } from "./util.js";
@@ -10,15 +10,16 @@ interface TransposeAttrs {
 
 function resolvePerm(rank: number, perm: readonly number[] | undefined): number[] {
   if (perm === undefined) return Array.from({ length: rank }, (_, i) => rank - 1 - i);
-  const seen = new Set(perm);
+  const seen = new Set(Array.isArray(perm) ? perm : []);
   const valid =
+    Array.isArray(perm) &&
     perm.length === rank &&
     seen.size === rank &&
     perm.every((p) => Number.isInteger(p) && p >= 0 && p < rank);
   if (!valid)
     throw argumentError(
       "transpose",
-      `perm must be a permutation of 0…${rank - 1}, got [${perm.join(",")}]`,
+      `perm must be a permutation of 0…${rank - 1}, got ${show(perm)}`,
     );
   return [...perm];
 }

@@ -1,6 +1,6 @@
 import { kernels } from "../backends/backend.js";
 import type { UnaryKind } from "../kernels/elementwise.js";
-import { argumentError } from "../errors.js";
+import { argumentError, show } from "../errors.js";
 import { defineOp, type VjpContext } from "../registry.js";
 import type { ValueOptions } from "../sampling.js";
 import type { Tensor, TensorLike } from "../tensor.js";
@@ -83,7 +83,7 @@ const leakyReluOp = defineOp({
   inputs: ["x"],
   forward: ([x], { alpha }: LeakyReluAttrs) => {
     if (typeof alpha !== "number" || !Number.isFinite(alpha)) {
-      throw argumentError("leakyRelu", `alpha must be a finite number, got ${String(alpha)}`);
+      throw argumentError("leakyRelu", `alpha must be a finite number, got ${show(alpha)}`);
     }
     return unaryForward("leakyRelu", x, alpha);
   },

@@ -1,5 +1,5 @@
 import { allocate, isFloat, type DType, type TypedArray } from "../dtype.js";
-import { dtypeError } from "../errors.js";
+import { argumentError, dtypeError, show } from "../errors.js";
 import { shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { reshape } from "./reshape.js";
@@ -21,6 +21,20 @@ export function produce(
 /** Float ops compute in the input's float type; int32 inputs compute in float32. */
 export function floatTypeOf(x: Tensor): DType {
   return isFloat(x.dtype) ? x.dtype : "float32";
+}
+
+/** Requires a Tensor argument (functions that take no plain numbers), naming op and argument. */
+export function assertTensor(op: string, name: string, x: unknown): asserts x is Tensor {
+  if (!(x instanceof Tensor)) throw argumentError(op, `${name} must be a Tensor, got ${show(x)}`);
+}
+
+/** An options argument: `{}` when absent, else it must be a plain object. */
+export function optionsArgument<T extends object>(op: string, options: T | undefined): T {
+  if (options === undefined) return {} as T;
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw argumentError(op, `options must be an object, got ${show(options)}`);
+  }
+  return options;
 }
 
 export function assertFloat(op: string, name: string, x: Tensor): void {

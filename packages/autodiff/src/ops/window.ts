@@ -1,4 +1,5 @@
-import { argumentError, shapeError, showShape } from "../errors.js";
+import { MAX_TENSOR_SIZE } from "../dtype.js";
+import { argumentError, shapeError, show, showShape } from "../errors.js";
 
 /**
  * Output-size arithmetic for sliding windows (convolution and pooling), in one place for every
@@ -39,8 +40,10 @@ export function resolvePair(op: string, name: string, value: Pair, min: number):
     pair.length !== 2 ||
     !pair.every((v) => typeof v === "number" && Number.isInteger(v) && v >= min)
   ) {
-    const got = Array.isArray(value) ? `[${value.join(",")}]` : String(value);
-    throw argumentError(op, `${name} must be an integer ≥ ${min} or a pair of them, got ${got}`);
+    throw argumentError(
+      op,
+      `${name} must be an integer ≥ ${min} or a pair of them, got ${show(value)}`,
+    );
   }
   return [pair[0] as number, pair[1] as number];
 }
@@ -74,6 +77,7 @@ export function windowOutputSize(spec: AxisSpec): number {
  * `axisName` is "height" or "width".
  */
 export function axisGeometry(op: string, axisName: string, spec: AxisSpec): AxisGeometry {
+  assertIndexable(op, axisName, spec);
   const out = windowOutputSize(spec);
   if (out <= 0) {
     const span = spec.dilation * (spec.kernel - 1) + 1;
@@ -87,6 +91,24 @@ export function axisGeometry(op: string, axisName: string, spec: AxisSpec): Axis
   }
   const { ceilMode: _ceil, ...rest } = spec;
   return { ...rest, out };
+}
+
+/**
+ * Kernels (the wasm ones in int32) compute input positions as o·stride − padBefore + r·dilation,
+ * which stays within ±(2^31 − 1) when the padded input, the window span and the stride do.
+ */
+function assertIndexable(op: string, axisName: string, spec: AxisSpec): void {
+  const padded = spec.size + spec.padBefore + Math.max(spec.padAfter, 0);
+  const span = spec.dilation * (spec.kernel - 1) + 1;
+  if (padded <= MAX_TENSOR_SIZE && span <= MAX_TENSOR_SIZE && spec.stride <= MAX_TENSOR_SIZE) {
+    return;
+  }
+  throw argumentError(
+    op,
+    `the ${axisName} geometry is too large: padded input ${padded} (${spec.size} + padding ` +
+      `${spec.padBefore}+${spec.padAfter}), window span ${span} (kernel ${spec.kernel}, dilation ` +
+      `${spec.dilation}) and stride ${spec.stride} must each be at most ${MAX_TENSOR_SIZE}`,
+  );
 }
 
 /**

@@ -1,5 +1,15 @@
-/** Test helpers: the gradient checker, fast-check arbitraries and the registry-wide op check. */
-export { checkGrads, type CheckGradsOptions, type CheckGradsReport } from "./checkGrads.js";
+/**
+ * Test helpers: the gradient checker, fast-check arbitraries and the registry-wide op check.
+ * Loads fast-check (an optional peer dependency); nothing else in tapegrad does.
+ *
+ * @module @tapegrad/autodiff/testing
+ */
+export {
+  checkGrads,
+  type CheckGradsOptions,
+  type CheckGradsReport,
+  type GradMode,
+} from "./checkGrads.js";
 export { arbitraries } from "./arbitraries.js";
 export { checkOpGradients, differentiableOps, type CheckOpOptions } from "./checkOps.js";
 export type { SampleKit, ShapeOptions, ValueOptions } from "../sampling.js";

@@ -6,9 +6,11 @@ import type { Collated } from "../collate.js";
  * values; wrappers (subset, mapDataset, …) index into the dataset they wrap without copying.
  */
 export interface Dataset<T> {
+  /** Number of samples; valid indices are 0…length − 1. */
   readonly length: number;
   /** Names the dataset in error messages, e.g. `tensorDataset(length 60000)`. */
   readonly name: string;
+  /** Sample `index`; throws INVALID_ARGUMENT naming the dataset when it is out of range. */
   get(index: number): T;
   /**
    * Optional fast path for loaders: the batch of `indices` already collated, equal to

@@ -4,6 +4,7 @@ import { checkIndex, type Dataset } from "./dataset.js";
 
 /** A dataset over tensors that share their first axis; sample i is the list of their rows i. */
 export interface TensorDataset extends Dataset<Tensor[]> {
+  /** The tensors the samples are rows of, in the order given. */
   readonly tensors: readonly Tensor[];
   getBatch(indices: Int32Array): Tensor[];
 }

@@ -2,21 +2,29 @@ import { argumentError, corruptFile } from "../errors.js";
 
 /** Element types an IDX file can hold, by their type codes 0x08…0x0E. */
 export type IdxDType = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
+/** The typed array holding each IdxDType's elements. */
 export type IdxArray =
   Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
 /** A parsed IDX file: `data` holds prod(shape) elements in row-major order, native byte order. */
 export interface IdxData {
+  /** Element type, from the header's type code. */
   readonly dtype: IdxDType;
+  /** Dimensions from the header: [N, H, W] for images, [N] for labels. */
   readonly shape: readonly number[];
+  /** The elements, row-major. */
   readonly data: IdxArray;
 }
 
 /** What the header declares: the element type, the dimensions and the byte sizes they imply. */
 export interface IdxHeader {
+  /** Element type, from the type code in byte 2. */
   readonly dtype: IdxDType;
+  /** The declared dimensions. */
   readonly shape: readonly number[];
+  /** Size of the header, 4 + 4·rank bytes: where the payload starts. */
   readonly headerBytes: number;
+  /** Size of the payload the shape and dtype imply. */
   readonly payloadBytes: number;
 }
 

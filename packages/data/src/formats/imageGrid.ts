@@ -3,9 +3,11 @@ import { Tensor } from "@tapegrad/autodiff";
 import { argumentError, shapeError, showShape } from "../errors.js";
 import { GLYPH_ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, glyphInk } from "./font.js";
 
+/** Layout and captions of imageGrid and imageGridPng. */
 export interface ImageGridOptions {
   /** One label per image, drawn under it (class names when `classNames` is given). */
   readonly labels?: Tensor | ArrayLike<number>;
+  /** Names to caption label i with (e.g. FASHION_MNIST_CLASSES); default: the number. */
   readonly classNames?: readonly string[];
   /** Images per row (default ceil(√N)). */
   readonly columns?: number;
@@ -19,8 +21,11 @@ export interface ImageGridOptions {
 
 /** An 8-bit RGBA picture, rows top to bottom: data[(y·width + x)·4 + k] for k = R, G, B, A. */
 export interface RgbaImage {
+  /** Pixels per row. */
   readonly width: number;
+  /** Rows. */
   readonly height: number;
+  /** width·height·4 bytes, RGBA, rows top to bottom. */
   readonly data: Uint8Array;
 }
 

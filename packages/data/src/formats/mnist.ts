@@ -18,13 +18,17 @@ export const FASHION_MNIST_CLASSES: readonly string[] = [
 
 /** An image classification set: images float32 [N,1,H,W] in [0,1] and int32 labels [N]. */
 export interface LabelledImages {
+  /** float32 [N, 1, H, W], values in [0, 1]. */
   readonly images: Tensor;
+  /** int32 [N], class indices. */
   readonly labels: Tensor;
 }
 
 /** The files the two IDX arrays came from, for error messages. */
 export interface MnistSources {
+  /** Where the images came from (a path or a name). */
   readonly images: string;
+  /** Where the labels came from (a path or a name). */
   readonly labels: string;
 }
 

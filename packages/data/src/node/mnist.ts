@@ -8,7 +8,9 @@ import { readIdxFile } from "./readIdxFile.js";
 /** Where Debian's dataset-fashion-mnist package installs the four IDX files. */
 export const FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist";
 
+/** Which split of fashionMnist or mnist to load, and from where. */
 export interface MnistOptions {
+  /** "train" (60,000 images) or "test" (10,000). */
   readonly split: "train" | "test";
   /** Directory holding the IDX files; default $TAPEGRAD_DATA, then the system directory. */
   readonly dir?: string;

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { constants, gunzipSync } from "node:zlib";
-import { corruptFile } from "../errors.js";
+import { corruptFile, fileError } from "../errors.js";
 import { isGzip, readIdx, readIdxHeader, type IdxData } from "../formats/idx.js";
 
 /** Largest IDX header: 4 bytes of magic and 255 dimensions of 4 bytes. */
@@ -12,7 +12,12 @@ const MAX_HEADER_BYTES = 4 + 4 * 255;
  * with a limit of exactly the size the header declares, so a lying header allocates nothing big.
  */
 export async function readIdxFile(path: string): Promise<IdxData> {
-  const bytes = await readFile(path);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw fileError("readIdxFile", path, error);
+  }
   if (!isGzip(bytes)) return readIdx(bytes, path);
   const { headerBytes, payloadBytes } = readIdxHeader(gunzipPrefix(bytes, path), path);
   const declared = headerBytes + payloadBytes;

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import type { Tensor } from "@tapegrad/autodiff";
+import { fileError } from "../errors.js";
 import { imageGridPng, type ImageGridOptions } from "../formats/imageGrid.js";
 
 /** Writes images [N,1|3,H,W] as a PNG grid (see imageGrid for the layout) to `path`. */
@@ -8,5 +9,10 @@ export async function saveImageGrid(
   images: Tensor,
   options: ImageGridOptions = {},
 ): Promise<void> {
-  await writeFile(path, imageGridPng(images, options));
+  const png = imageGridPng(images, options);
+  try {
+    await writeFile(path, png);
+  } catch (error) {
+    throw fileError("saveImageGrid", path, error);
+  }
 }

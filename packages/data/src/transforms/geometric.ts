@@ -49,6 +49,7 @@ function shiftedCopy(
   }
 }
 
+/** Options of randomCrop: padding added before cropping, and its value. */
 export interface RandomCropOptions {
   /** Pixels of `fill` added on every side before cropping (default 0). */
   readonly padding?: number;

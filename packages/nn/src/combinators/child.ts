@@ -20,8 +20,13 @@ export class LayerError extends TapegradError {
   /** The failing layer's own message. */
   readonly detail: string;
 
-  constructor(code: ErrorCode, path: readonly string[], detail: string) {
-    super(code, `${path.join(".")}: ${detail}`);
+  constructor(
+    code: ErrorCode,
+    path: readonly string[],
+    detail: string,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(code, `${path.join(".")}: ${detail}`, options);
     this.path = path;
     this.detail = detail;
   }
@@ -112,11 +117,14 @@ export function applyChild(
   try {
     out = layer.applyWithState(params, state, x, ctx);
   } catch (error) {
+    // The original stays the cause: a NonFiniteError's op, phase and site remain readable.
     if (error instanceof LayerError) {
-      throw new LayerError(error.code, [key, ...error.path], error.detail);
+      throw new LayerError(error.code, [key, ...error.path], error.detail, {
+        cause: error.cause ?? error,
+      });
     }
     if (error instanceof TapegradError) {
-      throw new LayerError(error.code, [key], error.message);
+      throw new LayerError(error.code, [key], error.message, { cause: error });
     }
     throw error;
   }

@@ -1,9 +1,10 @@
 import { concat, type Tensor } from "@tapegrad/autodiff";
 import { defineLayer, type Layer } from "../layer.js";
-import { argumentError, shapeError, show, showShape } from "../layers/check.js";
+import { argumentError, optionsObject, shapeError, show, showShape } from "../layers/check.js";
 import { applyChild, keyedTree, layerEntries, subtree, type LayerList } from "./child.js";
 import type { ParamsOfAll, StateOfAll } from "./sequential.js";
 
+/** Options of `parallel`. */
 export interface ParallelOptions {
   /** The axis the branch outputs are concatenated along (default 1, channels of NCHW). */
   readonly concatAxis?: number;
@@ -19,6 +20,7 @@ export function parallel<const L extends LayerList>(
   options: ParallelOptions = {},
 ): Layer<ParamsOfAll<L>, StateOfAll<L>> {
   const where = "parallel";
+  optionsObject(where, options);
   const entries = layerEntries(where, branches, 1);
   const asArray = Array.isArray(branches);
   const axis = options.concatAxis ?? 1;

@@ -5,7 +5,9 @@ import { applyChild, isLayer, subtree, type ParamsOf, type StateOf } from "./chi
 
 /** Params (or state) of a residual block: the block's, and the shortcut's when there is one. */
 export interface ResidualTree<B, S> {
+  /** The block's params (or state). */
   readonly block: B;
+  /** The shortcut's params (or state); absent for an identity shortcut. */
   readonly shortcut?: S;
 }
 

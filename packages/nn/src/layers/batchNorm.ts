@@ -29,6 +29,7 @@ import {
   stateError,
 } from "./check.js";
 
+/** Options of batchNorm1d and batchNorm2d, with PyTorch's defaults. */
 export interface BatchNormOptions {
   /** C, the size of axis 1 of the input. */
   readonly numFeatures: number;
@@ -48,13 +49,17 @@ export interface BatchNormOptions {
 
 /** Scale and shift per channel, [C] each; `{}` when affine is false. */
 export interface BatchNormParams {
+  /** Per-channel scale γ, [C]. */
   readonly weight?: Tensor;
+  /** Per-channel shift β, [C]. */
   readonly bias?: Tensor;
 }
 
 /** Running statistics per channel, [C] each: the state eval mode normalises with. */
 export interface BatchNormState {
+  /** Running average of the batch means, [C] (starts at 0). */
   readonly runningMean: Tensor;
+  /** Running average of the unbiased batch variances, [C] (starts at 1). */
   readonly runningVar: Tensor;
 }
 

@@ -26,7 +26,9 @@ import {
 
 /** Options shared by conv2d and convTranspose2d layers. */
 interface ConvOptionsBase {
+  /** Cin, the size of axis 1 of the input. */
   readonly inChannels: number;
+  /** Cout, the size of axis 1 of the output. */
   readonly outChannels: number;
   /** kh×kw, or one number for a square kernel. */
   readonly kernelSize: Pair;
@@ -46,11 +48,13 @@ interface ConvOptionsBase {
   readonly dtype?: FloatDType;
 }
 
+/** Options of the conv2d layer: the kernel's geometry, padding, bias and initializers. */
 export interface Conv2dLayerOptions extends ConvOptionsBase {
   /** Zeros around each spatial axis (default 0), or 'valid' (0) or 'same' (stride 1 only). */
   readonly padding?: ConvPadding;
 }
 
+/** Options of the convTranspose2d layer, with PyTorch's meaning of padding and outputPadding. */
 export interface ConvTranspose2dLayerOptions extends ConvOptionsBase {
   /** Removed from both ends of each output axis (default 0). */
   readonly padding?: Pair;
@@ -60,7 +64,9 @@ export interface ConvTranspose2dLayerOptions extends ConvOptionsBase {
 
 /** A convolution's params: weight, and bias [Cout] unless disabled. */
 export interface ConvParams {
+  /** conv2d: [Cout, Cin/groups, kh, kw]; convTranspose2d: [Cin, Cout/groups, kh, kw]. */
   readonly weight: Tensor;
+  /** [Cout], added to every position of its output channel. */
   readonly bias?: Tensor;
 }
 

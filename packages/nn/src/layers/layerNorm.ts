@@ -27,6 +27,7 @@ import {
   type NoState,
 } from "./check.js";
 
+/** Options of layerNorm, with PyTorch's defaults. */
 export interface LayerNormOptions {
   /** The trailing shape normalised over: [..., *normalizedShape]; a number for one axis. */
   readonly normalizedShape: number | readonly number[];
@@ -44,7 +45,9 @@ export interface LayerNormOptions {
 
 /** Scale and shift of normalizedShape; `{}` without elementwiseAffine. */
 export interface LayerNormParams {
+  /** Elementwise scale, of shape normalizedShape. */
   readonly weight?: Tensor;
+  /** Elementwise shift, of shape normalizedShape. */
   readonly bias?: Tensor;
 }
 

@@ -14,8 +14,11 @@ import {
   type NoState,
 } from "./check.js";
 
+/** Options of the linear layer. */
 export interface LinearOptions {
+  /** Size of the input's last axis. */
   readonly inFeatures: number;
+  /** Size of the output's last axis. */
   readonly outFeatures: number;
   /** Learn an additive bias (default true). */
   readonly bias?: boolean;
@@ -29,7 +32,9 @@ export interface LinearOptions {
 
 /** A linear layer's params: weight [out, in] as PyTorch stores it, bias [out] unless disabled. */
 export interface LinearParams {
+  /** [out, in]. */
   readonly weight: Tensor;
+  /** [out]. */
   readonly bias?: Tensor;
 }
 

@@ -174,24 +174,36 @@ function checkedSize(path: string, isFile: boolean, size: number): number {
   return size;
 }
 
-function saveError(error: unknown, path: string): unknown {
+function saveError(error: unknown, path: string): TapegradError {
   if (errorCode(error) === "ENOENT") {
     return new TapegradError(
       "NOT_FOUND",
       `saveCheckpoint: the directory "${dirname(path)}" does not exist`,
+      { cause: error },
     );
   }
-  return error;
+  return ioError("saveCheckpoint", error, path);
 }
 
-function loadError(error: unknown, path: string): unknown {
+function loadError(error: unknown, path: string): TapegradError {
   if (errorCode(error) === "ENOENT") {
-    return new TapegradError("NOT_FOUND", `loadCheckpoint: no file at "${path}"`);
+    return new TapegradError("NOT_FOUND", `loadCheckpoint: no file at "${path}"`, {
+      cause: error,
+    });
   }
   if (error instanceof TapegradError && error.code === "CORRUPT_FILE") {
     return new TapegradError("CORRUPT_FILE", `${path}: ${error.message}`);
   }
-  return error;
+  return ioError("loadCheckpoint", error, path);
+}
+
+/** Tapegrad's own errors as they are; a file system error (EACCES, EISDIR, ENOSPC…) as IO_ERROR. */
+function ioError(where: string, error: unknown, path: string): TapegradError {
+  if (error instanceof TapegradError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new TapegradError("IO_ERROR", `${where}: cannot access "${path}" (${detail})`, {
+    cause: error,
+  });
 }
 
 function errorCode(error: unknown): unknown {

@@ -1,3 +1,8 @@
+/**
+ * Checkpoints on disk (Node only): safetensors files of any tree of tensors and numbers.
+ *
+ * @module @tapegrad/nn/node
+ */
 export {
   saveCheckpoint,
   saveCheckpointSync,

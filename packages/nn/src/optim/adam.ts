@@ -1,6 +1,7 @@
 import { add, div, mul, sqrt, square, sub } from "@tapegrad/autodiff";
 import {
   checkLearningRate,
+  checkOptions,
   checkNumber,
   invalid,
   learningRateAt,
@@ -12,7 +13,9 @@ import {
   type Optimizer,
 } from "./optimizer.js";
 
+/** Options of adam and adamW, with PyTorch's defaults. */
 export interface AdamOptions {
+  /** Learning rate: a number, or a schedule of the step. */
   readonly lr: LearningRate;
   /** Decay rates (β₁, β₂) of the first and second moment estimates (default [0.9, 0.999]). */
   readonly betas?: readonly [number, number];
@@ -24,8 +27,11 @@ export interface AdamOptions {
 
 /** The first (`expAvg`) and second (`expAvgSq`) moment estimates, as PyTorch names them. */
 export interface AdamState {
+  /** Updates applied so far. */
   readonly step: number;
+  /** m, the running mean of the gradients, shaped like params. */
   readonly expAvg: Moments;
+  /** v, the running mean of the squared gradients, shaped like params. */
   readonly expAvgSq: Moments;
 }
 
@@ -42,10 +48,12 @@ export function adam(options: AdamOptions): Optimizer<AdamState> {
  * w ← w·(1 − lr·λ), before the Adam step. weightDecay defaults to 0.01.
  */
 export function adamW(options: AdamOptions): Optimizer<AdamState> {
+  checkOptions("adamW", options);
   return adamFamily("adamW", { ...options, weightDecay: options.weightDecay ?? 0.01 }, true);
 }
 
 function adamFamily(name: string, options: AdamOptions, decoupled: boolean): Optimizer<AdamState> {
+  checkOptions(name, options);
   const { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 } = options;
   checkLearningRate(name, lr);
   if (!Array.isArray(betas) || betas.length !== 2) {

@@ -24,7 +24,9 @@ export type Moments = Tree<Tensor>;
  * and state; nothing is mutated, so the same arguments always give the same results.
  */
 export interface Optimizer<S = unknown> {
+  /** The state before the first update: step 0 and zero moments shaped like `params`. */
   init(params: unknown): S;
+  /** One step: the new params and state from the gradients (same tree as params). */
   update<P>(grads: P, state: S, params: P): [P, S];
 }
 
@@ -51,6 +53,13 @@ export function chain<S>(transform: GradientTransform, optimizer: Optimizer<S>):
 /** @internal An INVALID_ARGUMENT error whose message starts with the function's name. */
 export function invalid(fn: string, message: string): TapegradError {
   return new TapegradError("INVALID_ARGUMENT", `${fn}: ${message}`);
+}
+
+/** @internal Rejects an options argument that is not an object (`sgd()`, `adam(0.01)`, …). */
+export function checkOptions(fn: string, options: unknown): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw invalid(fn, `expected an options object such as { lr: 0.01 }, got ${describe(options)}`);
+  }
 }
 
 /** @internal Rejects a hyperparameter that is not a finite number satisfying `ok`. */

@@ -1,6 +1,7 @@
 import { add, div, mul, sqrt, square, sub } from "@tapegrad/autodiff";
 import {
   checkLearningRate,
+  checkOptions,
   checkNumber,
   learningRateAt,
   readStep,
@@ -12,7 +13,9 @@ import {
   type Optimizer,
 } from "./optimizer.js";
 
+/** Options of rmsprop, with PyTorch's defaults. */
 export interface RmspropOptions {
+  /** Learning rate: a number, or a schedule of the step. */
   readonly lr: LearningRate;
   /** Decay rate α of the squared-gradient average (default 0.99). */
   readonly alpha?: number;
@@ -28,9 +31,13 @@ export interface RmspropOptions {
 
 /** `momentumBuffer` exists when momentum > 0, `gradAvg` when centered. */
 export interface RmspropState {
+  /** Updates applied so far. */
   readonly step: number;
+  /** v, the running mean of the squared gradients. */
   readonly squareAvg: Moments;
+  /** The momentum buffer b (with momentum > 0). */
   readonly momentumBuffer?: Moments;
+  /** ḡ, the running mean of the gradients (centered only). */
   readonly gradAvg?: Moments;
 }
 
@@ -39,6 +46,7 @@ export interface RmspropState {
  * v' = v − ḡ²; a = √v' + ε; with momentum b ← μb + g/a, w ← w − lr·b; else w ← w − lr·g/a.
  */
 export function rmsprop(options: RmspropOptions): Optimizer<RmspropState> {
+  checkOptions("rmsprop", options);
   const { lr, alpha = 0.99, eps = 1e-8, momentum = 0, centered = false, weightDecay = 0 } = options;
   checkLearningRate("rmsprop", lr);
   checkNumber("rmsprop", "alpha", alpha, (v) => v >= 0, "a finite number ≥ 0");

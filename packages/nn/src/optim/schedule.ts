@@ -12,7 +12,9 @@ export function constant(lr: number): Schedule {
   };
 }
 
+/** Options of stepDecay. */
 export interface StepDecayOptions {
+  /** The initial learning rate. */
   readonly lr: number;
   /** Updates between decays. */
   readonly stepSize: number;
@@ -32,7 +34,9 @@ export function stepDecay(options: StepDecayOptions): Schedule {
   };
 }
 
+/** Options of cosineDecay. */
 export interface CosineDecayOptions {
+  /** The initial (peak) learning rate. */
   readonly lr: number;
   /** Updates over which lr falls to minLr; it stays there afterwards. */
   readonly totalSteps: number;
@@ -56,7 +60,10 @@ export function cosineDecay(options: CosineDecayOptions): Schedule {
   };
 }
 
-/** Warmup towards a fixed `lr`, or towards `schedule`, which starts once warmup ends. */
+/**
+ * Options of linearWarmup: `warmupSteps` updates of linear warmup towards a fixed `lr`, or towards
+ * `schedule`, which starts once warmup ends. Give exactly one of `lr` and `schedule`.
+ */
 export type LinearWarmupOptions = { readonly warmupSteps: number } & (
   | { readonly lr: number; readonly schedule?: undefined }
   | { readonly schedule: Schedule; readonly lr?: undefined }

@@ -1,6 +1,7 @@
 import { add, mul, sub, type Tensor } from "@tapegrad/autodiff";
 import {
   checkLearningRate,
+  checkOptions,
   checkNumber,
   invalid,
   learningRateAt,
@@ -12,7 +13,9 @@ import {
   type Optimizer,
 } from "./optimizer.js";
 
+/** Options of sgd, with PyTorch's defaults. */
 export interface SgdOptions {
+  /** Learning rate: a number, or a schedule of the step. */
   readonly lr: LearningRate;
   /** Momentum factor μ (default 0: plain gradient descent). */
   readonly momentum?: number;
@@ -26,7 +29,9 @@ export interface SgdOptions {
 
 /** `momentumBuffer` is present only when momentum > 0. */
 export interface SgdState {
+  /** Updates applied so far. */
   readonly step: number;
+  /** The momentum buffer b, shaped like params. */
   readonly momentumBuffer?: Moments;
 }
 
@@ -35,6 +40,7 @@ export interface SgdState {
  * b ← g on the first step, else μb + (1 − τ)g, and d = g + μb (nesterov) or b; w ← w − lr·d.
  */
 export function sgd(options: SgdOptions): Optimizer<SgdState> {
+  checkOptions("sgd", options);
   const { lr, momentum = 0, nesterov = false, weightDecay = 0, dampening = 0 } = options;
   checkLearningRate("sgd", lr);
   checkNumber("sgd", "momentum", momentum, (v) => v >= 0, "a finite number ≥ 0");

@@ -1,0 +1,150 @@
+// End to end, in a real browser: build the page with Vite, serve dist/ on 127.0.0.1, open it in
+// Debian's Chromium through playwright-core, and watch the CNN learn. It must take the loss down
+// and the test accuracy above chance (10%) within a bounded number of steps. A screenshot of the
+// finished page is saved to artifacts/screenshot.png.
+//
+// Needs /usr/bin/chromium (apt-get install chromium); .ci/run installs it when missing.
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, extname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, "dist");
+const artifacts = join(here, "artifacts");
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+/** Steps the page trains for, and how often it evaluates: a bounded run (~1 epoch). */
+const STEPS = 150;
+const EVAL_EVERY = 50;
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".gz": "application/octet-stream",
+  ".wasm": "application/wasm",
+  ".svg": "image/svg+xml",
+};
+
+/** A static file server for dist/ on 127.0.0.1 and a free port. */
+function serve(root: string): Promise<Server> {
+  const server = createServer((request, response) => {
+    const path = decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname);
+    const file = normalize(join(root, path.endsWith("/") ? `${path}index.html` : path));
+    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404).end("not found");
+      return;
+    }
+    const type = TYPES[extname(file)] ?? "application/octet-stream";
+    response.writeHead(200, { "content-type": type }).end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+interface Progress {
+  status: string;
+  step: number;
+  losses: number[];
+  evaluations: { step: number; accuracy: number }[];
+  backend: string;
+  dataset: string;
+  error?: string;
+}
+
+let server: Server | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (as .ci/run does)`);
+  }
+  // The same two steps as `pnpm build` in this package: data, then the bundle.
+  await run(join(here, "node_modules", ".bin", "tsx"), ["scripts/prepareData.ts"], { cwd: here });
+  await run(join(here, "node_modules", ".bin", "vite"), ["build", "--logLevel", "warn"], {
+    cwd: here,
+  });
+  server = await serve(dist);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+});
+
+describe("the browser example", () => {
+  it("trains a CNN in Chromium: the loss falls and test accuracy beats chance", async () => {
+    const { port } = server!.address() as AddressInfo;
+    const page = await browser!.newPage({ viewport: { width: 820, height: 1200 } });
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`http://127.0.0.1:${port}/?steps=${STEPS}&evalEvery=${EVAL_EVERY}`);
+
+    // Responsive while training: the page answers a round trip between slices of work.
+    // (Functions passed to the page run there, so each reads window.__tapegrad itself.)
+    await page.waitForFunction(
+      () => ((Reflect.get(globalThis, "__tapegrad") as Progress | undefined)?.step ?? 0) > 0,
+      undefined,
+      { timeout: 30_000 },
+    );
+    const started = Date.now();
+    // A script from outside runs only when the page's main thread is free, between slices.
+    await page.evaluate(() => 1);
+    expect(Date.now() - started).toBeLessThan(2_000);
+
+    await page.waitForFunction(
+      () => {
+        const status = (Reflect.get(globalThis, "__tapegrad") as Progress | undefined)?.status;
+        return status === "done" || status === "error";
+      },
+      undefined,
+      { timeout: 75_000, polling: 250 },
+    );
+    const progress = await page.evaluate(() => Reflect.get(globalThis, "__tapegrad") as Progress);
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, "screenshot.png"), fullPage: true });
+
+    expect(errors).toEqual([]);
+    expect(progress.error).toBeUndefined();
+    expect(progress.status).toBe("done");
+    expect(progress.step).toBe(STEPS);
+    expect(progress.losses).toHaveLength(STEPS);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const first = mean(progress.losses.slice(0, 10));
+    const last = mean(progress.losses.slice(-10));
+    expect(last).toBeLessThan(first * 0.6);
+    // Evaluated at step 0 (untrained), then every EVAL_EVERY steps.
+    expect(progress.evaluations.map((e) => e.step)).toEqual([0, 50, 100, 150]);
+    const final = progress.evaluations.at(-1)!.accuracy;
+    expect(final).toBeGreaterThan(0.1);
+    expect(final).toBeGreaterThan(progress.evaluations[0]!.accuracy);
+    // The DOM says the same.
+    const accuracyAttribute = await page.getAttribute("body", "data-accuracy");
+    expect(Number(accuracyAttribute)).toBeCloseTo(final, 4);
+    const guesses = await page.locator(".prediction .guess").allTextContents();
+    expect(guesses).toHaveLength(16);
+    expect(guesses.every((g) => g !== "…")).toBe(true);
+    console.log(
+      `browser: ${progress.dataset}, backend ${progress.backend}; loss ${first.toFixed(3)} → ` +
+        `${last.toFixed(3)}; test accuracy ` +
+        progress.evaluations.map((e) => `${(100 * e.accuracy).toFixed(1)}%@${e.step}`).join(", "),
+    );
+    await page.close();
+  });
+});

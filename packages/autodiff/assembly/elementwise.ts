@@ -1,0 +1,119 @@
+// Float32 elementwise kernels for the kinds whose float32 results equal the js kernels' exactly:
+// js computes in float64 and rounds once, which for +, −, ×, ÷ of float32 operands gives the
+// correctly rounded float32 result (53 ≥ 2·24 + 2 bits), the same as float32 arithmetic.
+
+/** Unary kinds, numbered as src/backends/wasm/kernels.ts numbers them. */
+const RELU = 0;
+const STEP = 1;
+const NEG = 2;
+const ABS = 3;
+const SQUARE = 4;
+
+/** Binary kinds. */
+const ADD = 0;
+const SUB = 1;
+const MUL = 2;
+const DIV = 3;
+
+function unaryLanes(kind: i32, v: v128): v128 {
+  const zero = f32x4.splat(0);
+  switch (kind) {
+    // v > 0 ? v : 0, with NaN and −0 giving +0 as in js: the comparison is false for both.
+    case RELU:
+      return v128.and(v, f32x4.gt(v, zero));
+    case STEP:
+      return v128.and(f32x4.splat(1), f32x4.gt(v, zero));
+    case NEG:
+      return f32x4.neg(v);
+    case ABS:
+      return f32x4.abs(v);
+    default:
+      return f32x4.mul(v, v);
+  }
+}
+
+/** x[i] = f(x[i]) for i < count, in place. */
+export function unaryF32(kind: i32, x: usize, count: i32): void {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const p = x + <usize>i * 4;
+    v128.store(p, unaryLanes(kind, v128.load(p)));
+  }
+  for (; i < count; i++) {
+    const p = x + <usize>i * 4;
+    store<f32>(p, f32x4.extract_lane(unaryLanes(kind, f32x4.splat(load<f32>(p))), 0));
+  }
+}
+
+function binaryLanes(kind: i32, a: v128, b: v128): v128 {
+  switch (kind) {
+    case ADD:
+      return f32x4.add(a, b);
+    case SUB:
+      return f32x4.sub(a, b);
+    case MUL:
+      return f32x4.mul(a, b);
+    default:
+      return f32x4.div(a, b);
+  }
+}
+
+/**
+ * out row r (n floats at out + r·n·4) = a ∘ b along the row, for each of `rows` rows whose
+ * operand offsets (in elements) are the i32 pairs at `offsets`; an operand with step 0 repeats
+ * one element along its row, step 1 walks it.
+ */
+export function binaryRowsF32(
+  kind: i32,
+  a: usize,
+  aStep: i32,
+  b: usize,
+  bStep: i32,
+  out: usize,
+  rows: i32,
+  n: i32,
+  offsets: usize,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const ar = a + <usize>load<i32>(offsets + <usize>r * 8) * 4;
+    const br = b + <usize>load<i32>(offsets + <usize>r * 8, 4) * 4;
+    const o = out + <usize>(r * n) * 4;
+    let j = 0;
+    if (aStep == 1 && bStep == 1) {
+      for (; j + 4 <= n; j += 4) {
+        const k = <usize>j * 4;
+        v128.store(o + k, binaryLanes(kind, v128.load(ar + k), v128.load(br + k)));
+      }
+    } else if (aStep == 1) {
+      const bv = v128.load32_splat(br);
+      for (; j + 4 <= n; j += 4) {
+        const k = <usize>j * 4;
+        v128.store(o + k, binaryLanes(kind, v128.load(ar + k), bv));
+      }
+    } else if (bStep == 1) {
+      const av = v128.load32_splat(ar);
+      for (; j + 4 <= n; j += 4) {
+        const k = <usize>j * 4;
+        v128.store(o + k, binaryLanes(kind, av, v128.load(br + k)));
+      }
+    }
+    for (; j < n; j++) {
+      const av = f32x4.splat(load<f32>(ar + <usize>(j * aStep) * 4));
+      const bv = f32x4.splat(load<f32>(br + <usize>(j * bStep) * 4));
+      store<f32>(o + <usize>j * 4, f32x4.extract_lane(binaryLanes(kind, av, bv), 0));
+    }
+  }
+}
+
+/** dst[i] += src[i] for i < count (sums the conv filter-gradient partials). */
+export function addF32(dst: usize, src: usize, count: i32): void {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const d = dst + <usize>i * 4;
+    v128.store(d, f32x4.add(v128.load(d), v128.load(src + <usize>i * 4)));
+  }
+  for (; i < count; i++) {
+    const d = dst + <usize>i * 4;
+    store<f32>(d, load<f32>(d) + load<f32>(src + <usize>i * 4));
+  }
+}

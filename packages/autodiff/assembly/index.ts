@@ -1,0 +1,16 @@
+// The kernels the wasm backend exports. Every `…Task(args, tid, threads)` is run by the main
+// thread as tid 0 and by each pool worker with its own tid, all on one shared memory; `args`
+// points at the task's i32 arguments, which the JavaScript side writes before dispatching.
+
+export { gemmScratchBytes, gemmF32 } from "./gemm";
+export { gemmF64ScratchBytes } from "./gemm64";
+export { matmulTask } from "./matmul";
+export { conv2dTask, conv2dBackpropInputTask, conv2dBackpropFilterTask } from "./conv";
+export { addF32, unaryF32, binaryRowsF32 } from "./elementwise";
+export { maxPool2x2F32, avgPool2x2F32, avgPool2x2BackwardF32 } from "./pool";
+
+/** Where the JavaScript side's arena may begin: after any static data the compiler placed. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+export { sumF32, scatterAddF32 } from "./reduce";

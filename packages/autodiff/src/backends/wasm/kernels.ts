@@ -1,0 +1,242 @@
+import type { FloatArray } from "../../dtype.js";
+import { jsConvKernels, type Conv2dParams, type ConvKernels } from "../../kernels/conv.js";
+import { jsMatmulKernels, type MatmulKernels } from "../../kernels/matmul.js";
+import { wasmRuntime, type WasmRuntime } from "./runtime.js";
+import { runTask, threadsFor } from "./threads.js";
+
+// Adapters from the kernel interfaces to the wasm kernels: float32 operands are copied into the
+// arena, computed there (split over the pool's threads when the work is large enough) and the
+// results copied back; small products go to the js kernels, and so do float64 convolutions
+// (float64 matmul runs in wasm too). Results accumulate into the given output (C += …), as the
+// interfaces require, so outputs are copied in as well as out; a copy is a memcpy, a small
+// fraction of any product worth sending here.
+
+/** @internal Work threshold, in multiply-adds; tests lower it to reach every code path. */
+export const wasmTuning = {
+  /** Products below this stay in js, where a call costs no copies. */
+  minWasmWork: 4096,
+};
+
+/** The runtime when every operand is float32 and the work is worth the copies, else null. */
+function runtimeFor(work: number, ...arrays: FloatArray[]): WasmRuntime | null {
+  if (work < wasmTuning.minWasmWork) return null;
+  for (const array of arrays) if (!(array instanceof Float32Array)) return null;
+  return wasmRuntime();
+}
+
+function matmul(
+  a: FloatArray,
+  aOffsets: readonly number[],
+  b: FloatArray,
+  bOffsets: readonly number[],
+  c: FloatArray,
+  m: number,
+  k: number,
+  n: number,
+  transA: boolean,
+  transB: boolean,
+): void {
+  let batches = aOffsets.length;
+  // float64 runs in wasm too (f64x2); mixed operands never reach a kernel.
+  const f64 = a instanceof Float64Array && b instanceof Float64Array && c instanceof Float64Array;
+  const runtime = f64 ? runtimeFor(batches * m * n * k) : runtimeFor(batches * m * n * k, a, b, c);
+  if (runtime === null) {
+    jsMatmulKernels.matmul(a, aOffsets, b, bOffsets, c, m, k, n, transA, transB);
+    return;
+  }
+  const bytes = f64 ? 8 : 4;
+  const threads = threadsFor(runtime, batches * m * n * k);
+  runtime.reset();
+  const aAt = runtime.copyIn(a);
+  const bAt = runtime.copyIn(b);
+  const cAt = runtime.copyIn(c.subarray(0, batches * m * n));
+  // [batch, m, k]·[k, n] with one shared B is one (batch·m)×k·k×n product, as in js.
+  if (batches > 1 && !transA && foldable(aOffsets, bOffsets, m * k)) {
+    m *= batches;
+    batches = 1;
+  }
+  const addresses = runtime.alloc(8 * batches);
+  for (let i = 0; i < batches; i++) {
+    runtime.i32[addresses / 4 + i] = aAt + bytes * aOffsets[i]!;
+    runtime.i32[addresses / 4 + batches + i] = bAt + bytes * bOffsets[i]!;
+  }
+  const scratchStride = f64
+    ? runtime.exports.gemmF64ScratchBytes()
+    : runtime.exports.gemmScratchBytes();
+  const scratch = runtime.alloc(threads * scratchStride);
+  const args = runtime.args([
+    m,
+    k,
+    n,
+    transA ? 1 : k,
+    transA ? m : 1,
+    transB ? 1 : n,
+    transB ? k : 1,
+    batches,
+    addresses,
+    addresses + 4 * batches,
+    cAt,
+    scratch,
+    scratchStride,
+    f64 ? 1 : 0,
+  ]);
+  runTask(runtime, "matmulTask", args, threads);
+  runtime.copyOut(cAt, c);
+}
+
+/** True when every batch shares B and the A matrices follow each other with no gaps. */
+function foldable(aOffsets: readonly number[], bOffsets: readonly number[], aSize: number) {
+  const a0 = aOffsets[0]!;
+  const b0 = bOffsets[0]!;
+  for (let i = 1; i < aOffsets.length; i++) {
+    if (bOffsets[i] !== b0 || aOffsets[i] !== a0 + i * aSize) return false;
+  }
+  return true;
+}
+
+/** Multiply-adds of one conv2d pass, the same for its forward and both backprops. */
+function convWork(p: Conv2dParams): number {
+  const k = (p.inChannels / p.groups) * p.kernelH * p.kernelW;
+  return p.batch * p.outChannels * p.outH * p.outW * k;
+}
+
+/** Columns a chunk of samples should give the conv GEMM: enough to pack the weights rarely. */
+const CHUNK_COLUMNS = 2048;
+/** The most bytes one thread's column matrix may take. */
+const CHUNK_BYTES = 8 << 20;
+/** The batch splits into at least this many chunks (when it can), for threads to share. */
+const MIN_CHUNKS = 4;
+/** Bytes for each thread's plan (assembly/conv.ts: PLAN_BYTES). */
+const PLAN_BYTES = 128;
+
+/**
+ * Writes a conv task's arguments (the field order of ConvArgs in assembly/conv.ts) after
+ * reserving each thread's scratch: its plan, GEMM packing, a column matrix [K, chunk·P] and a
+ * staging matrix [Cout/groups, chunk·P].
+ */
+function convArgs(
+  runtime: WasmRuntime,
+  p: Conv2dParams,
+  x: number,
+  w: number,
+  y: number,
+  threads: number,
+  partials: number,
+): number {
+  const k = (p.inChannels / p.groups) * p.kernelH * p.kernelW;
+  const positions = p.outH * p.outW;
+  const chunk = convChunk(p);
+  const rows = k + p.outChannels / p.groups;
+  const scratchStride =
+    PLAN_BYTES + runtime.exports.gemmScratchBytes() + 4 * rows * chunk * positions;
+  const scratch = runtime.alloc(threads * scratchStride);
+  return runtime.args([
+    x,
+    w,
+    y,
+    p.batch,
+    p.inChannels,
+    p.height,
+    p.width,
+    p.outChannels,
+    p.kernelH,
+    p.kernelW,
+    p.strideH,
+    p.strideW,
+    p.padTop,
+    p.padLeft,
+    p.dilationH,
+    p.dilationW,
+    p.groups,
+    p.outH,
+    p.outW,
+    scratch,
+    scratchStride,
+    partials,
+    chunk,
+  ]);
+}
+
+/**
+ * Samples per conv GEMM: a function of the geometry alone (not of the thread count), so that
+ * results are the same on any number of threads.
+ */
+function convChunk(p: Conv2dParams): number {
+  const k = (p.inChannels / p.groups) * p.kernelH * p.kernelW;
+  const positions = p.outH * p.outW;
+  const wanted = Math.ceil(CHUNK_COLUMNS / positions);
+  const fits = Math.floor(CHUNK_BYTES / (4 * k * positions));
+  const shared = Math.ceil(p.batch / MIN_CHUNKS);
+  return Math.max(1, Math.min(wanted, fits, shared));
+}
+
+/** Threads for a conv pass: split by chunk, so never more than the chunks. */
+function convThreads(runtime: WasmRuntime, p: Conv2dParams): number {
+  return Math.min(Math.ceil(p.batch / convChunk(p)), threadsFor(runtime, convWork(p)));
+}
+
+function conv2d(x: FloatArray, w: FloatArray, y: FloatArray, p: Conv2dParams): void {
+  const runtime = runtimeFor(convWork(p), x, w, y);
+  if (runtime === null) {
+    jsConvKernels.conv2d(x, w, y, p);
+    return;
+  }
+  const threads = convThreads(runtime, p);
+  runtime.reset();
+  const xAt = runtime.copyIn(x);
+  const wAt = runtime.copyIn(w);
+  const yAt = runtime.copyIn(y);
+  runTask(runtime, "conv2dTask", convArgs(runtime, p, xAt, wAt, yAt, threads, 0), threads);
+  runtime.copyOut(yAt, y);
+}
+
+function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: Conv2dParams): void {
+  const runtime = runtimeFor(convWork(p), dy, w, dx);
+  if (runtime === null) {
+    jsConvKernels.conv2dBackpropInput(dy, w, dx, p);
+    return;
+  }
+  const threads = convThreads(runtime, p);
+  runtime.reset();
+  const dyAt = runtime.copyIn(dy);
+  const wAt = runtime.copyIn(w);
+  const dxAt = runtime.copyIn(dx);
+  const args = convArgs(runtime, p, dxAt, wAt, dyAt, threads, 0);
+  runTask(runtime, "conv2dBackpropInputTask", args, threads);
+  runtime.copyOut(dxAt, dx);
+}
+
+function conv2dBackpropFilter(
+  x: FloatArray,
+  dy: FloatArray,
+  dw: FloatArray,
+  p: Conv2dParams,
+): void {
+  const runtime = runtimeFor(convWork(p), x, dy, dw);
+  if (runtime === null) {
+    jsConvKernels.conv2dBackpropFilter(x, dy, dw, p);
+    return;
+  }
+  const threads = convThreads(runtime, p);
+  runtime.reset();
+  const xAt = runtime.copyIn(x);
+  const dyAt = runtime.copyIn(dy);
+  const dwAt = runtime.copyIn(dw);
+  // Each chunk of samples sums into its own zeroed partial; they are added into dw in order.
+  const chunks = Math.ceil(p.batch / convChunk(p));
+  const partials = runtime.zeros(chunks * dw.length);
+  const args = convArgs(runtime, p, xAt, dwAt, dyAt, threads, partials);
+  runTask(runtime, "conv2dBackpropFilterTask", args, threads);
+  for (let c = 0; c < chunks; c++) {
+    runtime.exports.addF32(dwAt, partials + 4 * c * dw.length, dw.length);
+  }
+  runtime.copyOut(dwAt, dw);
+}
+
+/** The kernels the wasm backend replaces; everything else falls back to js. */
+export const wasmKernels: MatmulKernels & ConvKernels = {
+  matmul,
+  conv2d,
+  conv2dBackpropInput,
+  conv2dBackpropFilter,
+};

@@ -1,0 +1,84 @@
+import type { FloatArray, TypedArray } from "../../dtype.js";
+import {
+  jsPoolKernels,
+  type PoolAxis,
+  type PoolGeometry,
+  type PoolKernels,
+} from "../../kernels/pool.js";
+import { wasmRuntime, type WasmRuntime } from "./runtime.js";
+
+// 2×2, stride-2 pooling of float32 (the common CNN case) in wasm, four windows per SIMD step;
+// results are identical to js (assembly/pool.ts). Other geometries and dtypes stay in js.
+
+/** @internal Inputs smaller than this stay in js; tests lower it to reach the wasm kernels. */
+export const poolingTuning = { minLength: 4096 };
+
+function isPlain2x2(g: PoolGeometry): boolean {
+  const plain = (a: PoolAxis) =>
+    a.kernel === 2 &&
+    a.stride === 2 &&
+    a.dilation === 1 &&
+    a.padBefore === 0 &&
+    a.padAfter === 0 &&
+    2 * a.out <= a.size;
+  return plain(g.h) && plain(g.w);
+}
+
+/** The runtime when `x` is float32, large enough and pooled 2×2 with stride 2, else null. */
+function runtimeFor(g: PoolGeometry, ...arrays: TypedArray[]): WasmRuntime | null {
+  if (g.planes * g.h.size * g.w.size < poolingTuning.minLength || !isPlain2x2(g)) return null;
+  for (const array of arrays) if (!(array instanceof Float32Array)) return null;
+  return wasmRuntime();
+}
+
+function maxPool2d(x: TypedArray, g: PoolGeometry, y: TypedArray, argmax: Int32Array): void {
+  const runtime = runtimeFor(g, x, y);
+  if (runtime === null) {
+    jsPoolKernels.maxPool2d(x, g, y, argmax);
+    return;
+  }
+  runtime.reset();
+  const xAt = runtime.copyIn(x);
+  const yAt = runtime.alloc(4 * y.length);
+  const argmaxAt = runtime.alloc(4 * argmax.length);
+  const { planes, h, w } = g;
+  runtime.exports.maxPool2x2F32(xAt, planes, h.size, w.size, h.out, w.out, yAt, argmaxAt);
+  runtime.copyOut(yAt, y as Float32Array);
+  argmax.set(runtime.i32.subarray(argmaxAt / 4, argmaxAt / 4 + argmax.length));
+}
+
+function avgPool2d(x: FloatArray, g: PoolGeometry, countIncludePad: boolean, y: FloatArray): void {
+  const runtime = runtimeFor(g, x, y);
+  if (runtime === null) {
+    jsPoolKernels.avgPool2d(x, g, countIncludePad, y);
+    return;
+  }
+  runtime.reset();
+  const xAt = runtime.copyIn(x);
+  const yAt = runtime.alloc(4 * y.length);
+  const { planes, h, w } = g;
+  runtime.exports.avgPool2x2F32(xAt, planes, h.size, w.size, h.out, w.out, yAt);
+  runtime.copyOut(yAt, y);
+}
+
+function avgPool2dBackward(
+  dy: FloatArray,
+  g: PoolGeometry,
+  countIncludePad: boolean,
+  dx: FloatArray,
+): void {
+  const runtime = runtimeFor(g, dy, dx);
+  if (runtime === null) {
+    jsPoolKernels.avgPool2dBackward(dy, g, countIncludePad, dx);
+    return;
+  }
+  runtime.reset();
+  const dyAt = runtime.copyIn(dy);
+  const dxAt = runtime.alloc(4 * dx.length);
+  const { planes, h, w } = g;
+  runtime.exports.avgPool2x2BackwardF32(dyAt, planes, h.size, w.size, h.out, w.out, dxAt);
+  runtime.copyOut(dxAt, dx);
+}
+
+/** The pooling kernels the wasm backend replaces. */
+export const wasmPoolKernels: PoolKernels = { maxPool2d, avgPool2d, avgPool2dBackward };

@@ -1,0 +1,74 @@
+import type { TypedArray } from "../../dtype.js";
+import { jsReduceKernels, type ReduceKernels, type ReduceKind } from "../../kernels/reduce.js";
+import { jsShapeKernels, type ShapeKernels } from "../../kernels/shape.js";
+import { broadcastStrides } from "../../kernels/strided.js";
+import { wasmRuntime } from "./runtime.js";
+
+// Float32 sum and scatter-add in wasm, in the js kernels' order and rounding (identical
+// results): the bias gradients and the max-pool gradient of a CNN step, whose js loops pay a
+// callback per row or per element.
+
+/** @internal Arrays shorter than this stay in js; tests lower it to reach the wasm kernels. */
+export const reduceTuning = { minLength: 2048 };
+
+function reduce(
+  kind: ReduceKind,
+  x: TypedArray,
+  shape: readonly number[],
+  axes: readonly number[],
+  out: TypedArray,
+): void {
+  const runtime = wasmRuntime();
+  if (
+    kind !== "sum" ||
+    runtime === null ||
+    shape.length === 0 ||
+    !(x instanceof Float32Array) ||
+    !(out instanceof Float32Array) ||
+    x.length < reduceTuning.minLength
+  ) {
+    jsReduceKernels.reduce(kind, x, shape, axes, out);
+    return;
+  }
+  const rank = shape.length;
+  const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  runtime.reset();
+  const xAt = runtime.copyIn(x);
+  const outAt = runtime.zeros(out.length);
+  // shape, the output's strides over x's shape (0 along reduced axes), then the odometer.
+  const walk = runtime.args([...shape, ...broadcastStrides(kept, shape), ...shape.map(() => 0)]);
+  runtime.exports.sumF32(xAt, rank, walk, walk + 4 * rank, outAt);
+  runtime.copyOut(outAt, out);
+}
+
+function scatterAdd(
+  updates: TypedArray,
+  outer: number,
+  n: number,
+  inner: number,
+  indices: Int32Array,
+  out: TypedArray,
+): void {
+  const runtime = wasmRuntime();
+  if (
+    runtime === null ||
+    !(updates instanceof Float32Array) ||
+    !(out instanceof Float32Array) ||
+    updates.length < reduceTuning.minLength
+  ) {
+    jsShapeKernels.scatterAdd(updates, outer, n, inner, indices, out);
+    return;
+  }
+  runtime.reset();
+  const updatesAt = runtime.copyIn(updates);
+  const indicesAt = runtime.copyIn(indices);
+  const outAt = runtime.copyIn(out);
+  runtime.exports.scatterAddF32(updatesAt, outer, n, inner, indicesAt, indices.length, outAt);
+  runtime.copyOut(outAt, out);
+}
+
+/** The reduce and shape kernels the wasm backend replaces. */
+export const wasmReduceKernels: Pick<ReduceKernels, "reduce"> & Pick<ShapeKernels, "scatterAdd"> = {
+  reduce,
+  scatterAdd,
+};

@@ -1,0 +1,220 @@
+import { TapegradError } from "../../errors.js";
+import { canShareMemory, webAssembly, type WasmMemory, type WasmModule } from "./host.js";
+import { localModule, sharedModule } from "./module.generated.js";
+
+/** The kernels assembly/index.ts exports; addresses are byte offsets into the one memory. */
+export interface KernelExports {
+  heapBase(): number;
+  gemmScratchBytes(): number;
+  gemmF64ScratchBytes(): number;
+  addF32(dst: number, src: number, count: number): void;
+  unaryF32(kind: number, x: number, count: number): void;
+  sumF32(x: number, rank: number, shape: number, outStrides: number, out: number): void;
+  scatterAddF32(
+    updates: number,
+    outer: number,
+    n: number,
+    inner: number,
+    indices: number,
+    m: number,
+    out: number,
+  ): void;
+  maxPool2x2F32(
+    x: number,
+    planes: number,
+    height: number,
+    width: number,
+    outH: number,
+    outW: number,
+    y: number,
+    argmax: number,
+  ): void;
+  avgPool2x2F32(
+    x: number,
+    planes: number,
+    height: number,
+    width: number,
+    outH: number,
+    outW: number,
+    y: number,
+  ): void;
+  avgPool2x2BackwardF32(
+    dy: number,
+    planes: number,
+    height: number,
+    width: number,
+    outH: number,
+    outW: number,
+    dx: number,
+  ): void;
+  binaryRowsF32(
+    kind: number,
+    a: number,
+    aStep: number,
+    b: number,
+    bStep: number,
+    out: number,
+    rows: number,
+    n: number,
+    offsets: number,
+  ): void;
+  matmulTask(args: number, tid: number, threads: number): void;
+  conv2dTask(args: number, tid: number, threads: number): void;
+  conv2dBackpropInputTask(args: number, tid: number, threads: number): void;
+  conv2dBackpropFilterTask(args: number, tid: number, threads: number): void;
+}
+
+/** The kernels that split their work over threads, in the order workers index them. */
+export const TASKS = [
+  "matmulTask",
+  "conv2dTask",
+  "conv2dBackpropInputTask",
+  "conv2dBackpropFilterTask",
+] as const;
+
+export type TaskName = (typeof TASKS)[number];
+
+const PAGE = 65536;
+/** Must equal MAXIMUM_PAGES in scripts/build-wasm.ts: a shared memory declares its maximum. */
+const MAXIMUM_PAGES = 32768;
+/** Arena blocks start on cache lines, so SIMD loads of one thread's data never straddle two. */
+const ALIGN = 64;
+
+/**
+ * The compiled module, its memory and an arena over that memory: every kernel call resets the
+ * arena, copies its typed arrays in, runs and copies its results out.
+ */
+export class WasmRuntime {
+  readonly module: WasmModule;
+  readonly memory: WasmMemory;
+  readonly exports: KernelExports;
+  /** True when the memory is shared, so pool workers can run on it too. */
+  readonly shared: boolean;
+  private readonly base: number;
+  private top: number;
+  private f32View: Float32Array;
+  private f64View: Float64Array;
+  private i32View: Int32Array;
+
+  constructor(shared: boolean) {
+    const api = webAssembly!;
+    this.shared = shared;
+    this.module = new api.Module(decodeBase64(shared ? sharedModule : localModule));
+    this.memory = new api.Memory({ initial: 16, maximum: MAXIMUM_PAGES, shared });
+    const instance = new api.Instance(this.module, { env: { memory: this.memory } });
+    this.exports = instance.exports as KernelExports;
+    this.base = roundUp(Math.max(this.exports.heapBase(), 1024), ALIGN);
+    this.top = this.base;
+    this.f32View = new Float32Array(this.memory.buffer);
+    this.f64View = new Float64Array(this.memory.buffer);
+    this.i32View = new Int32Array(this.memory.buffer);
+  }
+
+  /** The whole memory as float32; a new view after the memory grows. */
+  get f32(): Float32Array {
+    return this.f32View;
+  }
+
+  get i32(): Int32Array {
+    return this.i32View;
+  }
+
+  /** Frees every block: called at the start of each kernel call (kernels never re-enter). */
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Reserves `bytes` (uninitialised) and returns their address, growing the memory if needed. */
+  alloc(bytes: number): number {
+    const at = roundUp(this.top, ALIGN);
+    this.top = at + bytes;
+    const size = this.memory.buffer.byteLength;
+    if (this.top > size) {
+      // Grow by half again at least, so a sequence of growing calls reallocates rarely.
+      const wanted = Math.max(this.top, Math.floor(size * 1.5));
+      const pages = Math.min(MAXIMUM_PAGES, Math.ceil(wanted / PAGE)) - size / PAGE;
+      if (this.top > (size / PAGE + pages) * PAGE) {
+        throw new TapegradError(
+          "OUT_OF_MEMORY",
+          `wasm backend: a kernel needs ${this.top} bytes of memory, more than the 2 GiB limit`,
+        );
+      }
+      this.memory.grow(pages);
+      this.f32View = new Float32Array(this.memory.buffer);
+      this.f64View = new Float64Array(this.memory.buffer);
+      this.i32View = new Int32Array(this.memory.buffer);
+    }
+    return at;
+  }
+
+  /** Copies `data` into a new block and returns its address. */
+  copyIn(data: Float32Array | Float64Array | Int32Array): number {
+    const at = this.alloc(data.byteLength);
+    if (data instanceof Float64Array) this.f64View.set(data, at / 8);
+    else if (data instanceof Float32Array) this.f32View.set(data, at / 4);
+    else this.i32View.set(data, at / 4);
+    return at;
+  }
+
+  /** A zero-filled block of `count` float32s. */
+  zeros(count: number): number {
+    const at = this.alloc(count * 4);
+    this.f32View.fill(0, at / 4, at / 4 + count);
+    return at;
+  }
+
+  /** Writes i32 arguments into a new block and returns its address. */
+  args(values: readonly number[]): number {
+    const at = this.alloc(values.length * 4);
+    this.i32View.set(values, at / 4);
+    return at;
+  }
+
+  /** Copies `target.length` elements from `at` into `target`. */
+  copyOut(at: number, target: Float32Array | Float64Array): void {
+    if (target instanceof Float64Array) {
+      target.set(this.f64View.subarray(at / 8, at / 8 + target.length));
+    } else {
+      target.set(this.f32View.subarray(at / 4, at / 4 + target.length));
+    }
+  }
+}
+
+function roundUp(x: number, multiple: number): number {
+  return Math.ceil(x / multiple) * multiple;
+}
+
+/** Decodes base64 with atob, which Node ≥ 16 and every browser provide. */
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+let runtime: WasmRuntime | null | undefined;
+
+/**
+ * The runtime, made on first use: over a shared memory where the host allows one, else an
+ * ordinary one (single thread); null where WebAssembly or its SIMD instructions are missing.
+ */
+export function wasmRuntime(): WasmRuntime | null {
+  if (runtime === undefined) runtime = makeRuntime();
+  return runtime;
+}
+
+function makeRuntime(): WasmRuntime | null {
+  if (webAssembly === undefined) return null;
+  // validate() is false when the engine lacks SIMD (or, for the shared module, threads).
+  const shared = canShareMemory() && webAssembly.validate(decodeBase64(sharedModule));
+  if (!shared && !webAssembly.validate(decodeBase64(localModule))) return null;
+  // Shared memory can still be refused (a browser page without cross-origin isolation).
+  for (const attempt of shared ? [true, false] : [false]) {
+    try {
+      return new WasmRuntime(attempt);
+    } catch {
+      // Try the next variant.
+    }
+  }
+  return null;
+}

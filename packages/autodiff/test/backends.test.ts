@@ -1,0 +1,525 @@
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import * as fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  getBackend,
+  listOps,
+  setBackend,
+  setWasmThreads,
+  tensor,
+  vjp,
+  wasmAvailable,
+  wasmThreads,
+  type Tensor,
+} from "../src/index.js";
+import { jsKernels } from "../src/backends/js.js";
+import { elementwiseTuning } from "../src/backends/wasm/elementwise.js";
+import { wasmKernels, wasmTuning } from "../src/backends/wasm/kernels.js";
+import { threadTuning } from "../src/backends/wasm/threads.js";
+import { poolingTuning, wasmPoolKernels } from "../src/backends/wasm/pooling.js";
+import { reduceTuning } from "../src/backends/wasm/reduce.js";
+import { localModule, sharedModule } from "../src/backends/wasm/module.generated.js";
+import { WasmRuntime } from "../src/backends/wasm/runtime.js";
+import type { Conv2dParams } from "../src/kernels/conv.js";
+import { makeSampleKit } from "../src/sampling.js";
+import { checkOpGradients, differentiableOps } from "../src/testing/index.js";
+import { compileVariant } from "../scripts/build-wasm.js";
+
+// The wasm backend computes float32 sums in float32 (the js kernels sum in float64 and round
+// once), so float32 results may differ by a few ulps of the largest partial sum: they are
+// compared within RTOL_F32 times the largest magnitude of the js result. float64 matmul sums in
+// the same depth blocks as js but may group a skinny product's terms differently: RTOL_F64.
+const RTOL_F32 = 1e-4;
+const RTOL_F64 = 1e-12;
+/**
+ * The ops whose wasm kernels sum products in another order or precision; every other op's wasm
+ * kernels (elementwise, pooling, sum, scatter-add) reproduce js exactly, and are held to that.
+ */
+const SUMS_DIFFERENTLY = new Set([
+  "matmul",
+  "conv2d",
+  "conv2dBackpropInput",
+  "conv2dBackpropFilter",
+]);
+
+const index = fileURLToPath(new URL("../src/index.ts", import.meta.url));
+const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
+
+/** Runs an ES module script in a fresh Node (TypeScript through tsx) and returns its stdout. */
+function runScript(source: string, env: Record<string, string> = {}): string {
+  return execFileSync(
+    process.execPath,
+    ["--import", "tsx", "--input-type=module", "--eval", source],
+    { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 60_000, encoding: "utf8" },
+  );
+}
+
+function closeTo(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  rtol = RTOL_F32,
+): void {
+  expect(actual.length, what).toBe(expected.length);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
+  const tolerance = rtol * scale + 1e-300;
+  for (let i = 0; i < expected.length; i++) {
+    const error = Math.abs(actual[i]! - expected[i]!);
+    if (!(error <= tolerance) && !(Number.isNaN(actual[i]!) && Number.isNaN(expected[i]!))) {
+      throw new Error(
+        `${what}: element ${i} is ${actual[i]}, js gives ${expected[i]} (tolerance ${tolerance})`,
+      );
+    }
+  }
+}
+
+function randomArray(length: number, seed: number): Float32Array {
+  const out = new Float32Array(length);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = (state >>> 0) / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+describe("the embedded module", () => {
+  it("equals a fresh asc build of assembly/ (both variants)", async () => {
+    const decode = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
+    expect(decode(sharedModule)).toEqual(await compileVariant("shared"));
+    expect(decode(localModule)).toEqual(await compileVariant("local"));
+  });
+});
+
+describe("the local module (hosts without shared memory)", () => {
+  it("runs the kernels single-threaded on an ordinary memory", () => {
+    const runtime = new WasmRuntime(false);
+    expect(runtime.shared).toBe(false);
+    const [m, k, n] = [7, 300, 9];
+    const a = randomArray(m * k, 1);
+    const b = randomArray(k * n, 2);
+    const expected = new Float32Array(m * n);
+    jsKernels.matmul(a, [0], b, [0], expected, m, k, n, false, false);
+    runtime.reset();
+    const aAt = runtime.copyIn(a);
+    const bAt = runtime.copyIn(b);
+    const cAt = runtime.zeros(m * n);
+    const scratch = runtime.alloc(runtime.exports.gemmScratchBytes());
+    const addresses = runtime.args([aAt, bAt]);
+    const args = runtime.args([
+      m,
+      k,
+      n,
+      k,
+      1,
+      n,
+      1,
+      1,
+      addresses,
+      addresses + 4,
+      cAt,
+      scratch,
+      0,
+      0,
+    ]);
+    runtime.exports.matmulTask(args, 0, 1);
+    const c = new Float32Array(m * n);
+    runtime.copyOut(cAt, c);
+    closeTo(c, expected, "local module");
+  });
+});
+
+describe("backend selection", () => {
+  it("prefers wasm where WebAssembly SIMD works, and setBackend overrides it", () => {
+    expect(wasmAvailable()).toBe(true);
+    expect(getBackend()).toBe("wasm");
+    setBackend("js");
+    expect(getBackend()).toBe("js");
+    setBackend("wasm");
+    expect(getBackend()).toBe("wasm");
+    expect(() => setBackend("gpu")).toThrow(/unknown backend "gpu"; registered: js, wasm/);
+  });
+
+  it("follows TAPEGRAD_BACKEND and TAPEGRAD_THREADS", () => {
+    const script = `const t = await import(${JSON.stringify(index)});
+      console.log(t.getBackend(), t.wasmThreads());`;
+    expect(runScript(script, { TAPEGRAD_BACKEND: "js", TAPEGRAD_THREADS: "1" }).trim()).toBe(
+      "js 1",
+    );
+    expect(runScript(script, { TAPEGRAD_BACKEND: "", TAPEGRAD_THREADS: "2" }).trim()).toBe(
+      "wasm 2",
+    );
+  });
+
+  it("lets a script that used the worker pool exit by itself", () => {
+    const script = `const t = await import(${JSON.stringify(index)});
+      const x = t.ones([256, 256]);
+      const y = t.matmul(x, x);
+      console.log(t.wasmThreads(), y.data[0]);`;
+    // execFileSync would throw on its timeout if the workers kept the process alive.
+    expect(runScript(script, { TAPEGRAD_THREADS: "2" }).trim()).toBe("2 256");
+  });
+});
+
+describe("wasm kernels agree with js kernels (float32)", () => {
+  beforeAll(() => {
+    wasmTuning.minWasmWork = 0;
+    threadTuning.minThreadWork = 1;
+    threadTuning.lagAware = false;
+  });
+  afterAll(() => {
+    wasmTuning.minWasmWork = 4096;
+    threadTuning.minThreadWork = 1 << 18;
+    threadTuning.lagAware = true;
+    setWasmThreads(2);
+  });
+
+  const layouts = [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const;
+  // Shapes that cross every block of the GEMM (KC = 256, MC = 120, NC = 2048) and its 6×8 tile.
+  const sizes = [
+    [1, 1, 1],
+    [5, 3, 7],
+    [13, 300, 9],
+    [127, 17, 33],
+    [7, 5, 2100],
+    [64, 64, 64],
+  ] as const;
+
+  for (const [transA, transB] of layouts) {
+    it(`matmul transA=${transA} transB=${transB}, 1 and 2 threads`, () => {
+      for (const [m, k, n] of sizes) {
+        const a = randomArray(2 * m * k, m);
+        const b = randomArray(k * n, n);
+        // Two batches: A's two matrices, one shared B (the folded case unless transA).
+        const offsets: [number[], number[]] = [
+          [0, m * k],
+          [0, 0],
+        ];
+        const expected = new Float32Array(2 * m * n).fill(0.5);
+        jsKernels.matmul(a, offsets[0], b, offsets[1], expected, m, k, n, transA, transB);
+        const results = [1, 2].map((threads) => {
+          setWasmThreads(threads);
+          const c = new Float32Array(2 * m * n).fill(0.5);
+          wasmKernels.matmul(a, offsets[0], b, offsets[1], c, m, k, n, transA, transB);
+          closeTo(c, expected, `${m}×${k}×${n}, ${threads} threads`);
+          return c;
+        });
+        // Each element is summed by one thread in one order, whatever the thread count.
+        expect(results[1]).toEqual(results[0]);
+      }
+    });
+  }
+
+  it("matmul with separate batches, more batches than threads", () => {
+    const [m, k, n, batches] = [9, 11, 13, 5];
+    const a = randomArray(batches * m * k, 3);
+    const b = randomArray(batches * k * n, 4);
+    const aOffsets = Array.from({ length: batches }, (_, i) => i * m * k);
+    const bOffsets = Array.from({ length: batches }, (_, i) => i * k * n);
+    const expected = new Float32Array(batches * m * n);
+    jsKernels.matmul(a, aOffsets, b, bOffsets, expected, m, k, n, false, true);
+    setWasmThreads(2);
+    const c = new Float32Array(batches * m * n);
+    wasmKernels.matmul(a, aOffsets, b, bOffsets, c, m, k, n, false, true);
+    closeTo(c, expected, "batched");
+  });
+
+  it("float64 matmul, every layout, 1 and 2 threads", () => {
+    for (const [transA, transB] of layouts) {
+      for (const [m, k, n] of sizes) {
+        const a = Float64Array.from(randomArray(m * k, m + 1));
+        const b = Float64Array.from(randomArray(k * n, n + 1));
+        const expected = new Float64Array(m * n);
+        jsKernels.matmul(a, [0], b, [0], expected, m, k, n, transA, transB);
+        for (const threads of [1, 2]) {
+          setWasmThreads(threads);
+          const c = new Float64Array(m * n);
+          wasmKernels.matmul(a, [0], b, [0], c, m, k, n, transA, transB);
+          closeTo(c, expected, `float64 ${m}×${k}×${n} ${transA} ${transB}`, RTOL_F64);
+        }
+      }
+    }
+  });
+
+  const convCases: (Partial<Conv2dParams> & { label: string })[] = [
+    { label: "LeNet conv1", batch: 4, inChannels: 1, outChannels: 6, height: 12, kernelH: 5 },
+    {
+      label: "3×3 same",
+      batch: 3,
+      inChannels: 5,
+      outChannels: 7,
+      height: 9,
+      kernelH: 3,
+      padTop: 1,
+    },
+    {
+      label: "stride 2",
+      batch: 2,
+      inChannels: 3,
+      outChannels: 4,
+      height: 11,
+      kernelH: 3,
+      strideH: 2,
+    },
+    {
+      label: "dilation 2",
+      batch: 2,
+      inChannels: 2,
+      outChannels: 3,
+      height: 10,
+      kernelH: 3,
+      dilationH: 2,
+    },
+    {
+      label: "groups 2",
+      batch: 3,
+      inChannels: 4,
+      outChannels: 6,
+      height: 7,
+      kernelH: 3,
+      groups: 2,
+    },
+    { label: "pointwise", batch: 2, inChannels: 8, outChannels: 5, height: 6, kernelH: 1 },
+    {
+      label: "wide padding",
+      batch: 1,
+      inChannels: 2,
+      outChannels: 3,
+      height: 4,
+      kernelH: 3,
+      padTop: 2,
+    },
+    // Output positions a multiple of 8: the wide product writes y in place, packing B from x.
+    {
+      label: "packed from x, pad 1",
+      batch: 5,
+      inChannels: 3,
+      outChannels: 7,
+      height: 8,
+      kernelH: 3,
+      padTop: 1,
+    },
+    {
+      label: "packed from x, stride 2",
+      batch: 9,
+      inChannels: 2,
+      outChannels: 5,
+      height: 15,
+      kernelH: 3,
+      strideH: 2,
+      padTop: 1,
+    },
+    {
+      label: "packed from x, dilation 2, groups 2",
+      batch: 9,
+      inChannels: 4,
+      outChannels: 6,
+      height: 8,
+      kernelH: 3,
+      dilationH: 2,
+      padTop: 2,
+      groups: 2,
+    },
+    {
+      label: "im2col then wide product",
+      batch: 9,
+      inChannels: 2,
+      outChannels: 3,
+      height: 16,
+      kernelH: 3,
+      padTop: 1,
+    },
+  ];
+
+  for (const spec of convCases) {
+    it(`conv2d and both backprops: ${spec.label}, 1 and 2 threads`, () => {
+      const kernel = spec.kernelH!;
+      const stride = spec.strideH ?? 1;
+      const dilation = spec.dilationH ?? 1;
+      const pad = spec.padTop ?? 0;
+      const size = spec.height!;
+      const out = Math.floor((size + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1;
+      const p: Conv2dParams = {
+        batch: spec.batch!,
+        inChannels: spec.inChannels!,
+        height: size,
+        width: size + 1,
+        outChannels: spec.outChannels!,
+        kernelH: kernel,
+        kernelW: kernel,
+        strideH: stride,
+        strideW: stride,
+        padTop: pad,
+        padLeft: pad,
+        dilationH: dilation,
+        dilationW: dilation,
+        groups: spec.groups ?? 1,
+        outH: out,
+        outW: Math.floor((size + 1 + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1,
+      };
+      const xSize = p.batch * p.inChannels * p.height * p.width;
+      const wSize = (p.outChannels * p.inChannels * kernel * kernel) / p.groups;
+      const ySize = p.batch * p.outChannels * p.outH * p.outW;
+      const x = randomArray(xSize, 1);
+      const w = randomArray(wSize, 2);
+      const dy = randomArray(ySize, 3);
+      const passes = [
+        ["conv2d", ySize, (k: typeof jsKernels, out: Float32Array) => k.conv2d(x, w, out, p)],
+        [
+          "conv2dBackpropInput",
+          xSize,
+          (k: typeof jsKernels, out: Float32Array) => k.conv2dBackpropInput(dy, w, out, p),
+        ],
+        [
+          "conv2dBackpropFilter",
+          wSize,
+          (k: typeof jsKernels, out: Float32Array) => k.conv2dBackpropFilter(x, dy, out, p),
+        ],
+      ] as const;
+      for (const [name, length, call] of passes) {
+        const expected = new Float32Array(length).fill(0.25);
+        call(jsKernels, expected);
+        const results = [1, 2].map((threads) => {
+          setWasmThreads(threads);
+          const actual = new Float32Array(length).fill(0.25);
+          call({ ...jsKernels, ...wasmKernels }, actual);
+          closeTo(actual, expected, `${name}, ${threads} threads`);
+          return actual;
+        });
+        // Work splits by fixed chunks of samples, so the thread count never changes a result.
+        expect(results[1], name).toEqual(results[0]);
+      }
+    });
+  }
+});
+
+describe("wasm pooling reproduces js exactly", () => {
+  beforeAll(() => {
+    poolingTuning.minLength = 0;
+  });
+  afterAll(() => {
+    poolingTuning.minLength = 4096;
+  });
+
+  it("2×2 max and average pooling with ties, ±∞, NaN and odd sizes", () => {
+    const axis = (size: number) => ({
+      size,
+      kernel: 2,
+      stride: 2,
+      dilation: 1,
+      padBefore: 0,
+      padAfter: 0,
+      out: Math.floor(size / 2),
+    });
+    const g = { planes: 3, h: axis(9), w: axis(21) };
+    const x = randomArray(3 * 9 * 21, 5).map((v) => Math.round(v * 4) / 4);
+    x.set([NaN, 1, Infinity, -Infinity, 2, NaN, -Infinity, -Infinity], 40);
+    x.set([Infinity, -Infinity, 0, -0], 100);
+    x[130] = NaN;
+    const size = 3 * 4 * 10;
+    const results = [jsKernels, { ...jsKernels, ...wasmPoolKernels }].map((k) => {
+      const y = new Float32Array(size);
+      const argmax = new Int32Array(size);
+      k.maxPool2d(x, g, y, argmax);
+      const avg = new Float32Array(size);
+      k.avgPool2d(x, g, false, avg);
+      const dx = new Float32Array(x.length).fill(7);
+      k.avgPool2dBackward(avg, g, false, dx);
+      return { y, argmax, avg, dx };
+    });
+    expect(results[1]).toEqual(results[0]);
+  });
+});
+
+/** float32 copies of a sample's float inputs; int32 inputs stay as they are. */
+function toFloat32(inputs: readonly Tensor[]): Tensor[] {
+  return inputs.map((x) =>
+    x.dtype === "float64" ? tensor(x.data, { dtype: "float32", shape: x.shape }) : x,
+  );
+}
+
+/** The op's output and its vjp for a fixed cotangent, under the backend in use. */
+function evaluate(
+  op: ReturnType<typeof listOps>[number],
+  inputs: readonly Tensor[],
+  attrs: unknown,
+): ArrayLike<number>[] {
+  const [y, pullback] = vjp((...xs: Tensor[]) => op.apply(xs, attrs), ...inputs);
+  const results: ArrayLike<number>[] = [y.data];
+  if (op.definition.vjp === undefined || y.dtype === "int32") return results;
+  const cotangent = tensor(randomArray(y.size, y.size + 7), { dtype: y.dtype, shape: y.shape });
+  for (const g of pullback(cotangent)) results.push(g.data);
+  return results;
+}
+
+describe("every registered op gives the same results under js and wasm", () => {
+  // Every float32 kernel call goes to wasm, however small, and splits over 2 threads if it can.
+  beforeAll(() => {
+    wasmTuning.minWasmWork = 0;
+    threadTuning.minThreadWork = 1;
+    threadTuning.lagAware = false;
+    elementwiseTuning.minLength = 0;
+    poolingTuning.minLength = 0;
+    reduceTuning.minLength = 0;
+    setWasmThreads(2);
+  });
+  afterAll(() => {
+    wasmTuning.minWasmWork = 4096;
+    threadTuning.minThreadWork = 1 << 18;
+    threadTuning.lagAware = true;
+    elementwiseTuning.minLength = 2048;
+    poolingTuning.minLength = 4096;
+    reduceTuning.minLength = 2048;
+    setBackend("wasm");
+  });
+
+  const kit = makeSampleKit(fc);
+  for (const op of listOps()) {
+    const { samples, name } = op.definition;
+    if (samples === undefined) continue;
+    it(name, () => {
+      for (const sample of fc.sample(samples(kit), { numRuns: 20, seed: 42 })) {
+        for (const dtype of ["float32", "float64"] as const) {
+          const inputs = dtype === "float32" ? toFloat32(sample.inputs) : sample.inputs;
+          setBackend("js");
+          const expected = evaluate(op, inputs, sample.attrs);
+          setBackend("wasm");
+          const actual = evaluate(op, inputs, sample.attrs);
+          expected.forEach((e, i) => {
+            const what = `${name} ${dtype} ${i === 0 ? "forward" : `gradient ${i - 1}`}`;
+            if (!SUMS_DIFFERENTLY.has(name)) expect(actual[i], what).toEqual(e);
+            else closeTo(actual[i]!, e, what, dtype === "float64" ? RTOL_F64 : RTOL_F32);
+          });
+        }
+      }
+    });
+  }
+});
+
+describe("every registered op's vjp matches finite differences under wasm (float64)", () => {
+  // float64 matmul runs in wasm even for the samples' tiny products; conv stays in js.
+  beforeAll(() => {
+    setBackend("wasm");
+    wasmTuning.minWasmWork = 0;
+  });
+  afterAll(() => {
+    wasmTuning.minWasmWork = 4096;
+  });
+  for (const op of differentiableOps()) {
+    it(op.definition.name, () => checkOpGradients(op, { numRuns: 25 }));
+  }
+});
+
+it("reports the thread count it uses", () => {
+  setWasmThreads(2);
+  expect(wasmThreads()).toBe(2);
+});

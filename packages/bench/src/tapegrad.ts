@@ -1,0 +1,153 @@
+import {
+  avgPool2d,
+  conv2d,
+  matmul,
+  maxPool2d,
+  setBackend,
+  setWasmThreads,
+  sub,
+  valueAndGrad,
+  vjp,
+  wasmAvailable,
+  type Tensor,
+} from "@tapegrad/autodiff";
+import { crossEntropy, optim } from "@tapegrad/nn";
+import { Unsupported, concat, type Peer, type PeerCall } from "./peer.js";
+import {
+  LENET_LAYERS,
+  LENET_LR,
+  convData,
+  lenetData,
+  matmulData,
+  poolData,
+  type LenetParams,
+  type Workload,
+} from "./workloads.js";
+
+/**
+ * tapegrad through its public API: the ops (`conv2d`, `maxPool2d`, `avgPool2d`, `matmul`) and
+ * `vjp` for the micro-benchmarks; for the LeNet step the `lenet()` model that `pnpm train`
+ * trains, `valueAndGrad` of `crossEntropy` and `optim.sgd`. Every op is eager: results exist
+ * when the call returns.
+ */
+
+const f32 = (t: Tensor): Float32Array => Float32Array.from(t.data as ArrayLike<number>);
+
+/**
+ * A tapegrad peer on one backend: `js`, or `wasm` with `threads` threads (the wasm kernels'
+ * thread pool, as `setWasmThreads` sets it).
+ */
+export function tapegradPeer(backend: "js" | "wasm", threads = 1): Peer {
+  const name = backend === "js" ? "tapegrad js" : `tapegrad wasm ×${threads}`;
+  const available = backend === "js" || wasmAvailable();
+  return {
+    name,
+    detail:
+      backend === "js"
+        ? "TypeScript kernels on typed arrays"
+        : available
+          ? `WebAssembly SIMD kernels, ${threads} thread${threads === 1 ? "" : "s"}`
+          : "unavailable here (no WebAssembly SIMD)",
+    activate: async () => {
+      if (!available) return;
+      setBackend(backend);
+      if (backend === "wasm") setWasmThreads(threads);
+    },
+    prepare: (w, n) => {
+      if (!available) throw new Unsupported("wasm backend unavailable (no WebAssembly SIMD)");
+      return prepareTapegrad(w, n);
+    },
+  };
+}
+
+function prepareTapegrad(w: Workload, n: number): PeerCall {
+  switch (w.kind) {
+    case "conv": {
+      const { x, w: weight, b, dy } = convData(w.spec, n);
+      const padding = w.spec.padding;
+      const forward = (x: Tensor, w: Tensor, b: Tensor) => conv2d(x, w, { bias: b, padding });
+      if (w.pass === "fwd") {
+        return {
+          run: () => void forward(x, weight, b),
+          outputs: () => ({ y: f32(forward(x, weight, b)) }),
+          dispose: () => {},
+        };
+      }
+      const both = () => {
+        const [y, pullback] = vjp(forward, x, weight, b);
+        return [y, ...pullback(dy)] as Tensor[];
+      };
+      return {
+        run: () => void both(),
+        outputs: () => {
+          const [y, dx, dw, db] = both().map(f32);
+          return { y: y!, dx: dx!, dw: dw!, db: db! };
+        },
+        dispose: () => {},
+      };
+    }
+    case "pool": {
+      const { x, dy } = poolData(w, n);
+      const pool = (x: Tensor) =>
+        w.op === "max" ? maxPool2d(x, { kernelSize: 2 }) : avgPool2d(x, { kernelSize: 2 });
+      const both = () => {
+        const [y, pullback] = vjp(pool, x);
+        return [y, pullback(dy)[0]!];
+      };
+      return {
+        run: () => void both(),
+        outputs: () => {
+          const [y, dx] = both().map(f32);
+          return { y: y!, dx: dx! };
+        },
+        dispose: () => {},
+      };
+    }
+    case "matmul": {
+      const { a, b } = matmulData(w.n);
+      return {
+        run: () => void matmul(a, b),
+        outputs: () => ({ c: f32(matmul(a, b)) }),
+        dispose: () => {},
+      };
+    }
+    case "lenet":
+      return prepareLenet(n);
+  }
+}
+
+/** One SGD step of LeNet-5, as the trainer's step does it (without momentum, to match peers). */
+function prepareLenet(n: number): PeerCall {
+  const { model, params: initial, x, labels } = lenetData(n);
+  const optimizer = optim.sgd({ lr: LENET_LR });
+  const lossAndGrad = valueAndGrad((params: unknown) =>
+    crossEntropy(model.apply(params, x), labels),
+  );
+  const step = (params: unknown, state: unknown): [number, unknown, unknown] => {
+    const [loss, grads] = lossAndGrad(params);
+    const [next, nextState] = optimizer.update(grads, state as never, params);
+    return [(loss as Tensor).item(), next, nextState];
+  };
+  // The timed calls train on: each step starts from the previous one's params, as in training.
+  let params: unknown = initial;
+  let state: unknown = optimizer.init(initial);
+  return {
+    run: () => {
+      [, params, state] = step(params, state);
+    },
+    outputs: () => {
+      const [loss, next] = step(initial, optimizer.init(initial));
+      return { loss: Float32Array.of(loss), update: lenetUpdate(initial, next as LenetParams) };
+    },
+    dispose: () => {},
+  };
+}
+
+/** new − old of every parameter, concatenated in LENET_LAYERS order (weight, then bias). */
+function lenetUpdate(before: LenetParams, after: LenetParams): Float32Array {
+  return concat(
+    LENET_LAYERS.flatMap((layer) =>
+      (["weight", "bias"] as const).map((p) => f32(sub(after[layer][p], before[layer][p]))),
+    ),
+  );
+}
