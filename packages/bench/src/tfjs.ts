@@ -85,9 +85,9 @@ export async function tfjsPeer(backend: "cpu" | "wasm"): Promise<Peer> {
       }
     },
     prepare: (w, n) => {
-      // Tensors a cell leaves allocated after its dispose are counted and reported, apart for
-      // cells that threw (a backward pass that stops at a missing kernel leaves its tape's
-      // tensors behind inside tfjs).
+      // Tensors a cell leaves allocated after its dispose are counted and reported, apart from
+      // those of cells that threw (a backward pass that stops at a missing kernel leaves its
+      // tape's tensors behind inside tfjs), which are counted on their own.
       const before = tf.memory().numTensors;
       const call = prepareTfjs(tf, w, n);
       let threw = false;
