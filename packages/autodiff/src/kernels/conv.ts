@@ -1,5 +1,5 @@
 import type { FloatArray } from "../dtype.js";
-import { jsMatmulKernels } from "./matmul.js";
+import { gemm } from "./matmul.js";
 
 // Index letters, the same in every loop of this file:
 //   n sample   g group   c input channel (within a group)   o output channel (within a group)
@@ -93,24 +93,6 @@ let columns = new Float64Array(0);
 function scratch(size: number): Float64Array {
   if (columns.length < size) columns = new Float64Array(size);
   return columns;
-}
-
-/** C (at co) += op(A)·op(B) for one m×k by k×n product, through the blocked matmul kernel. */
-function gemm(
-  a: FloatArray,
-  ao: number,
-  b: FloatArray,
-  bo: number,
-  c: FloatArray,
-  co: number,
-  m: number,
-  k: number,
-  n: number,
-  transA: boolean,
-  transB: boolean,
-): void {
-  const target = c.subarray(co, co + m * n);
-  jsMatmulKernels.matmul(a, [ao], b, [bo], target, m, k, n, transA, transB);
 }
 
 /**

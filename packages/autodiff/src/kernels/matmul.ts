@@ -88,8 +88,11 @@ function foldable(aOffsets: readonly number[], bOffsets: readonly number[], aSiz
   return true;
 }
 
-/** One product C += op(A)·op(B) at the given offsets: blocked unless it is too small to pay off. */
-function gemm(
+/**
+ * @internal One product C += op(A)·op(B) at the given offsets: blocked unless it is too small to
+ * pay off. Shared by the batched matmul and the conv kernels.
+ */
+export function gemm(
   a: FloatArray,
   ao: number,
   b: FloatArray,
