@@ -25,6 +25,7 @@ import {
 import { hessian, hvp, jacfwd, jacrev, jvp, linearize } from "./forward.js";
 import { isTracing } from "./tape.js";
 import { arbitraries } from "./testing/index.js";
+import { caught } from "../test/helpers.js";
 
 const f64 = (v: number | number[] | number[][]) => tensor(v, { dtype: "float64" });
 const arr = (t: unknown) => (t as Tensor).toArray();
@@ -36,16 +37,6 @@ function expectClose(actual: unknown, expected: unknown, digits = 10): void {
     expected instanceof Tensor ? Array.from(expected.data) : ([expected].flat(4) as number[]);
   expect(a.length).toBe(e.length);
   a.forEach((v, i) => expect(v).toBeCloseTo(e[i]!, digits));
-}
-
-function caught(fn: () => unknown): TapegradError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TapegradError);
-    return e as TapegradError;
-  }
-  throw new Error("expected the call to throw");
 }
 
 /** Picks x[i] of a 1-D tensor with a one-hot dot product (differentiable). */

@@ -34,20 +34,11 @@ import {
 } from "./index.js";
 import { isTracing } from "./tape.js";
 import { arbitraries } from "./testing/index.js";
+import { caught } from "../test/helpers.js";
 
 const f64 = (v: number | number[] | number[][]) => tensor(v, { dtype: "float64" });
 const arr = (t: unknown) => (t as Tensor).toArray();
 const num = (t: unknown) => (t as Tensor).item();
-
-function caught(fn: () => unknown): TapegradError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TapegradError);
-    return e as TapegradError;
-  }
-  throw new Error("expected the call to throw");
-}
 
 function expectClose(actual: unknown, expected: number | number[] | number[][], digits = 10): void {
   const flatA = Array.from((actual as Tensor).data);

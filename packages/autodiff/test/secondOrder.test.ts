@@ -24,6 +24,7 @@ import {
 } from "../src/index.js";
 import { isTracing } from "../src/tape.js";
 import { checkGrads, checkOpGradients, differentiableOps } from "../src/testing/index.js";
+import { caught } from "./helpers.js";
 
 // Second derivatives of every registered op (the vjp of each vjp, in reverse and forward mode),
 // nested reverse mode in all its combinations, and the checker's power to catch what only
@@ -63,16 +64,6 @@ const detachedSin = defineOp({
   vjp: ({ dy, inputs: [x] }) => [mul(stopGradient(dy), cos(x))],
   samples: (kit) => kit.anyTensor().map((x) => ({ inputs: [x], attrs: {} })),
 });
-
-function caught(fn: () => unknown): TapegradError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TapegradError);
-    return e as TapegradError;
-  }
-  throw new Error("expected the call to throw");
-}
 
 const ops = differentiableOps().filter((op) => !op.definition.name.startsWith(BROKEN));
 

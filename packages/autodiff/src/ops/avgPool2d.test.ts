@@ -16,9 +16,8 @@ import {
   type Tensor,
 } from "../index.js";
 import { checkGrads } from "../testing/checkGrads.js";
+import { caught, plane, seed4, seed6 } from "../../test/helpers.js";
 
-/** One plane as a [1, 1, H, W] float64 tensor. */
-const plane = (rows: number[][]) => tensor([[rows]], { dtype: "float64" });
 const arange = (shape: number[]) =>
   tensor(
     Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i),
@@ -30,38 +29,11 @@ const ones = (shape: number[]) =>
     { shape },
   );
 
-function caught(fn: () => unknown): TapegradError {
-  try {
-    fn();
-  } catch (e) {
-    return e as TapegradError;
-  }
-  throw new Error("expected the call to throw");
-}
-
 function expectClose(actual: Tensor, expected: number[][]) {
   const flat = expected.flat();
   expect(actual.size).toBe(flat.length);
   Array.from(actual.data).forEach((v, i) => expect(v).toBeCloseTo(flat[i]!, 12));
 }
-
-// prettier-ignore
-const seed4 = plane([
-  [1, 2, 3, 3],
-  [0, 1, 1, 5],
-  [3, 0, 1, 0],
-  [1, 4, 1, 2],
-]);
-
-// prettier-ignore
-const seed6 = plane([
-  [3, 6, 5, 4, 8, 9],
-  [1, 7, 9, 6, 8, 0],
-  [5, 0, 9, 6, 2, 0],
-  [5, 2, 6, 3, 7, 0],
-  [9, 0, 3, 2, 3, 1],
-  [3, 1, 3, 7, 1, 7],
-]);
 
 describe("avgPool2d: the seed notes' numbers", () => {
   it("4×4, 2×2 windows, stride 2 → [[1,3],[2,1]]", () => {

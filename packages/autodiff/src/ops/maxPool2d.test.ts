@@ -13,40 +13,11 @@ import {
   type Tensor,
 } from "../index.js";
 import { checkGrads } from "../testing/checkGrads.js";
-
-/** One plane as a [1, 1, H, W] float64 tensor. */
-const plane = (rows: number[][]) => tensor([[rows]], { dtype: "float64" });
+import { caught, plane, seed4, seed6 } from "../../test/helpers.js";
 
 /** The gradient of sum(maxPool2d(x)): how many windows route their gradient to each cell. */
 const routed = (x: Tensor, attrs: MaxPool2dAttrs) =>
   grad((t: Tensor) => sum(maxPool2d(t, attrs)))(x).toArray();
-
-function caught(fn: () => unknown): TapegradError {
-  try {
-    fn();
-  } catch (e) {
-    return e as TapegradError;
-  }
-  throw new Error("expected the call to throw");
-}
-
-// prettier-ignore
-const seed4 = plane([
-  [1, 2, 3, 3],
-  [0, 1, 1, 5],
-  [3, 0, 1, 0],
-  [1, 4, 1, 2],
-]);
-
-// prettier-ignore
-const seed6 = plane([
-  [3, 6, 5, 4, 8, 9],
-  [1, 7, 9, 6, 8, 0],
-  [5, 0, 9, 6, 2, 0],
-  [5, 2, 6, 3, 7, 0],
-  [9, 0, 3, 2, 3, 1],
-  [3, 1, 3, 7, 1, 7],
-]);
 
 describe("maxPool2d: the seed notes' numbers", () => {
   it("4×4, 2×2 windows, stride 2 → [[2,5],[4,2]]", () => {

@@ -19,6 +19,7 @@ import {
   type Tensor,
 } from "../index.js";
 import { arbitraries, checkGrads, checkOpGradients, differentiableOps } from "./index.js";
+import { caught } from "../../test/helpers.js";
 
 const f64 = (v: number | number[] | number[][]) => tensor(v, { dtype: "float64" });
 
@@ -58,15 +59,6 @@ const brokenBroadcast = defineOp({
       .tuple(kit.tensor([2, 3]), kit.tensor([3]))
       .map(([a, b]) => ({ inputs: [a, b], attrs: {} })),
 });
-
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected the call to throw");
-}
 
 describe("checkGrads passes on correct functions", () => {
   it("a scalar function of one tensor, reporting what it checked", () => {

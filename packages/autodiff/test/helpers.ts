@@ -1,0 +1,36 @@
+import { expect } from "vitest";
+import { TapegradError, tensor, type Tensor } from "../src/index.js";
+
+/** The error `fn` throws, asserted to be a TapegradError; fails the test if nothing is thrown. */
+export function caught(fn: () => unknown): TapegradError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TapegradError);
+    return e as TapegradError;
+  }
+  throw new Error("expected the call to throw");
+}
+
+/** One plane as a [1, 1, H, W] float64 tensor. */
+export const plane = (rows: number[][]): Tensor => tensor([[rows]], { dtype: "float64" });
+
+/** The 4×4 pooling example of the seed notes. */
+// prettier-ignore
+export const seed4 = plane([
+  [1, 2, 3, 3],
+  [0, 1, 1, 5],
+  [3, 0, 1, 0],
+  [1, 4, 1, 2],
+]);
+
+/** The 6×6 pooling example of the seed notes (it has tied maxima). */
+// prettier-ignore
+export const seed6 = plane([
+  [3, 6, 5, 4, 8, 9],
+  [1, 7, 9, 6, 8, 0],
+  [5, 0, 9, 6, 2, 0],
+  [5, 2, 6, 3, 7, 0],
+  [9, 0, 3, 2, 3, 1],
+  [3, 1, 3, 7, 1, 7],
+]);
