@@ -2,26 +2,7 @@ import { describe, expect, it } from "vitest";
 import { grad, mul, square, sum, tensor, type Tensor } from "@tapegrad/autodiff";
 import { rmsprop } from "./rmsprop.js";
 import type { Optimizer } from "./optimizer.js";
-
-// f(w) = ½·Σ aᵢ·wᵢ², a = [2, 0.5], from w₀ = [1, −2]: gradient a⊙w, first gradient [2, −1].
-const a = tensor([2, 0.5], { dtype: "float64" });
-const quadraticGrad = grad((p: { w: Tensor }) => mul(sum(mul(a, square(p.w))), 0.5));
-
-function trajectory<S>(optimizer: Optimizer<S>, steps = 3): number[][] {
-  let params = { w: tensor([1, -2], { dtype: "float64" }) };
-  let state = optimizer.init(params);
-  const out: number[][] = [];
-  for (let i = 0; i < steps; i++) {
-    [params, state] = optimizer.update(quadraticGrad(params), state, params);
-    out.push(Array.from(params.w.data));
-  }
-  return out;
-}
-
-function expectClose(got: number[][], expected: number[][]): void {
-  expect(got).toHaveLength(expected.length);
-  got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(expected[i]![j]!, 12)));
-}
+import { trajectory, expectClose } from "../../test/quadratic.js";
 
 describe("rmsprop", () => {
   it("divides by the root of the running mean square: w ← w − lr·g/(√v + ε)", () => {

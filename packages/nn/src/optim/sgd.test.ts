@@ -13,29 +13,7 @@ import {
 import { mse } from "../losses.js";
 import { sgd } from "./sgd.js";
 import type { Optimizer } from "./optimizer.js";
-
-// The fixed quadratic every optimizer test uses: f(w) = ½·Σ aᵢ·wᵢ², a = [2, 0.5], from
-// w₀ = [1, −2]; its gradient is a⊙w, so the first gradient is g₁ = [2, −1].
-const a = tensor([2, 0.5], { dtype: "float64" });
-const quadratic = (p: { w: Tensor }) => mul(sum(mul(a, square(p.w))), 0.5);
-const quadraticGrad = grad(quadratic);
-
-/** The params after each of `steps` updates, starting at w₀. */
-function trajectory<S>(optimizer: Optimizer<S>, steps = 3): number[][] {
-  let params = { w: tensor([1, -2], { dtype: "float64" }) };
-  let state = optimizer.init(params);
-  const out: number[][] = [];
-  for (let i = 0; i < steps; i++) {
-    [params, state] = optimizer.update(quadraticGrad(params), state, params);
-    out.push(Array.from(params.w.data));
-  }
-  return out;
-}
-
-function expectClose(got: number[][], expected: number[][]): void {
-  expect(got).toHaveLength(expected.length);
-  got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(expected[i]![j]!, 12)));
-}
+import { trajectory, expectClose } from "../../test/quadratic.js";
 
 describe("sgd", () => {
   it("plain: w ← w − lr·g", () => {
