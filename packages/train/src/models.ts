@@ -63,16 +63,20 @@ function basicBlock(inChannels: number, outChannels: number, stride: number): La
   return sequential({ add: residual(block, shortcut), relu: relu() });
 }
 
-/** A small ResNet: a stem, three stages of basic blocks (16, 32, 64 channels), global pooling. */
+/**
+ * A small ResNet: a 32-channel stem pooled to 14×14, then three stages of one basic block each
+ * (32 channels at 14×14, 64 at 7×7, 128 at 4×4), global average pooling and a linear classifier.
+ */
 export function resnet(): Layer {
   return sequential({
-    stem: convBnRelu(1, 16, 3),
-    block1: basicBlock(16, 16, 1),
-    block2: basicBlock(16, 32, 2),
-    block3: basicBlock(32, 64, 2),
-    pool: globalAvgPool2d(),
+    stem: convBnRelu(1, 32, 3),
+    pool: maxPool2d({ kernelSize: 2 }),
+    block1: basicBlock(32, 32, 1),
+    block2: basicBlock(32, 64, 2),
+    block3: basicBlock(64, 128, 2),
+    gap: globalAvgPool2d(),
     flatten: flatten(),
-    fc: linear({ inFeatures: 64, outFeatures: 10 }),
+    fc: linear({ inFeatures: 128, outFeatures: 10 }),
   });
 }
 

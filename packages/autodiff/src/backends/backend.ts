@@ -2,6 +2,7 @@ import { argumentError } from "../errors.js";
 import type { ConvKernels } from "../kernels/conv.js";
 import type { ElementwiseKernels } from "../kernels/elementwise.js";
 import type { MatmulKernels } from "../kernels/matmul.js";
+import type { NormKernels } from "../kernels/norm.js";
 import type { PoolKernels } from "../kernels/pool.js";
 import type { ReduceKernels } from "../kernels/reduce.js";
 import type { ShapeKernels } from "../kernels/shape.js";
@@ -19,7 +20,8 @@ export interface Kernels
     MatmulKernels,
     SoftmaxKernels,
     PoolKernels,
-    ConvKernels {}
+    ConvKernels,
+    NormKernels {}
 
 /** A named set of kernels. A backend may implement only the hot ones; the rest fall back to js. */
 export interface Backend {

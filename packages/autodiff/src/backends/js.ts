@@ -1,6 +1,7 @@
 import { jsConvKernels } from "../kernels/conv.js";
 import { jsElementwiseKernels } from "../kernels/elementwise.js";
 import { jsMatmulKernels } from "../kernels/matmul.js";
+import { jsNormKernels } from "../kernels/norm.js";
 import { jsPoolKernels } from "../kernels/pool.js";
 import { jsReduceKernels } from "../kernels/reduce.js";
 import { jsShapeKernels } from "../kernels/shape.js";
@@ -16,6 +17,7 @@ export const jsKernels: Kernels = {
   ...jsSoftmaxKernels,
   ...jsPoolKernels,
   ...jsConvKernels,
+  ...jsNormKernels,
 };
 
 registerBackend({ name: "js", kernels: jsKernels }, true);

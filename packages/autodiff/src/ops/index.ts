@@ -57,3 +57,10 @@ export {
   type Conv2dBackpropFilterOptions,
 } from "./conv2d.js";
 export { convTranspose2d, type ConvTranspose2dOptions } from "./convTranspose2d.js";
+export {
+  batchNorm,
+  batchNormBackward,
+  batchNormParamGrad,
+  channelMoments,
+  type BatchNormAttrs,
+} from "./batchNorm.js";

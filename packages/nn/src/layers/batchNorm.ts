@@ -1,13 +1,15 @@
 import {
   Tensor,
   add,
+  batchNorm,
   cast,
+  channelMoments,
   div,
-  mean,
+  full,
   mul,
   reshape,
+  slice,
   sqrt,
-  square,
   stopGradient,
   sub,
   type FloatDType,
@@ -124,41 +126,35 @@ function makeBatchNorm(
       };
       // Per-channel vectors broadcast against x as [C, 1, …]: one trailing 1 per spatial axis.
       const asColumn = (v: Tensor) => reshape(v, [channels, ...x.shape.slice(2).map(() => 1)]);
-      const axis = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
-      let xhat: Tensor;
-      let next = state;
-      if (ctx.training) {
-        const count = x.size / channels;
-        if (count < 2) {
-          throw shapeError(
-            kind,
-            `training needs more than one value per channel to estimate a variance, ` +
-              `got shape ${showShape(x.shape)}`,
-          );
-        }
-        const batchMean = mean(x, { axis, keepdims: true });
-        const centered = sub(x, batchMean);
-        // Biased variance (÷ count) normalises, as PyTorch; the running average gets the
-        // unbiased one (÷ count − 1). Both updates see stopped values: state is not trained.
-        const batchVar = mean(square(centered), { axis, keepdims: true });
-        xhat = div(centered, sqrt(add(batchVar, eps)));
-        const update = (old: Tensor, batch: Tensor, scale: number) =>
-          cast(
-            add(mul(old, 1 - momentum), mul(reshape(stopGradient(batch), shape), momentum * scale)),
-            old.dtype,
-          );
-        next = {
-          runningMean: update(running.runningMean, batchMean, 1),
-          runningVar: update(running.runningVar, batchVar, count / (count - 1)),
-        };
-      } else {
-        const centered = sub(x, asColumn(running.runningMean));
-        xhat = div(centered, sqrt(add(asColumn(running.runningVar), eps)));
+      const weight = affine ? paramOf(kind, params, "weight", shape) : full(shape, 1, x.dtype);
+      const bias = affine ? paramOf(kind, params, "bias", shape) : full(shape, 0, x.dtype);
+      if (!ctx.training) {
+        // Eval folds the running statistics into one scale and shift per channel.
+        const scale = div(weight, sqrt(add(running.runningVar, eps)));
+        const shift = sub(bias, mul(running.runningMean, scale));
+        return [add(mul(x, asColumn(scale)), asColumn(shift)), state];
       }
-      if (!affine) return [xhat, next];
-      const weight = paramOf(kind, params, "weight", shape);
-      const bias = paramOf(kind, params, "bias", shape);
-      return [add(mul(xhat, asColumn(weight)), asColumn(bias)), next];
+      const count = x.size / channels;
+      if (count < 2) {
+        throw shapeError(
+          kind,
+          `training needs more than one value per channel to estimate a variance, ` +
+            `got shape ${showShape(x.shape)}`,
+        );
+      }
+      // The fused op normalises with the batch's biased variance, as PyTorch; the running
+      // average gets the unbiased one (÷ count − 1). State is not trained: stopped values.
+      const moments = channelMoments(stopGradient(x));
+      const row = (r: number) => reshape(slice(moments, [r, 0], [r + 1, channels]), shape);
+      const update = (old: Tensor, batch: Tensor, scale: number) =>
+        cast(add(mul(old, 1 - momentum), mul(batch, momentum * scale)), old.dtype);
+      const next = {
+        runningMean: update(running.runningMean, row(0), 1),
+        runningVar: update(running.runningVar, row(1), count / (count - 1)),
+      };
+      // The op wants one dtype; cast is differentiable, so float32 params still learn from float64 x.
+      const like = (v: Tensor) => (v.dtype === x.dtype ? v : cast(v, x.dtype));
+      return [batchNorm(x, like(weight), like(bias), { eps }), next];
     },
   });
 }

@@ -1,0 +1,294 @@
+import { kernels } from "../backends/backend.js";
+import type { FloatArray } from "../dtype.js";
+import { argumentError, dtypeError, shapeError, showShape } from "../errors.js";
+import type { ChannelLayout } from "../kernels/norm.js";
+import { defineOp } from "../registry.js";
+import { shapesEqual } from "../shape.js";
+import type { SampleKit } from "../sampling.js";
+import { Tensor, type TensorLike } from "../tensor.js";
+import { vjp } from "../transforms.js";
+import { add, div, mul, sub } from "./binary.js";
+import { stack } from "./concat.js";
+import { mean, sum } from "./reduce.js";
+import { reshape } from "./reshape.js";
+import { slice } from "./slice.js";
+import { sqrt, square } from "./unary.js";
+import { assertFloat, produce } from "./util.js";
+
+export interface BatchNormAttrs {
+  /** Added to the variance before the square root (default 1e-5, as PyTorch). */
+  readonly eps?: number;
+}
+
+/** Float data of a float tensor (callers have checked the dtype). */
+function floatBuffer(x: Tensor): FloatArray {
+  return x.buffer as FloatArray;
+}
+
+/** Checks x ([N, C, …], float, ≥ 1 cell per channel) and returns its channel layout. */
+function layoutOf(op: string, x: Tensor): ChannelLayout {
+  assertFloat(op, "x", x);
+  if (x.ndim < 2) {
+    throw shapeError(op, `x must be [N, C, …] (rank ≥ 2), got shape ${showShape(x.shape)}`);
+  }
+  const channels = x.shape[1]!;
+  const outer = x.shape[0]!;
+  const inner = x.size / Math.max(1, outer * channels);
+  if (outer * inner === 0 && channels > 0) {
+    throw shapeError(op, `x has no values per channel to normalise: shape ${showShape(x.shape)}`);
+  }
+  return { outer, channels, inner };
+}
+
+/** Checks a per-channel input ([C], x's dtype). */
+function assertChannelVector(op: string, name: string, v: Tensor, x: Tensor): void {
+  if (v.ndim !== 1 || v.shape[0] !== x.shape[1]) {
+    throw shapeError(
+      op,
+      `${name} must have shape [${x.shape[1]}] (the channels of x, axis 1; x is ` +
+        `${showShape(x.shape)}), got ${showShape(v.shape)}`,
+    );
+  }
+  if (v.dtype !== x.dtype) {
+    throw dtypeError(op, `${name} is ${v.dtype} but x is ${x.dtype}: they must match`);
+  }
+}
+
+function epsOf(op: string, attrs: BatchNormAttrs): number {
+  const eps = attrs.eps ?? 1e-5;
+  if (typeof eps !== "number" || !(eps > 0) || !Number.isFinite(eps)) {
+    throw argumentError(op, `eps must be a positive finite number, got ${String(eps)}`);
+  }
+  return eps;
+}
+
+/** The axes a channel's cells span: every axis but 1. */
+function channelAxes(x: Tensor): number[] {
+  return x.shape.map((_, i) => i).filter((i) => i !== 1);
+}
+
+/** A [C] vector shaped to broadcast against x: [C, 1, …] with one 1 per axis after the channels. */
+function asColumn(v: Tensor, x: Tensor): Tensor {
+  return reshape(v, [v.shape[0]!, ...x.shape.slice(2).map(() => 1)]);
+}
+
+/**
+ * x − μ and 1/√(σ² + eps) per channel, written with primitive ops: the definition the fused
+ * kernels compute in a pass or two, and what their own gradients (second order) differentiate.
+ */
+function statsComposite(x: Tensor, eps: number) {
+  const axis = channelAxes(x);
+  const centered = sub(x, mean(x, { axis, keepdims: true }));
+  const variance = mean(square(centered), { axis, keepdims: true });
+  return { axis, centered, invStd: div(1, sqrt(add(variance, eps))) };
+}
+
+/** batchNormBackward's dx, written with primitive ops (see statsComposite). */
+function inputGradComposite(dy: Tensor, x: Tensor, weight: Tensor, eps: number): Tensor {
+  const { axis, centered, invStd } = statsComposite(x, eps);
+  const xhat = mul(centered, invStd);
+  const centeredDy = sub(dy, mean(dy, { axis, keepdims: true }));
+  const projection = mul(xhat, mean(mul(dy, xhat), { axis, keepdims: true }));
+  return mul(mul(asColumn(weight, x), invStd), sub(centeredDy, projection));
+}
+
+/** batchNormParamGrad's [2, C], written with primitive ops. */
+function paramGradComposite(dy: Tensor, x: Tensor, eps: number): Tensor {
+  const { axis, centered, invStd } = statsComposite(x, eps);
+  return stack([sum(mul(dy, mul(centered, invStd)), { axis }), sum(dy, { axis })]);
+}
+
+/** Random [N, C, …] inputs with well-spread values, so every channel's variance is far from 0. */
+function batchNormInput(kit: SampleKit) {
+  return kit
+    .shape({ minRank: 2, maxRank: 4, minDim: 1, maxDim: 3 })
+    .filter((shape) => shape.reduce((a, b) => a * b, 1) / shape[1]! >= 3)
+    .chain((shape) => kit.tensor(shape, { distinct: true, margin: 0.2 }));
+}
+
+const batchNormOp = defineOp({
+  name: "batchNorm",
+  inputs: ["x", "weight", "bias"],
+  forward: ([x, weight, bias], attrs: BatchNormAttrs) => {
+    const layout = layoutOf("batchNorm", x);
+    assertChannelVector("batchNorm", "weight", weight, x);
+    assertChannelVector("batchNorm", "bias", bias, x);
+    const eps = epsOf("batchNorm", attrs);
+    return produce(x.dtype, x.shape, (y) =>
+      kernels().batchNorm(
+        floatBuffer(x),
+        layout,
+        eps,
+        floatBuffer(weight),
+        floatBuffer(bias),
+        y as FloatArray,
+      ),
+    );
+  },
+  vjp: ({ dy, inputs: [x, weight], attrs, needsGrad }) => {
+    const dx = needsGrad[0] ? batchNormBackward(dy, x, weight, attrs) : null;
+    if (!needsGrad[1] && !needsGrad[2]) return [dx, null, null];
+    const params = batchNormParamGrad(dy, x, attrs);
+    const channels = x.shape[1]!;
+    return [
+      dx,
+      reshape(slice(params, [0, 0], [1, channels]), [channels]),
+      reshape(slice(params, [1, 0], [2, channels]), [channels]),
+    ];
+  },
+  samples: (kit) =>
+    batchNormInput(kit).chain((x) =>
+      kit.fc
+        .tuple(kit.tensor([x.shape[1]!]), kit.tensor([x.shape[1]!]))
+        .map(([weight, bias]) => ({ inputs: [x, weight, bias], attrs: {} })),
+    ),
+});
+
+/**
+ * Batch normalisation with the batch's own statistics, per channel (axis 1) of x ([N, C, …]):
+ * y = (x − μ)/√(σ² + eps)·weight + bias, μ and the biased σ² over every axis but 1. One fused
+ * kernel forward; the gradient is batchNormBackward (x) and batchNormParamGrad (weight, bias).
+ */
+export function batchNorm(
+  x: TensorLike,
+  weight: TensorLike,
+  bias: TensorLike,
+  attrs: BatchNormAttrs = {},
+): Tensor {
+  return batchNormOp(x, weight, bias, attrs);
+}
+
+const batchNormBackwardOp = defineOp({
+  name: "batchNormBackward",
+  inputs: ["dy", "x", "weight"],
+  forward: ([dy, x, weight], attrs: BatchNormAttrs) => {
+    const layout = layoutOf("batchNormBackward", x);
+    assertSameShape("batchNormBackward", dy, x);
+    assertChannelVector("batchNormBackward", "weight", weight, x);
+    const eps = epsOf("batchNormBackward", attrs);
+    return produce(x.dtype, x.shape, (dx) =>
+      kernels().batchNormBackward(
+        floatBuffer(dy),
+        floatBuffer(x),
+        layout,
+        eps,
+        floatBuffer(weight),
+        dx as FloatArray,
+        null,
+      ),
+    );
+  },
+  // Second order differentiates the same function written with primitive ops.
+  vjp: ({ dy: g, inputs: [dy, x, weight], attrs }) => {
+    const eps = epsOf("batchNormBackward", attrs);
+    const [, pullback] = vjp(
+      (d: Tensor, v: Tensor, w: Tensor) => inputGradComposite(d, v, w, eps),
+      dy,
+      x,
+      weight,
+    );
+    return pullback(g);
+  },
+  samples: (kit) =>
+    batchNormInput(kit).chain((x) =>
+      kit.fc
+        .tuple(kit.tensor(x.shape), kit.tensor([x.shape[1]!]))
+        .map(([dy, weight]) => ({ inputs: [dy, x, weight], attrs: {} })),
+    ),
+  tolerance: { atol: 1e-4 },
+});
+
+/**
+ * The x-gradient of batchNorm for output cotangent dy: weight/σ·(dy − mean(dy) − x̂·mean(dy·x̂)),
+ * means over each channel's cells. Fused in one kernel; differentiable (second order).
+ */
+export function batchNormBackward(
+  dy: TensorLike,
+  x: TensorLike,
+  weight: TensorLike,
+  attrs: BatchNormAttrs = {},
+): Tensor {
+  return batchNormBackwardOp(dy, x, weight, attrs);
+}
+
+const batchNormParamGradOp = defineOp({
+  name: "batchNormParamGrad",
+  inputs: ["dy", "x"],
+  forward: ([dy, x], attrs: BatchNormAttrs) => {
+    const layout = layoutOf("batchNormParamGrad", x);
+    assertSameShape("batchNormParamGrad", dy, x);
+    const eps = epsOf("batchNormParamGrad", attrs);
+    return produce(x.dtype, [2, layout.channels], (params) =>
+      kernels().batchNormBackward(
+        floatBuffer(dy),
+        floatBuffer(x),
+        layout,
+        eps,
+        null,
+        null,
+        params as FloatArray,
+      ),
+    );
+  },
+  vjp: ({ dy: g, inputs: [dy, x], attrs }) => {
+    const eps = epsOf("batchNormParamGrad", attrs);
+    const [, pullback] = vjp((d: Tensor, v: Tensor) => paramGradComposite(d, v, eps), dy, x);
+    return pullback(g);
+  },
+  samples: (kit) =>
+    batchNormInput(kit).chain((x) =>
+      kit.tensor(x.shape).map((dy) => ({ inputs: [dy, x], attrs: {} })),
+    ),
+  tolerance: { atol: 1e-4 },
+});
+
+/**
+ * The weight and bias gradients of batchNorm for output cotangent dy, as rows of a [2, C]
+ * tensor: [Σ dy·x̂, Σ dy] over each channel's cells. Fused in one kernel; differentiable.
+ */
+export function batchNormParamGrad(
+  dy: TensorLike,
+  x: TensorLike,
+  attrs: BatchNormAttrs = {},
+): Tensor {
+  return batchNormParamGradOp(dy, x, attrs);
+}
+
+const channelMomentsOp = defineOp({
+  name: "channelMoments",
+  inputs: ["x"],
+  forward: ([x]) => {
+    const layout = layoutOf("channelMoments", x);
+    return produce(x.dtype, [2, layout.channels], (out) =>
+      kernels().channelMoments(floatBuffer(x), layout, out as FloatArray),
+    );
+  },
+  // d mean/dx = 1/n, d var/dx = 2(x − μ)/n, per channel.
+  vjp: ({ dy, inputs: [x] }) => {
+    const axis = channelAxes(x);
+    const count = x.size / x.shape[1]!;
+    const channels = x.shape[1]!;
+    const row = (r: number) =>
+      asColumn(reshape(slice(dy, [r, 0], [r + 1, channels]), [channels]), x);
+    const centered = sub(x, mean(x, { axis, keepdims: true }));
+    return [add(mul(row(0), 1 / count), mul(mul(row(1), centered), 2 / count))];
+  },
+  samples: (kit) => batchNormInput(kit).map((x) => ({ inputs: [x], attrs: {} })),
+});
+
+/**
+ * Per channel (axis 1) of x ([N, C, …]): its mean and biased variance over every other axis, as
+ * the rows of a [2, C] tensor. What batch-norm layers feed their running statistics.
+ */
+export function channelMoments(x: TensorLike): Tensor {
+  return channelMomentsOp(x, {});
+}
+
+function assertSameShape(op: string, dy: Tensor, x: Tensor): void {
+  if (!shapesEqual(dy.shape, x.shape)) {
+    throw shapeError(
+      op,
+      `dy must have x's shape ${showShape(x.shape)}, got ${showShape(dy.shape)}`,
+    );
+  }
+}
