@@ -14,3 +14,4 @@ export function heapBase(): usize {
   return __heap_base;
 }
 export { sumF32, scatterAddF32 } from "./reduce";
+export { shiftedSumsF32, scaleShiftF32, batchNormSumsF32, batchNormInputGradF32 } from "./norm";

@@ -14,11 +14,13 @@ import {
   type Tensor,
 } from "../src/index.js";
 import { jsKernels } from "../src/backends/js.js";
+import { jsNormKernels } from "../src/kernels/norm.js";
 import { elementwiseTuning } from "../src/backends/wasm/elementwise.js";
 import { wasmKernels, wasmTuning } from "../src/backends/wasm/kernels.js";
 import { threadTuning } from "../src/backends/wasm/threads.js";
 import { poolingTuning, wasmPoolKernels } from "../src/backends/wasm/pooling.js";
 import { reduceTuning } from "../src/backends/wasm/reduce.js";
+import { normTuning, wasmNormKernels } from "../src/backends/wasm/norm.js";
 import { localModule, sharedModule } from "../src/backends/wasm/module.generated.js";
 import { WasmRuntime } from "../src/backends/wasm/runtime.js";
 import type { Conv2dParams } from "../src/kernels/conv.js";
@@ -33,14 +35,19 @@ import { compileVariant } from "../scripts/build-wasm.js";
 const RTOL_F32 = 1e-4;
 const RTOL_F64 = 1e-12;
 /**
- * The ops whose wasm kernels sum products in another order or precision; every other op's wasm
- * kernels (elementwise, pooling, sum, scatter-add) reproduce js exactly, and are held to that.
+ * The ops whose wasm kernels sum in another order or precision (batch norm: float64 sums in
+ * SIMD lanes, per-cell arithmetic in float32); every other op's wasm kernels (elementwise,
+ * pooling, sum, scatter-add) reproduce js exactly, and are held to that.
  */
 const SUMS_DIFFERENTLY = new Set([
   "matmul",
   "conv2d",
   "conv2dBackpropInput",
   "conv2dBackpropFilter",
+  "batchNorm",
+  "batchNormBackward",
+  "batchNormParamGrad",
+  "channelMoments",
 ]);
 
 const index = fileURLToPath(new URL("../src/index.ts", import.meta.url));
@@ -64,7 +71,9 @@ function closeTo(
   expect(actual.length, what).toBe(expected.length);
   let scale = 0;
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
-  const tolerance = rtol * scale + 1e-300;
+  // Results that differ only below float32's smallest normal (1.2e-38), as when a sample's
+  // weight is itself subnormal, are equal for float32's purposes.
+  const tolerance = rtol * scale + (rtol === RTOL_F32 ? 1.2e-38 : 1e-300);
   for (let i = 0; i < expected.length; i++) {
     const error = Math.abs(actual[i]! - expected[i]!);
     if (!(error <= tolerance) && !(Number.isNaN(actual[i]!) && Number.isNaN(expected[i]!))) {
@@ -440,6 +449,44 @@ describe("wasm pooling reproduces js exactly", () => {
   });
 });
 
+describe("wasm batch norm agrees with js", () => {
+  beforeAll(() => {
+    normTuning.minLength = 0;
+  });
+  afterAll(() => {
+    normTuning.minLength = 4096;
+  });
+
+  // inner 28·28 (SIMD body only), 7·7 (a tail of 1), 1 ([N, C] data: tail only); an offset mean.
+  for (const [outer, channels, inner] of [
+    [5, 3, 784],
+    [4, 6, 49],
+    [33, 7, 1],
+  ] as const) {
+    it(`moments, forward and both gradients on [${outer}, ${channels}, ${inner}]`, () => {
+      const layout = { outer, channels, inner };
+      const size = outer * channels * inner;
+      const x = randomArray(size, inner).map((v) => 40 + 3 * v);
+      const dy = randomArray(size, inner + 1);
+      const weight = randomArray(channels, 3);
+      const bias = randomArray(channels, 4);
+      const results = [jsNormKernels, wasmNormKernels].map((k) => {
+        const moments = new Float32Array(2 * channels);
+        k.channelMoments(x, layout, moments);
+        const y = new Float32Array(size);
+        k.batchNorm(x, layout, 1e-5, weight, bias, y);
+        const dx = new Float32Array(size);
+        const params = new Float32Array(2 * channels);
+        k.batchNormBackward(dy, x, layout, 1e-5, weight, dx, params);
+        return { moments, y, dx, params };
+      });
+      for (const key of ["moments", "y", "dx", "params"] as const) {
+        closeTo(results[1]![key], results[0]![key], key);
+      }
+    });
+  }
+});
+
 /** float32 copies of a sample's float inputs; int32 inputs stay as they are. */
 function toFloat32(inputs: readonly Tensor[]): Tensor[] {
   return inputs.map((x) =>
@@ -470,6 +517,7 @@ describe("every registered op gives the same results under js and wasm", () => {
     elementwiseTuning.minLength = 0;
     poolingTuning.minLength = 0;
     reduceTuning.minLength = 0;
+    normTuning.minLength = 0;
     setWasmThreads(2);
   });
   afterAll(() => {
@@ -479,6 +527,7 @@ describe("every registered op gives the same results under js and wasm", () => {
     elementwiseTuning.minLength = 2048;
     poolingTuning.minLength = 4096;
     reduceTuning.minLength = 2048;
+    normTuning.minLength = 4096;
     setBackend("wasm");
   });
 

@@ -38,63 +38,164 @@ export interface NormKernels {
   ): void;
 }
 
+// The per-channel formulas below are shared with the wasm backend, whose kernels run the passes
+// over the cells and leave these O(channels) steps to them.
+
+/** stats = [mean; biased variance] per channel, from the shifted sums s = Σ(x − K), q = Σ(x − K)². */
+export function finishMoments(
+  shift: number,
+  s: number,
+  q: number,
+  count: number,
+): [mean: number, variance: number] {
+  return [shift + s / count, Math.max(0, (q - (s * s) / count) / count)];
+}
+
+/** The batchNorm forward as y = x·scale + shift: [scale; shift] per channel. */
+export function scaleShift(
+  stats: Float64Array,
+  channels: number,
+  eps: number,
+  weight: FloatArray,
+  bias: FloatArray,
+): Float64Array {
+  const out = new Float64Array(2 * channels);
+  for (let c = 0; c < channels; c++) {
+    const scale = weight[c]! / Math.sqrt(stats[channels + c]! + eps);
+    out[c] = scale;
+    out[channels + c] = bias[c]! - stats[c]! * scale;
+  }
+  return out;
+}
+
+/** params = [Σ dy·x̂; Σ dy] per channel from sums = [Σ dy; Σ dy·(x − μ)]. */
+export function paramGrads(
+  stats: Float64Array,
+  sums: Float64Array,
+  channels: number,
+  eps: number,
+  params: FloatArray,
+): void {
+  for (let c = 0; c < channels; c++) {
+    params[c] = sums[channels + c]! / Math.sqrt(stats[channels + c]! + eps);
+    params[channels + c] = sums[c]!;
+  }
+}
+
 /**
- * Mean and biased variance per channel in one pass, in float64: sums of x − K and (x − K)² with
- * K the channel's first value (the shifted-data algorithm: no cancellation while K is within a
- * few standard deviations of the mean, which one of the channel's own values is). Four
- * accumulators each, so the adds do not wait on one another.
+ * dx = a·dy + b·x + d per channel, which is weight/σ·(dy − Σdy/n − x̂·Σdy·x̂/n) expanded:
+ * returns [a; b; d], from stats and sums = [Σ dy; Σ dy·(x − μ)].
  */
-function moments(x: FloatArray, { outer, channels, inner }: ChannelLayout) {
-  const mean = new Float64Array(channels);
-  const variance = new Float64Array(channels);
-  const count = outer * inner;
-  const tail = inner & 3;
+export function inputGradCoefficients(
+  stats: Float64Array,
+  sums: Float64Array,
+  layout: ChannelLayout,
+  eps: number,
+  weight: FloatArray,
+): Float64Array {
+  const { channels } = layout;
+  const count = layout.outer * layout.inner;
+  const out = new Float64Array(3 * channels);
+  for (let c = 0; c < channels; c++) {
+    const invStd = 1 / Math.sqrt(stats[channels + c]! + eps);
+    const a = weight[c]! * invStd;
+    const b = (-a * sums[channels + c]! * invStd * invStd) / count;
+    out[c] = a;
+    out[channels + c] = b;
+    out[2 * channels + c] = (-a * sums[c]!) / count - b * stats[c]!;
+  }
+  return out;
+}
+
+/**
+ * [mean; biased variance] per channel in one pass, in float64: sums of x − K and (x − K)² with K
+ * the channel's first value (the shifted-data algorithm: no cancellation while K lies within a
+ * few standard deviations of the mean, as one of the channel's own values does).
+ */
+function moments(x: FloatArray, { outer, channels, inner }: ChannelLayout): Float64Array {
+  const stats = new Float64Array(2 * channels);
   for (let c = 0; c < channels; c++) {
     const shift = x[c * inner]!;
-    let s0 = 0,
-      s1 = 0,
-      s2 = 0,
-      s3 = 0;
-    let q0 = 0,
-      q1 = 0,
-      q2 = 0,
-      q3 = 0;
+    // Two accumulators each, so consecutive adds do not wait on one another.
+    let s0 = 0;
+    let s1 = 0;
+    let q0 = 0;
+    let q1 = 0;
     for (let n = 0; n < outer; n++) {
       const base = (n * channels + c) * inner;
-      const end = base + inner - tail;
+      const end = base + inner;
       let k = base;
-      for (; k < end; k += 4) {
+      for (; k + 1 < end; k += 2) {
         const d0 = x[k]! - shift;
         const d1 = x[k + 1]! - shift;
-        const d2 = x[k + 2]! - shift;
-        const d3 = x[k + 3]! - shift;
         s0 += d0;
         s1 += d1;
-        s2 += d2;
-        s3 += d3;
         q0 += d0 * d0;
         q1 += d1 * d1;
-        q2 += d2 * d2;
-        q3 += d3 * d3;
       }
-      for (; k < end + tail; k++) {
+      if (k < end) {
         const d = x[k]! - shift;
         s0 += d;
         q0 += d * d;
       }
     }
-    const s = s0 + s1 + s2 + s3;
-    const q = q0 + q1 + q2 + q3;
-    mean[c] = shift + s / count;
-    variance[c] = Math.max(0, (q - (s * s) / count) / count);
+    [stats[c], stats[channels + c]] = finishMoments(shift, s0 + s1, q0 + q1, outer * inner);
   }
-  return { mean, variance };
+  return stats;
+}
+
+/** [Σ dy; Σ dy·(x − μ)] per channel, in float64. */
+function gradSums(
+  dy: FloatArray,
+  x: FloatArray,
+  { outer, channels, inner }: ChannelLayout,
+  stats: Float64Array,
+): Float64Array {
+  const sums = new Float64Array(2 * channels);
+  for (let c = 0; c < channels; c++) {
+    const mu = stats[c]!;
+    let g = 0;
+    let p = 0;
+    for (let n = 0; n < outer; n++) {
+      const base = (n * channels + c) * inner;
+      for (let k = base; k < base + inner; k++) {
+        g += dy[k]!;
+        p += dy[k]! * (x[k]! - mu);
+      }
+    }
+    sums[c] = g;
+    sums[channels + c] = p;
+  }
+  return sums;
+}
+
+/** out = x·coefficients[c] + coefficients[channels + c] (+ dy·… when given) per channel. */
+function perChannel(
+  out: FloatArray,
+  { outer, channels, inner }: ChannelLayout,
+  x: FloatArray,
+  xScale: Float64Array,
+  offset: Float64Array,
+  dy: FloatArray | null,
+  dyScale: Float64Array | null,
+): void {
+  for (let c = 0; c < channels; c++) {
+    const b = xScale[c]!;
+    const d = offset[c]!;
+    for (let n = 0; n < outer; n++) {
+      const base = (n * channels + c) * inner;
+      if (dy === null) {
+        for (let k = base; k < base + inner; k++) out[k] = x[k]! * b + d;
+      } else {
+        const a = dyScale![c]!;
+        for (let k = base; k < base + inner; k++) out[k] = a * dy[k]! + b * x[k]! + d;
+      }
+    }
+  }
 }
 
 function channelMoments(x: FloatArray, layout: ChannelLayout, out: FloatArray): void {
-  const { mean, variance } = moments(x, layout);
-  out.set(mean, 0);
-  out.set(variance, layout.channels);
+  out.set(moments(x, layout));
 }
 
 function batchNorm(
@@ -105,17 +206,10 @@ function batchNorm(
   bias: FloatArray,
   y: FloatArray,
 ): void {
-  const { outer, channels, inner } = layout;
-  const { mean, variance } = moments(x, layout);
-  for (let c = 0; c < channels; c++) {
-    // y = x·scale + shift, folded once per channel.
-    const scale = weight[c]! / Math.sqrt(variance[c]! + eps);
-    const shift = bias[c]! - mean[c]! * scale;
-    for (let n = 0; n < outer; n++) {
-      const base = (n * channels + c) * inner;
-      for (let k = base; k < base + inner; k++) y[k] = x[k]! * scale + shift;
-    }
-  }
+  const { channels } = layout;
+  const coefficients = scaleShift(moments(x, layout), channels, eps, weight, bias);
+  const scale = coefficients.subarray(0, channels);
+  perChannel(y, layout, x, scale, coefficients.subarray(channels), null, null);
 }
 
 function batchNormBackward(
@@ -127,57 +221,14 @@ function batchNormBackward(
   dx: FloatArray | null,
   params: FloatArray | null,
 ): void {
-  const { outer, channels, inner } = layout;
-  const { mean, variance } = moments(x, layout);
-  const count = outer * inner;
-  const tail = inner & 3;
-  for (let c = 0; c < channels; c++) {
-    const mu = mean[c]!;
-    const invStd = 1 / Math.sqrt(variance[c]! + eps);
-    // Σ dy and Σ dy·(x − μ); Σ dy·x̂ is the second times 1/σ.
-    let g0 = 0,
-      g1 = 0,
-      g2 = 0,
-      g3 = 0;
-    let p0 = 0,
-      p1 = 0,
-      p2 = 0,
-      p3 = 0;
-    for (let n = 0; n < outer; n++) {
-      const base = (n * channels + c) * inner;
-      const end = base + inner - tail;
-      let k = base;
-      for (; k < end; k += 4) {
-        g0 += dy[k]!;
-        g1 += dy[k + 1]!;
-        g2 += dy[k + 2]!;
-        g3 += dy[k + 3]!;
-        p0 += dy[k]! * (x[k]! - mu);
-        p1 += dy[k + 1]! * (x[k + 1]! - mu);
-        p2 += dy[k + 2]! * (x[k + 2]! - mu);
-        p3 += dy[k + 3]! * (x[k + 3]! - mu);
-      }
-      for (; k < end + tail; k++) {
-        g0 += dy[k]!;
-        p0 += dy[k]! * (x[k]! - mu);
-      }
-    }
-    const sumDy = g0 + g1 + g2 + g3;
-    const sumDyXc = p0 + p1 + p2 + p3;
-    if (params !== null) {
-      params[c] = sumDyXc * invStd;
-      params[channels + c] = sumDy;
-    }
-    if (dx === null) continue;
-    // dx = a·dy + b·x + d per channel, from weight/σ·(dy − Σdy/n − x̂·Σdy·x̂/n).
-    const a = weight![c]! * invStd;
-    const b = (-a * sumDyXc * invStd * invStd) / count;
-    const d = (-a * sumDy) / count - b * mu;
-    for (let n = 0; n < outer; n++) {
-      const base = (n * channels + c) * inner;
-      for (let k = base; k < base + inner; k++) dx[k] = a * dy[k]! + b * x[k]! + d;
-    }
-  }
+  const { channels } = layout;
+  const stats = moments(x, layout);
+  const sums = gradSums(dy, x, layout, stats);
+  if (params !== null) paramGrads(stats, sums, channels, eps, params);
+  if (dx === null) return;
+  const k = inputGradCoefficients(stats, sums, layout, eps, weight!);
+  const [a, b, d] = [0, 1, 2].map((i) => k.subarray(i * channels, (i + 1) * channels));
+  perChannel(dx, layout, x, b!, d!, dy, a!);
 }
 
 export const jsNormKernels: NormKernels = { channelMoments, batchNorm, batchNormBackward };

@@ -58,6 +58,33 @@ export interface KernelExports {
     n: number,
     offsets: number,
   ): void;
+  shiftedSumsF32(x: number, outer: number, channels: number, inner: number, sums: number): void;
+  scaleShiftF32(
+    x: number,
+    outer: number,
+    channels: number,
+    inner: number,
+    coefficients: number,
+    y: number,
+  ): void;
+  batchNormSumsF32(
+    dy: number,
+    x: number,
+    outer: number,
+    channels: number,
+    inner: number,
+    stats: number,
+    sums: number,
+  ): void;
+  batchNormInputGradF32(
+    dy: number,
+    x: number,
+    outer: number,
+    channels: number,
+    inner: number,
+    coefficients: number,
+    dx: number,
+  ): void;
   matmulTask(args: number, tid: number, threads: number): void;
   conv2dTask(args: number, tid: number, threads: number): void;
   conv2dBackpropInputTask(args: number, tid: number, threads: number): void;
