@@ -8,6 +8,7 @@ const STEP = 1;
 const NEG = 2;
 const ABS = 3;
 const SQUARE = 4;
+const SQRT = 5;
 
 /** Binary kinds. */
 const ADD = 0;
@@ -27,6 +28,9 @@ function unaryLanes(kind: i32, v: v128): v128 {
       return f32x4.neg(v);
     case ABS:
       return f32x4.abs(v);
+    // Correctly rounded, as js's float64 sqrt rounded once to float32 is (53 ≥ 2·24 + 2 bits).
+    case SQRT:
+      return f32x4.sqrt(v);
     default:
       return f32x4.mul(v, v);
   }

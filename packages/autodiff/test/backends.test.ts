@@ -213,11 +213,11 @@ describe("wasm kernels agree with js kernels (float32)", () => {
           [0, m * k],
           [0, 0],
         ];
-        const expected = new Float32Array(2 * m * n).fill(0.5);
+        const expected = new Float32Array(2 * m * n);
         jsKernels.matmul(a, offsets[0], b, offsets[1], expected, m, k, n, transA, transB);
         const results = [1, 2].map((threads) => {
           setWasmThreads(threads);
-          const c = new Float32Array(2 * m * n).fill(0.5);
+          const c = new Float32Array(2 * m * n);
           wasmKernels.matmul(a, offsets[0], b, offsets[1], c, m, k, n, transA, transB);
           closeTo(c, expected, `${m}×${k}×${n}, ${threads} threads`);
           return c;
@@ -395,11 +395,11 @@ describe("wasm kernels agree with js kernels (float32)", () => {
         ],
       ] as const;
       for (const [name, length, call] of passes) {
-        const expected = new Float32Array(length).fill(0.25);
+        const expected = new Float32Array(length);
         call(jsKernels, expected);
         const results = [1, 2].map((threads) => {
           setWasmThreads(threads);
-          const actual = new Float32Array(length).fill(0.25);
+          const actual = new Float32Array(length);
           call({ ...jsKernels, ...wasmKernels }, actual);
           closeTo(actual, expected, `${name}, ${threads} threads`);
           return actual;

@@ -44,12 +44,13 @@ export interface Conv2dParams {
   readonly outW: number;
 }
 
+/** Every output arrives zero-filled (ops allocate it fresh), so a backend may skip reading it. */
 export interface ConvKernels {
-  /** y += x ⋆ w: cross-correlation of x [N, Cin, H, W] with w; y is [N, Cout, Hout, Wout]. */
+  /** y = x ⋆ w: cross-correlation of x [N, Cin, H, W] with w; y is [N, Cout, Hout, Wout]. */
   conv2d(x: FloatArray, w: FloatArray, y: FloatArray, p: Conv2dParams): void;
-  /** dx += the gradient of conv2d with respect to x, for upstream gradient dy (Σ over o). */
+  /** dx = the gradient of conv2d with respect to x, for upstream gradient dy (Σ over o). */
   conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: Conv2dParams): void;
-  /** dw += the gradient of conv2d with respect to w, for upstream gradient dy (Σ over n). */
+  /** dw = the gradient of conv2d with respect to w, for upstream gradient dy (Σ over n). */
   conv2dBackpropFilter(x: FloatArray, dy: FloatArray, dw: FloatArray, p: Conv2dParams): void;
 }
 

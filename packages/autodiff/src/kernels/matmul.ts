@@ -2,7 +2,8 @@ import type { FloatArray } from "../dtype.js";
 
 export interface MatmulKernels {
   /**
-   * Batched C[b] += op(A[b]) · op(B[b]) with op(A[b]): m×k, op(B[b]): k×n, C[b]: m×n, all
+   * Batched C[b] = op(A[b]) · op(B[b]) into a zero-filled C (ops allocate it fresh, so a
+   * backend may skip reading it), with op(A[b]): m×k, op(B[b]): k×n, C[b]: m×n, all
    * row-major; op(X) = Xᵀ where transA/transB is set (A[b] stored k×m, B[b] stored n×k). A[b]
    * and B[b] start at the given offsets (equal offsets share a broadcast matrix); C[b] at b·m·n.
    */

@@ -13,7 +13,14 @@ import { wasmRuntime } from "./runtime.js";
 // LeNet-5 step, relu's gradient step() on 64×6×24×24 took 1.4 ms in js (one closure call per
 // element) and 0.2 ms here copies included. Other kinds, dtypes and small arrays stay in js.
 
-const UNARY: Partial<Record<UnaryKind, number>> = { relu: 0, step: 1, neg: 2, abs: 3, square: 4 };
+const UNARY: Partial<Record<UnaryKind, number>> = {
+  relu: 0,
+  step: 1,
+  neg: 2,
+  abs: 3,
+  square: 4,
+  sqrt: 5,
+};
 const BINARY: Partial<Record<BinaryKind, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
 
 /** @internal Arrays shorter than this stay in js; tests lower it to reach the wasm kernels. */

@@ -7,9 +7,9 @@ import { runTask, threadsFor } from "./threads.js";
 // Adapters from the kernel interfaces to the wasm kernels: float32 operands are copied into the
 // arena, computed there (split over the pool's threads when the work is large enough) and the
 // results copied back; small products go to the js kernels, and so do float64 convolutions
-// (float64 matmul runs in wasm too). Results accumulate into the given output (C += …), as the
-// interfaces require, so outputs are copied in as well as out; a copy is a memcpy, a small
-// fraction of any product worth sending here.
+// (float64 matmul runs in wasm too). Outputs arrive zero-filled (the interfaces promise it), so
+// they are zeroed in the arena rather than copied in; a copy is a memcpy, a small fraction of
+// any product worth sending here.
 
 /** @internal Work threshold, in multiply-adds; tests lower it to reach every code path. */
 export const wasmTuning = {
@@ -49,7 +49,7 @@ function matmul(
   runtime.reset();
   const aAt = runtime.copyIn(a);
   const bAt = runtime.copyIn(b);
-  const cAt = runtime.copyIn(c.subarray(0, batches * m * n));
+  const cAt = f64 ? runtime.zerosF64(batches * m * n) : runtime.zeros(batches * m * n);
   // [batch, m, k]·[k, n] with one shared B is one (batch·m)×k·k×n product, as in js.
   if (batches > 1 && !transA && foldable(aOffsets, bOffsets, m * k)) {
     m *= batches;
@@ -185,7 +185,7 @@ function conv2d(x: FloatArray, w: FloatArray, y: FloatArray, p: Conv2dParams): v
   runtime.reset();
   const xAt = runtime.copyIn(x);
   const wAt = runtime.copyIn(w);
-  const yAt = runtime.copyIn(y);
+  const yAt = runtime.zeros(y.length);
   runTask(runtime, "conv2dTask", convArgs(runtime, p, xAt, wAt, yAt, threads, 0), threads);
   runtime.copyOut(yAt, y);
 }
@@ -200,7 +200,7 @@ function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: C
   runtime.reset();
   const dyAt = runtime.copyIn(dy);
   const wAt = runtime.copyIn(w);
-  const dxAt = runtime.copyIn(dx);
+  const dxAt = runtime.zeros(dx.length);
   const args = convArgs(runtime, p, dxAt, wAt, dyAt, threads, 0);
   runTask(runtime, "conv2dBackpropInputTask", args, threads);
   runtime.copyOut(dxAt, dx);
@@ -221,7 +221,7 @@ function conv2dBackpropFilter(
   runtime.reset();
   const xAt = runtime.copyIn(x);
   const dyAt = runtime.copyIn(dy);
-  const dwAt = runtime.copyIn(dw);
+  const dwAt = runtime.zeros(dw.length);
   // Each chunk of samples sums into its own zeroed partial; they are added into dw in order.
   const chunks = Math.ceil(p.batch / convChunk(p));
   const partials = runtime.zeros(chunks * dw.length);
