@@ -15,6 +15,7 @@ const ADD = 0;
 const SUB = 1;
 const MUL = 2;
 const DIV = 3;
+const RELU_GRAD = 4;
 
 function unaryLanes(kind: i32, v: v128): v128 {
   const zero = f32x4.splat(0);
@@ -57,6 +58,9 @@ function binaryLanes(kind: i32, a: v128, b: v128): v128 {
       return f32x4.sub(a, b);
     case MUL:
       return f32x4.mul(a, b);
+    // a·[b > 0]: a times 1 or 0, as js multiplies, so a NaN in a survives either way.
+    case RELU_GRAD:
+      return f32x4.mul(a, v128.and(f32x4.splat(1), f32x4.gt(b, f32x4.splat(0))));
     default:
       return f32x4.div(a, b);
   }

@@ -33,7 +33,9 @@ export type BinaryKind =
   | "less"
   | "lessEqual"
   | "greater"
-  | "greaterEqual";
+  | "greaterEqual"
+  /** a·step(b): relu's gradient dy·[x > 0], as one pass. */
+  | "reluGrad";
 
 export interface ElementwiseKernels {
   /** out[i] = f(x[i]); `alpha` parameterises leakyRelu's negative slope. */
@@ -150,6 +152,8 @@ function binaryFunction(kind: BinaryKind): Combine {
       return (a, b) => (a > b ? 1 : 0);
     case "greaterEqual":
       return (a, b) => (a >= b ? 1 : 0);
+    case "reluGrad":
+      return (a, b) => a * (b > 0 ? 1 : 0);
   }
 }
 
@@ -201,6 +205,9 @@ function sameShapeLoop(kind: BinaryKind, a: TypedArray, b: TypedArray, out: Type
       return;
     case "div":
       for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
+      return;
+    case "reluGrad":
+      for (let i = 0; i < n; i++) out[i] = a[i]! * (b[i]! > 0 ? 1 : 0);
       return;
     default: {
       const f = binaryFunction(kind);

@@ -56,6 +56,27 @@ const divOp = defineBinary(
   },
 );
 
+const reluBackwardOp = defineOp({
+  name: "reluBackward",
+  inputs: ["dy", "x"],
+  forward: ([dy, x]) => binaryForward("reluGrad", dy, x, dy.dtype),
+  // Linear in dy; piecewise constant in x, whose gradient is 0 almost everywhere.
+  vjp: ({ dy: g, inputs: [dy, x] }) => [unbroadcast(reluBackward(g, x), dy.shape), null],
+  samples: (kit) =>
+    kit
+      .broadcastPair()
+      .chain(([sa, sb]) => kit.fc.tuple(kit.tensor(sa), kit.tensor(sb, { awayFrom: [0] })))
+      .map(([dy, x]) => ({ inputs: [dy, x], attrs: {} })),
+});
+
+/**
+ * relu's gradient: dy where x > 0, else 0 (dy·[x > 0], so a NaN in dy still propagates), in one
+ * pass rather than mul(dy, step(x)). Broadcasts; the result has dy's dtype.
+ */
+export function reluBackward(dy: TensorLike, x: TensorLike): Tensor {
+  return reluBackwardOp(dy, x);
+}
+
 const powOp = defineOp({
   name: "pow",
   inputs: ["a", "b"],

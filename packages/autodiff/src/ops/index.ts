@@ -1,4 +1,4 @@
-export { add, sub, mul, div, pow, maximum, minimum } from "./binary.js";
+export { add, sub, mul, div, pow, maximum, minimum, reluBackward } from "./binary.js";
 export { equal, notEqual, less, lessEqual, greater, greaterEqual, where } from "./compare.js";
 export {
   neg,

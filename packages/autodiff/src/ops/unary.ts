@@ -4,7 +4,7 @@ import { argumentError, show } from "../errors.js";
 import { defineOp, type VjpContext } from "../registry.js";
 import type { ValueOptions } from "../sampling.js";
 import type { Tensor, TensorLike } from "../tensor.js";
-import { add, div, mul, sub } from "./binary.js";
+import { add, div, mul, reluBackward, sub } from "./binary.js";
 import { greater, where } from "./compare.js";
 import { floatTypeOf, produce } from "./util.js";
 
@@ -54,10 +54,10 @@ export const tanh = defineUnary("tanh", ({ dy, y }) => mul(dy, sub(1, mul(y, y))
 /** 1/(1 + e^−x), computed without overflow. Gradient: dy·y·(1 − y). */
 export const sigmoid = defineUnary("sigmoid", ({ dy, y }) => mul(dy, mul(y, sub(1, y))));
 /**
- * max(x, 0). Gradient: dy where x > 0, else 0 — written with step(x), not maximum(x, 0), whose
- * tie rule would send half the gradient through at exactly 0.
+ * max(x, 0). Gradient: reluBackward(dy, x), dy where x > 0, else 0 — not maximum(x, 0)'s rule,
+ * whose tie would send half the gradient through at exactly 0.
  */
-export const relu = defineUnary("relu", ({ dy, inputs: [x] }) => mul(dy, step(x)), {
+export const relu = defineUnary("relu", ({ dy, inputs: [x] }) => reluBackward(dy, x), {
   awayFrom: [0],
 });
 /** log(1 + eˣ), stable for large |x|. Gradient: dy·sigmoid(x). */

@@ -21,7 +21,7 @@ const UNARY: Partial<Record<UnaryKind, number>> = {
   square: 4,
   sqrt: 5,
 };
-const BINARY: Partial<Record<BinaryKind, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
+const BINARY: Partial<Record<BinaryKind, number>> = { add: 0, sub: 1, mul: 2, div: 3, reluGrad: 4 };
 
 /** @internal Arrays shorter than this stay in js; tests lower it to reach the wasm kernels. */
 export const elementwiseTuning = { minLength: 2048 };
