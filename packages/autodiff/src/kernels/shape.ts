@@ -59,6 +59,7 @@ export interface ShapeKernels {
   /**
    * The transpose of `gather`: with out viewed as [outer, n, inner] and updates as
    * [outer, m, inner], out[o, indices[j], :] += updates[o, j, :]. Repeated indices accumulate.
+   * out arrives zero-filled (the op allocates it fresh), so a backend may skip reading it.
    */
   scatterAdd(
     updates: TypedArray,

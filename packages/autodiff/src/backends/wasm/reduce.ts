@@ -62,7 +62,7 @@ function scatterAdd(
   runtime.reset();
   const updatesAt = runtime.copyIn(updates);
   const indicesAt = runtime.copyIn(indices);
-  const outAt = runtime.copyIn(out);
+  const outAt = runtime.zeros(out.length);
   runtime.exports.scatterAddF32(updatesAt, outer, n, inner, indicesAt, indices.length, outAt);
   runtime.copyOut(outAt, out);
 }
