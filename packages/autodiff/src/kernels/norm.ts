@@ -194,33 +194,26 @@ function perChannel(
   }
 }
 
-function channelMoments(x: FloatArray, layout: ChannelLayout, out: FloatArray): void {
+const channelMoments: NormKernels["channelMoments"] = (x, layout, out) => {
   out.set(moments(x, layout));
-}
+};
 
-function batchNorm(
-  x: FloatArray,
-  layout: ChannelLayout,
-  eps: number,
-  weight: FloatArray,
-  bias: FloatArray,
-  y: FloatArray,
-): void {
+const batchNorm: NormKernels["batchNorm"] = (x, layout, eps, weight, bias, y) => {
   const { channels } = layout;
   const coefficients = scaleShift(moments(x, layout), channels, eps, weight, bias);
   const scale = coefficients.subarray(0, channels);
   perChannel(y, layout, x, scale, coefficients.subarray(channels), null, null);
-}
+};
 
-function batchNormBackward(
-  dy: FloatArray,
-  x: FloatArray,
-  layout: ChannelLayout,
-  eps: number,
-  weight: FloatArray | null,
-  dx: FloatArray | null,
-  params: FloatArray | null,
-): void {
+const batchNormBackward: NormKernels["batchNormBackward"] = (
+  dy,
+  x,
+  layout,
+  eps,
+  weight,
+  dx,
+  params,
+) => {
   const { channels } = layout;
   const stats = moments(x, layout);
   const sums = gradSums(dy, x, layout, stats);
@@ -229,6 +222,6 @@ function batchNormBackward(
   const k = inputGradCoefficients(stats, sums, layout, eps, weight!);
   const [a, b, d] = [0, 1, 2].map((i) => k.subarray(i * channels, (i + 1) * channels));
   perChannel(dx, layout, x, b!, d!, dy, a!);
-}
+};
 
 export const jsNormKernels: NormKernels = { channelMoments, batchNorm, batchNormBackward };

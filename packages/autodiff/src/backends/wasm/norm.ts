@@ -42,21 +42,14 @@ function moments(runtime: WasmRuntime, x: FloatArray, xAt: number, layout: Chann
   return stats;
 }
 
-function channelMoments(x: FloatArray, layout: ChannelLayout, out: FloatArray): void {
+const channelMoments: NormKernels["channelMoments"] = (x, layout, out) => {
   const runtime = runtimeFor(x);
   if (runtime === null) return jsNormKernels.channelMoments(x, layout, out);
   runtime.reset();
   out.set(moments(runtime, x, runtime.copyIn(x), layout));
-}
+};
 
-function batchNorm(
-  x: FloatArray,
-  layout: ChannelLayout,
-  eps: number,
-  weight: FloatArray,
-  bias: FloatArray,
-  y: FloatArray,
-): void {
+const batchNorm: NormKernels["batchNorm"] = (x, layout, eps, weight, bias, y) => {
   const runtime = runtimeFor(x, y);
   if (runtime === null) return jsNormKernels.batchNorm(x, layout, eps, weight, bias, y);
   const { outer, channels, inner } = layout;
@@ -67,17 +60,17 @@ function batchNorm(
   const yAt = runtime.alloc(4 * x.length);
   runtime.exports.scaleShiftF32(xAt, outer, channels, inner, coefficientsAt, yAt);
   runtime.copyOut(yAt, y);
-}
+};
 
-function batchNormBackward(
-  dy: FloatArray,
-  x: FloatArray,
-  layout: ChannelLayout,
-  eps: number,
-  weight: FloatArray | null,
-  dx: FloatArray | null,
-  params: FloatArray | null,
-): void {
+const batchNormBackward: NormKernels["batchNormBackward"] = (
+  dy,
+  x,
+  layout,
+  eps,
+  weight,
+  dx,
+  params,
+) => {
   const runtime = runtimeFor(x, dy, dx);
   if (runtime === null) {
     return jsNormKernels.batchNormBackward(dy, x, layout, eps, weight, dx, params);
@@ -99,7 +92,7 @@ function batchNormBackward(
   const dxAt = runtime.alloc(4 * x.length);
   runtime.exports.batchNormInputGradF32(dyAt, xAt, outer, channels, inner, coefficientsAt, dxAt);
   runtime.copyOut(dxAt, dx);
-}
+};
 
 /** The batch-norm kernels the wasm backend replaces. */
 export const wasmNormKernels: NormKernels = { channelMoments, batchNorm, batchNormBackward };
