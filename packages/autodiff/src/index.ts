@@ -40,6 +40,7 @@ export {
   type GradOptions,
   type ValueAndGradOptions,
 } from "./transforms.js";
+export { isTracing } from "./tape.js";
 export {
   jvp,
   linearize,

@@ -184,6 +184,21 @@ describe("tensor() from numbers and nested arrays", () => {
 });
 
 describe("tensor() from typed arrays", () => {
+  it("copies by default; with copy: false keeps an array of its dtype as storage", () => {
+    const data = new Float32Array([1, 2, 3, 4]);
+    const copied = tensor(data, { shape: [2, 2] });
+    const kept = tensor(data, { shape: [2, 2], copy: false });
+    expect(copied.data).not.toBe(data);
+    expect(kept.data).toBe(data);
+    expect(kept.shape).toEqual([2, 2]);
+    // Another dtype is a conversion, so a copy whatever `copy` says; shapes are still checked.
+    const converted = tensor(data, { dtype: "float64", copy: false });
+    expect(converted.data).toBeInstanceOf(Float64Array);
+    expect(() => tensor(data, { shape: [3], copy: false })).toThrow(
+      "tensor: shape [3] needs 3 elements, got 4",
+    );
+  });
+
   it("takes the typed array's dtype and a flat shape", () => {
     const f64 = tensor(new Float64Array([1, 2, 3]));
     expect(f64.dtype).toBe("float64");

@@ -101,10 +101,16 @@ export interface TensorOptions {
   dtype?: DType;
   /** The shape to give flat values (their count must match); default: the values' nesting. */
   shape?: readonly number[];
+  /**
+   * Default true. false: a typed array already of the tensor's dtype becomes its storage as it
+   * is, with no copy — for large data the caller made and will not modify afterwards (tensors
+   * are values). Other input is copied either way.
+   */
+  copy?: boolean;
 }
 
 /**
- * Creates a tensor from a number, nested arrays or a typed array (copied).
+ * Creates a tensor from a number, nested arrays or a typed array (copied unless `copy: false`).
  * The dtype defaults to the typed array's, else float32; `shape` reshapes flat data.
  */
 export function tensor(
@@ -137,6 +143,9 @@ export function tensor(
       "tensor",
       `shape ${showShape(shape)} needs ${shapeSize(shape)} elements, got ${flat.length}`,
     );
+  }
+  if (options.copy === false && isTyped && dtypeOfArray(values as TypedArray) === dtype) {
+    return new Tensor(values as TypedArray, shape);
   }
   const buffer = allocate(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) {

@@ -1,4 +1,4 @@
-import { TapegradError, Tensor, argmax } from "@tapegrad/autodiff";
+import { TapegradError, Tensor, argmax, tensor } from "@tapegrad/autodiff";
 import { show } from "./layers/check.js";
 import { checkLabels } from "./losses.js";
 
@@ -51,7 +51,7 @@ export function confusionMatrix(
   const truth = labels.data;
   const counts = new Int32Array(numClasses * numClasses);
   for (let i = 0; i < predicted.length; i++) counts[truth[i]! * numClasses + predicted[i]!]! += 1;
-  return new Tensor(counts, [numClasses, numClasses]);
+  return tensor(counts, { shape: [numClasses, numClasses], copy: false });
 }
 
 /**

@@ -74,7 +74,7 @@ export function mnistFromIdx(
   const pixels = new Float32Array(images.data.length);
   for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i]! / 255;
   return {
-    images: tensor(pixels, { shape: [n, 1, h, w] }),
-    labels: tensor(labelData),
+    images: tensor(pixels, { shape: [n, 1, h, w], copy: false }),
+    labels: tensor(labelData, { copy: false }),
   };
 }

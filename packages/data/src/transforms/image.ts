@@ -23,7 +23,7 @@ export function allocateLike(like: TypedArray, size: number): TypedArray {
   return new Float32Array(size);
 }
 
-/** Wraps transform output as a tensor of `shape` (tensor() copies: tensors own their buffers). */
+/** Wraps transform output, a fresh array nothing else holds, as a tensor of `shape`. */
 export function fromData(data: TypedArray, shape: readonly number[]): Tensor {
-  return tensor(data, { shape });
+  return tensor(data, { shape, copy: false });
 }

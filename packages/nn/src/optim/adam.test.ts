@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { grad, mul, square, sum, tensor, type Tensor } from "@tapegrad/autodiff";
-import { adam, adamW } from "./adam.js";
+import { grad, mul, prng, square, sum, tensor, vjp, type Tensor } from "@tapegrad/autodiff";
+import { adam, adamTuning, adamW } from "./adam.js";
 import type { Optimizer } from "./optimizer.js";
 import { trajectory, expectClose } from "../../test/quadratic.js";
 
@@ -81,5 +81,55 @@ describe("adamW", () => {
     expect(() => adam({ lr: 0.1, eps: -1 })).toThrow(
       "adam: eps must be a finite number ≥ 0, got -1",
     );
+  });
+});
+
+describe("the fused Adam loop", () => {
+  // Random params, moments after a few steps, and gradients spanning several magnitudes.
+  function run(optimizer: Optimizer, dtype: "float32" | "float64", fused: boolean) {
+    adamTuning.fused = fused;
+    try {
+      const rng = prng(7);
+      let params = { a: rng.normal([5, 7], { dtype }), b: { c: rng.normal([3], { dtype }) } };
+      let state = optimizer.init(params);
+      const out: number[][] = [];
+      for (let t = 0; t < 4; t++) {
+        const scale = 10 ** (t - 2);
+        const grads = {
+          a: mul(rng.normal([5, 7], { dtype }), scale),
+          b: { c: mul(rng.normal([3], { dtype }), scale) },
+        };
+        [params, state] = optimizer.update(grads, state, params);
+        out.push([...params.a.data, ...params.b.c.data]);
+      }
+      return out;
+    } finally {
+      adamTuning.fused = true;
+    }
+  }
+
+  const cases: [string, () => Optimizer][] = [
+    ["adam", () => adam({ lr: 0.01 })],
+    ["adam with L2 and a schedule", () => adam({ lr: (t) => 0.01 / (t + 1), weightDecay: 0.1 })],
+    ["adamW", () => adamW({ lr: 0.003, betas: [0.8, 0.99], eps: 1e-6 })],
+  ];
+  for (const [label, make] of cases) {
+    for (const dtype of ["float32", "float64"] as const) {
+      it(`gives the ops' results bit for bit: ${label}, ${dtype}`, () => {
+        expect(run(make(), dtype, true)).toEqual(run(make(), dtype, false));
+      });
+    }
+  }
+
+  it("leaves a traced update on the ops, so it can be differentiated", () => {
+    // adamW at t = 1: w₁ = w·(1 − lr·λ) − lr·g/(|g| + ε), so ∂w₁/∂w = 1 − 0.1·0.5 = 0.95. A
+    // fused (untraced) result would have no path back to w.
+    const optimizer = adamW({ lr: 0.1, weightDecay: 0.5 });
+    const grads = { w: tensor([0.5, 0.25], { dtype: "float64" }) };
+    const start = { w: tensor([1, -2], { dtype: "float64" }) };
+    const state = optimizer.init(start);
+    const [, pullback] = vjp((w: Tensor) => optimizer.update(grads, state, { w })[0].w, start.w);
+    const [dw] = pullback(tensor([1, 1], { dtype: "float64" }));
+    expect(Array.from(dw!.data)).toEqual([0.95, 0.95]);
   });
 });

@@ -1,4 +1,14 @@
-import { add, div, mul, sqrt, square, sub } from "@tapegrad/autodiff";
+import {
+  add,
+  div,
+  isTracing,
+  mul,
+  sqrt,
+  square,
+  sub,
+  tensor,
+  type Tensor,
+} from "@tapegrad/autodiff";
 import {
   checkLearningRate,
   checkOptions,
@@ -79,7 +89,20 @@ function adamFamily(name: string, options: AdamOptions, decoupled: boolean): Opt
       const correction1 = 1 - beta1 ** t;
       const correction2 = 1 - beta2 ** t;
       const moments = { expAvg: state.expAvg, expAvgSq: state.expAvgSq };
+      const constants = {
+        rate,
+        beta1,
+        beta2,
+        eps,
+        weightDecay,
+        decoupled,
+        correction1,
+        correction2,
+      };
       const [newParams, newMoments] = updateLeaves(fn, params, grads, moments, (w, g, m) => {
+        if (canFuse(w, g, m.expAvg!, m.expAvgSq!)) {
+          return fusedAdam(w, g, m.expAvg!, m.expAvgSq!, constants);
+        }
         let decayed = w;
         let d = g;
         if (weightDecay !== 0 && decoupled) decayed = mul(w, 1 - rate * weightDecay);
@@ -94,4 +117,74 @@ function adamFamily(name: string, options: AdamOptions, decoupled: boolean): Opt
       return [newParams, { step: t, expAvg: newMoments.expAvg!, expAvgSq: newMoments.expAvgSq! }];
     },
   };
+}
+
+/** @internal Tests turn the fused path off to compare it with the ops it reproduces. */
+export const adamTuning = { fused: true };
+
+interface AdamConstants {
+  readonly rate: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly decoupled: boolean;
+  readonly correction1: number;
+  readonly correction2: number;
+}
+
+/**
+ * Whether one leaf may take the fused loop: no transform is tracing (so nothing needs the ops
+ * on a tape) and the four tensors share one float dtype.
+ */
+function canFuse(...tensors: Tensor[]): boolean {
+  const dtype = tensors[0]!.dtype;
+  return (
+    adamTuning.fused &&
+    !isTracing() &&
+    dtype !== "int32" &&
+    tensors.every((t) => t.dtype === dtype && t.size === tensors[0]!.size)
+  );
+}
+
+/**
+ * The update the ops above compute, in one pass per leaf instead of a dozen ops: each step is
+ * rounded to the leaf's dtype exactly where an op would round its result (and each constant
+ * where an op would convert it), so the two paths give the same bits (adam.test checks this).
+ */
+function fusedAdam(
+  w: Tensor,
+  g: Tensor,
+  m: Tensor,
+  v: Tensor,
+  k: AdamConstants,
+): [Tensor, { expAvg: Tensor; expAvgSq: Tensor }] {
+  const r = w.dtype === "float32" ? Math.fround : (x: number) => x;
+  const Ctor = w.dtype === "float32" ? Float32Array : Float64Array;
+  const [wd, gd, md, vd] = [w.data, g.data, m.data, v.data];
+  const n = wd.length;
+  const next = new Ctor(n);
+  const expAvg = new Ctor(n);
+  const expAvgSq = new Ctor(n);
+  const decay = r(1 - k.rate * k.weightDecay);
+  const l2 = r(k.weightDecay);
+  const [b1, b1c, b2, b2c] = [r(k.beta1), r(1 - k.beta1), r(k.beta2), r(1 - k.beta2)];
+  const root2 = r(Math.sqrt(k.correction2));
+  const eps = r(k.eps);
+  const step = r(k.rate / k.correction1);
+  const decoupled = k.weightDecay !== 0 && k.decoupled;
+  const coupled = k.weightDecay !== 0 && !k.decoupled;
+  for (let i = 0; i < n; i++) {
+    const wi = wd[i]!;
+    const decayed = decoupled ? r(wi * decay) : wi;
+    const d = coupled ? r(gd[i]! + r(wi * l2)) : gd[i]!;
+    const mi = r(r(md[i]! * b1) + r(d * b1c));
+    const vi = r(r(vd[i]! * b2) + r(r(d * d) * b2c));
+    const denom = r(r(r(Math.sqrt(vi)) / root2) + eps);
+    next[i] = r(decayed - r(r(mi / denom) * step));
+    expAvg[i] = mi;
+    expAvgSq[i] = vi;
+  }
+  const wrap = (data: Float32Array | Float64Array) => tensor(data, { shape: w.shape, copy: false });
+  return [wrap(next), { expAvg: wrap(expAvg), expAvgSq: wrap(expAvgSq) }];
 }
