@@ -166,23 +166,32 @@ function col2im(col: Float64Array, dx: FloatArray, xo: number, params: Conv2dPar
   }
 }
 
-function conv2d(x: FloatArray, w: FloatArray, y: FloatArray, params: Conv2dParams): void {
+/**
+ * Calls `visit` for every (sample, group) pair, in order, with the offsets of its block of x
+ * (Cin/groups planes), of y or dy (Cout/groups planes) and of w (the group's filters).
+ */
+function forEachSampleGroup(
+  params: Conv2dParams,
+  visit: (xo: number, yo: number, wo: number) => void,
+): void {
   const { cin, cout, k, p } = groupSizes(params);
   const { batch, groups } = params;
   const xGroup = cin * params.height * params.width;
-  const col = isPointwise(params) ? null : scratch(k * p);
   for (let n = 0; n < batch; n++) {
     for (let g = 0; g < groups; g++) {
-      const xo = (n * groups + g) * xGroup;
-      const yo = (n * groups + g) * cout * p;
-      if (col === null) {
-        gemm(w, g * cout * k, x, xo, y, yo, cout, k, p, false, false);
-        continue;
-      }
-      im2col(x, xo, col, params, cin);
-      gemm(w, g * cout * k, col, 0, y, yo, cout, k, p, false, false);
+      visit((n * groups + g) * xGroup, (n * groups + g) * cout * p, g * cout * k);
     }
   }
+}
+
+function conv2d(x: FloatArray, w: FloatArray, y: FloatArray, params: Conv2dParams): void {
+  const { cin, cout, k, p } = groupSizes(params);
+  const col = isPointwise(params) ? null : scratch(k * p);
+  forEachSampleGroup(params, (xo, yo, wo) => {
+    if (col === null) return gemm(w, wo, x, xo, y, yo, cout, k, p, false, false);
+    im2col(x, xo, col, params, cin);
+    gemm(w, wo, col, 0, y, yo, cout, k, p, false, false);
+  });
 }
 
 function conv2dBackpropInput(
@@ -192,23 +201,14 @@ function conv2dBackpropInput(
   params: Conv2dParams,
 ): void {
   const { cin, cout, k, p } = groupSizes(params);
-  const { batch, groups } = params;
-  const xGroup = cin * params.height * params.width;
   const col = isPointwise(params) ? null : scratch(k * p);
-  for (let n = 0; n < batch; n++) {
-    for (let g = 0; g < groups; g++) {
-      const xo = (n * groups + g) * xGroup;
-      const dyo = (n * groups + g) * cout * p;
-      if (col === null) {
-        gemm(w, g * cout * k, dy, dyo, dx, xo, k, cout, p, true, false);
-        continue;
-      }
-      // The GEMM adds into its result, and col still holds the previous group's columns.
-      col.fill(0, 0, k * p);
-      gemm(w, g * cout * k, dy, dyo, col, 0, k, cout, p, true, false);
-      col2im(col, dx, xo, params, cin);
-    }
-  }
+  forEachSampleGroup(params, (xo, dyo, wo) => {
+    if (col === null) return gemm(w, wo, dy, dyo, dx, xo, k, cout, p, true, false);
+    // The GEMM adds into its result, and col still holds the previous group's columns.
+    col.fill(0, 0, k * p);
+    gemm(w, wo, dy, dyo, col, 0, k, cout, p, true, false);
+    col2im(col, dx, xo, params, cin);
+  });
 }
 
 function conv2dBackpropFilter(
@@ -218,22 +218,13 @@ function conv2dBackpropFilter(
   params: Conv2dParams,
 ): void {
   const { cin, cout, k, p } = groupSizes(params);
-  const { batch, groups } = params;
-  const xGroup = cin * params.height * params.width;
   const col = isPointwise(params) ? null : scratch(k * p);
-  for (let n = 0; n < batch; n++) {
-    for (let g = 0; g < groups; g++) {
-      const xo = (n * groups + g) * xGroup;
-      const dyo = (n * groups + g) * cout * p;
-      // Summing over the batch is free: the GEMM accumulates into dw.
-      if (col === null) {
-        gemm(dy, dyo, x, xo, dw, g * cout * k, cout, p, k, false, true);
-        continue;
-      }
-      im2col(x, xo, col, params, cin);
-      gemm(dy, dyo, col, 0, dw, g * cout * k, cout, p, k, false, true);
-    }
-  }
+  // Summing over the batch is free: the GEMM accumulates into dw.
+  forEachSampleGroup(params, (xo, dyo, wo) => {
+    if (col === null) return gemm(dy, dyo, x, xo, dw, wo, cout, p, k, false, true);
+    im2col(x, xo, col, params, cin);
+    gemm(dy, dyo, col, 0, dw, wo, cout, p, k, false, true);
+  });
 }
 
 export const jsConvKernels: ConvKernels = { conv2d, conv2dBackpropInput, conv2dBackpropFilter };
