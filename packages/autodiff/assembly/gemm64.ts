@@ -2,8 +2,8 @@
 // with a 4×4 micro-tile in eight f64x2 accumulators. The depth blocks are KC = 256 long, as in
 // ../src/kernels/matmul.ts, so each element's sum runs in the same order as the js kernel's.
 
-const MR: i32 = 4;
-const NR: i32 = 4;
+export const MR: i32 = 4;
+export const NR: i32 = 4;
 const KC: i32 = 256;
 const MC: i32 = 64;
 const NC: i32 = 1024;
@@ -166,44 +166,5 @@ export function gemmF64(
         }
       }
     }
-  }
-}
-
-/** Thread `tid`'s share of an m×n float64 product: column or row blocks, as gemmF32Part. */
-export function gemmF64Part(
-  a: usize,
-  ars: i32,
-  acs: i32,
-  b: usize,
-  brs: i32,
-  bcs: i32,
-  c: usize,
-  ldc: i32,
-  m: i32,
-  k: i32,
-  n: i32,
-  scratch: usize,
-  tid: i32,
-  threads: i32,
-): void {
-  if (threads <= 1) {
-    gemmF64(a, ars, acs, b, brs, bcs, c, ldc, m, k, n, scratch);
-    return;
-  }
-  if (n >= m) {
-    const units = (n + NR - 1) / NR;
-    const j0 = min(n, <i32>((<i64>units * tid) / threads) * NR);
-    const j1 = min(n, <i32>((<i64>units * (tid + 1)) / threads) * NR);
-    if (j1 <= j0) return;
-    const bj = b + <usize>j0 * bcs * 8;
-    gemmF64(a, ars, acs, bj, brs, bcs, c + <usize>j0 * 8, ldc, m, k, j1 - j0, scratch);
-  } else {
-    const units = (m + MR - 1) / MR;
-    const i0 = min(m, <i32>((<i64>units * tid) / threads) * MR);
-    const i1 = min(m, <i32>((<i64>units * (tid + 1)) / threads) * MR);
-    if (i1 <= i0) return;
-    const ai = a + <usize>i0 * ars * 8;
-    const ci = c + <usize>i0 * ldc * 8;
-    gemmF64(ai, ars, acs, b, brs, bcs, ci, ldc, i1 - i0, k, n, scratch);
   }
 }

@@ -1,5 +1,5 @@
-import { gemmF32, gemmF32Part } from "./gemm";
-import { gemmF64, gemmF64Part } from "./gemm64";
+import { MR as MR32, NR as NR32, gemmF32 } from "./gemm";
+import { MR as MR64, NR as NR64, gemmF64 } from "./gemm64";
 
 /** Batched matmul arguments as the JavaScript side writes them: consecutive i32s at `args`. */
 @unmanaged
@@ -27,7 +27,7 @@ class MatmulArgs {
 
 /**
  * C[b] += op(A[b])·op(B[b]) for this thread's share: whole products round-robin when there are
- * many, else a block of every product (see gemmF32Part).
+ * many, else a block of every product (see gemmPart).
  */
 export function matmulTask(args: usize, tid: i32, threads: i32): void {
   const q = changetype<MatmulArgs>(args);
@@ -47,13 +47,97 @@ export function matmulTask(args: usize, tid: i32, threads: i32): void {
     const acs = q.acs;
     const brs = q.brs;
     const bcs = q.bcs;
-    if (f64) {
-      if (byProduct) gemmF64(a, ars, acs, b, brs, bcs, c, n, m, k, n, scratch);
-      else gemmF64Part(a, ars, acs, b, brs, bcs, c, n, m, k, n, scratch, tid, threads);
-    } else if (byProduct) {
-      gemmF32(a, ars, acs, b, brs, bcs, c, n, m, k, n, scratch);
-    } else {
-      gemmF32Part(a, ars, acs, b, brs, bcs, c, n, m, k, n, scratch, tid, threads);
-    }
+    if (byProduct) gemm(f64, a, ars, acs, b, brs, bcs, c, n, m, k, n, scratch);
+    else gemmPart(f64, a, ars, acs, b, brs, bcs, c, n, m, k, n, scratch, tid, threads);
+  }
+}
+
+/** One float32 or float64 product C += op(A)·op(B) (strides in elements, ldc C's row stride). */
+function gemm(
+  f64: bool,
+  a: usize,
+  ars: i32,
+  acs: i32,
+  b: usize,
+  brs: i32,
+  bcs: i32,
+  c: usize,
+  ldc: i32,
+  m: i32,
+  k: i32,
+  n: i32,
+  scratch: usize,
+): void {
+  if (f64) gemmF64(a, ars, acs, b, brs, bcs, c, ldc, m, k, n, scratch);
+  else gemmF32(a, ars, acs, b, brs, bcs, c, ldc, m, k, n, scratch);
+}
+
+/** Where thread `tid` of `threads` starts on `extent` items dealt in whole `unit`s. */
+function shareStart(extent: i32, unit: i32, tid: i32, threads: i32): i32 {
+  const units = (extent + unit - 1) / unit;
+  return min(extent, <i32>((<i64>units * tid) / threads) * unit);
+}
+
+/**
+ * The share of an m×n product that thread `tid` of `threads` computes: C is split into column
+ * blocks (whole NR slivers) when it is at least as wide as tall, else into row blocks (whole MR
+ * slivers), so every element is summed by one thread in the same order whatever the thread count.
+ */
+function gemmPart(
+  f64: bool,
+  a: usize,
+  ars: i32,
+  acs: i32,
+  b: usize,
+  brs: i32,
+  bcs: i32,
+  c: usize,
+  ldc: i32,
+  m: i32,
+  k: i32,
+  n: i32,
+  scratch: usize,
+  tid: i32,
+  threads: i32,
+): void {
+  const bytes: usize = f64 ? 8 : 4;
+  const byColumns = n >= m;
+  const extent = byColumns ? n : m;
+  const unit = byColumns ? (f64 ? NR64 : NR32) : f64 ? MR64 : MR32;
+  const start = shareStart(extent, unit, tid, threads);
+  const end = shareStart(extent, unit, tid + 1, threads);
+  if (end <= start) return;
+  if (byColumns) {
+    gemm(
+      f64,
+      a,
+      ars,
+      acs,
+      b + <usize>(start * bcs) * bytes,
+      brs,
+      bcs,
+      c + <usize>start * bytes,
+      ldc,
+      m,
+      k,
+      end - start,
+      scratch,
+    );
+  } else {
+    gemm(
+      f64,
+      a + <usize>(start * ars) * bytes,
+      ars,
+      acs,
+      b,
+      brs,
+      bcs,
+      c + <usize>(start * ldc) * bytes,
+      ldc,
+      end - start,
+      k,
+      n,
+      scratch,
+    );
   }
 }
