@@ -1,4 +1,4 @@
-import { TapegradError, type ErrorCode, type Tensor } from "@tapegrad/autodiff";
+import { TapegradError, type ErrorCode, type Rng, type Tensor } from "@tapegrad/autodiff";
 import type { ApplyContext, Layer } from "../layer.js";
 import { argumentError, show } from "../layers/check.js";
 
@@ -88,6 +88,28 @@ export function isLayer(value: unknown): value is Layer {
 export function keyedTree(asArray: boolean, entries: readonly [string, unknown][]): unknown {
   if (asArray) return entries.map(([, value]) => value);
   return Object.fromEntries(entries);
+}
+
+/**
+ * Initialises each child with its own split of `rng` (so a layer's init does not depend on how
+ * much its siblings draw) and gathers their params and state into trees of the combinator's shape.
+ */
+export function initChildren(
+  rng: Rng,
+  entries: readonly [string, Layer][],
+  asArray: boolean,
+): { params: unknown; state: unknown } {
+  const variables = entries.map(([key, layer]) => [key, layer.init(rng.split())] as const);
+  return {
+    params: keyedTree(
+      asArray,
+      variables.map(([k, v]) => [k, v.params]),
+    ),
+    state: keyedTree(
+      asArray,
+      variables.map(([k, v]) => [k, v.state]),
+    ),
+  };
 }
 
 /**

@@ -1,7 +1,14 @@
 import { concat, type Tensor } from "@tapegrad/autodiff";
 import { defineLayer, type Layer } from "../layer.js";
 import { argumentError, optionsObject, shapeError, show, showShape } from "../layers/check.js";
-import { applyChild, keyedTree, layerEntries, subtree, type LayerList } from "./child.js";
+import {
+  applyChild,
+  initChildren,
+  keyedTree,
+  layerEntries,
+  subtree,
+  type LayerList,
+} from "./child.js";
 import type { ParamsOfAll, StateOfAll } from "./sequential.js";
 
 /** Options of `parallel`. */
@@ -30,19 +37,8 @@ export function parallel<const L extends LayerList>(
   return defineLayer<ParamsOfAll<L>, StateOfAll<L>>({
     kind: where,
     children: Object.fromEntries(entries),
-    init: (rng) => {
-      const variables = entries.map(([key, layer]) => [key, layer.init(rng.split())] as const);
-      return {
-        params: keyedTree(
-          asArray,
-          variables.map(([k, v]) => [k, v.params]),
-        ) as ParamsOfAll<L>,
-        state: keyedTree(
-          asArray,
-          variables.map(([k, v]) => [k, v.state]),
-        ) as StateOfAll<L>,
-      };
-    },
+    init: (rng) =>
+      initChildren(rng, entries, asArray) as { params: ParamsOfAll<L>; state: StateOfAll<L> },
     applyWithState: (params, state, x, ctx) => {
       const outputs: Tensor[] = [];
       const next: [string, unknown][] = [];

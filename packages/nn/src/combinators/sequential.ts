@@ -1,6 +1,7 @@
 import { defineLayer, type Layer } from "../layer.js";
 import {
   applyChild,
+  initChildren,
   keyedTree,
   layerEntries,
   subtree,
@@ -28,20 +29,8 @@ export function sequential<const L extends LayerList>(
   return defineLayer<ParamsOfAll<L>, StateOfAll<L>>({
     kind: where,
     children: Object.fromEntries(entries),
-    init: (rng) => {
-      // One split per child: a layer's init does not depend on how much its siblings draw.
-      const variables = entries.map(([key, layer]) => [key, layer.init(rng.split())] as const);
-      return {
-        params: keyedTree(
-          asArray,
-          variables.map(([k, v]) => [k, v.params]),
-        ) as ParamsOfAll<L>,
-        state: keyedTree(
-          asArray,
-          variables.map(([k, v]) => [k, v.state]),
-        ) as StateOfAll<L>,
-      };
-    },
+    init: (rng) =>
+      initChildren(rng, entries, asArray) as { params: ParamsOfAll<L>; state: StateOfAll<L> },
     applyWithState: (params, state, x, ctx) => {
       let y = x;
       const next: [string, unknown][] = [];
