@@ -1,6 +1,6 @@
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { conv2d, convTranspose2d, grad, mul, sum, tensor, vjp, type Tensor } from "../src/index.js";
+import { conv2d, convTranspose2d, grad, mul, sum, vjp, type Tensor } from "../src/index.js";
 import {
   referenceConv2d,
   referenceConv2dGradients,
@@ -9,13 +9,12 @@ import {
   type Planes4,
   type ReferencePadding,
 } from "./reference/conv.js";
+import { f64 } from "./helpers.js";
 
 // conv2d and convTranspose2d, and their vjps, against the naive formulas of the seed notes on
 // random configurations. The reference handles groups and dilation itself (per-group channel
 // slices; zero insertion between kernel taps), so nothing is left to the op-level
 // finite-difference checks alone.
-
-const f64 = (values: number[], shape: number[]) => tensor(values, { dtype: "float64", shape });
 
 function values(size: number) {
   return fc.array(

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { TapegradError, tensor, type Tensor } from "../src/index.js";
+import { TapegradError, tensor, type NestedArray, type Tensor } from "../src/index.js";
 
 /** The error `fn` throws, asserted to be a TapegradError; fails the test if nothing is thrown. */
 export function caught(fn: () => unknown): TapegradError {
@@ -10,6 +10,26 @@ export function caught(fn: () => unknown): TapegradError {
     return e as TapegradError;
   }
   throw new Error("expected the call to throw");
+}
+
+/** A float64 tensor from nested arrays (or flat values and a shape). */
+export const f64 = (values: NestedArray, shape?: readonly number[]): Tensor =>
+  tensor(values, { dtype: "float64", shape });
+
+/** Checks shape and every element to `digits` decimals (NaN and ±∞ must match exactly). */
+export function expectValues(t: Tensor, shape: number[], values: number[], digits = 12): void {
+  expect(t.shape).toEqual(shape);
+  const got = Array.from(t.data);
+  expect(got).toHaveLength(values.length);
+  values.forEach((v, i) => {
+    if (Number.isFinite(v)) expect(got[i]).toBeCloseTo(v, digits);
+    else expect(got[i]).toBe(v);
+  });
+}
+
+/** Asserts `f` throws a TapegradError with this code and exact message. */
+export function expectError(f: () => unknown, code: string, message: string): void {
+  expect(f).toThrow(expect.objectContaining({ name: "TapegradError", code, message }));
 }
 
 /** One plane as a [1, 1, H, W] float64 tensor. */

@@ -1,9 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { concat, grad, mul, stack, sum, tensor, TapegradError, type Tensor } from "../index.js";
 import { checkGrads } from "../testing/checkGrads.js";
-
-const f64 = (values: number[] | number[][], shape?: number[]) =>
-  tensor(values, { dtype: "float64", shape });
+import { f64 } from "../../test/helpers.js";
 
 describe("concat", () => {
   const a = tensor([

@@ -16,12 +16,11 @@ import {
   transpose,
   vjp,
   zeros,
-  type NestedArray,
   type Tensor,
 } from "../index.js";
 import { checkGrads } from "../testing/checkGrads.js";
+import { f64 } from "../../test/helpers.js";
 
-const f64 = (values: NestedArray) => tensor(values, { dtype: "float64" });
 /** One sample, one channel: [[…]] → [1, 1, H, W]. */
 const image = (rows: number[][]) => f64([[rows]]);
 const plane = (y: Tensor) => (y.toArray() as number[][][][])[0]![0];

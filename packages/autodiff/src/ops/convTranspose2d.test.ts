@@ -6,15 +6,13 @@ import {
   mul,
   prng,
   sum,
-  tensor,
   vjp,
   zeros,
-  type NestedArray,
   type Tensor,
 } from "../index.js";
 import { checkGrads } from "../testing/checkGrads.js";
+import { f64 } from "../../test/helpers.js";
 
-const f64 = (values: NestedArray) => tensor(values, { dtype: "float64" });
 const plane = (y: Tensor) => (y.toArray() as number[][][][])[0]![0];
 const x = f64([
   [

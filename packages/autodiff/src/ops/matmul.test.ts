@@ -14,15 +14,10 @@ import {
   type Tensor,
 } from "../index.js";
 import { arbitraries, checkOpGradients } from "../testing/index.js";
+import { expectError, f64 } from "../../test/helpers.js";
 
-const f64 = (values: number[] | number[][]) => tensor(values, { dtype: "float64" });
 const rng = prng(11);
 const normal = (shape: number[]) => rng.normal(shape, { dtype: "float64" });
-
-/** Asserts `f` throws a TapegradError with this code and exact message. */
-function expectError(f: () => unknown, code: string, message: string): void {
-  expect(f).toThrow(expect.objectContaining({ name: "TapegradError", code, message }));
-}
 
 /**
  * NumPy's matmul written out index by index, independently of the op: 1-D operands become a

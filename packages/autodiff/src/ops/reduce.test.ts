@@ -13,24 +13,7 @@ import {
   zeros,
   type Tensor,
 } from "../index.js";
-
-const f64 = (values: number[] | number[][]) => tensor(values, { dtype: "float64" });
-
-/** Checks shape and every element to `digits` decimals (NaN and ±∞ must match exactly). */
-function expectValues(t: Tensor, shape: number[], values: number[], digits = 12): void {
-  expect(t.shape).toEqual(shape);
-  const got = Array.from(t.data);
-  expect(got).toHaveLength(values.length);
-  values.forEach((v, i) => {
-    if (Number.isFinite(v)) expect(got[i]).toBeCloseTo(v, digits);
-    else expect(got[i]).toBe(v);
-  });
-}
-
-/** Asserts `f` throws a TapegradError with this code and exact message. */
-function expectError(f: () => unknown, code: string, message: string): void {
-  expect(f).toThrow(expect.objectContaining({ name: "TapegradError", code, message }));
-}
+import { expectError, expectValues, f64 } from "../../test/helpers.js";
 
 describe("max and min", () => {
   const x = f64([

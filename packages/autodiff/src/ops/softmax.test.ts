@@ -12,23 +12,7 @@ import {
   zeros,
   type Tensor,
 } from "../index.js";
-
-const f64 = (values: number[] | number[][]) => tensor(values, { dtype: "float64" });
-
-/** Checks shape and every element to `digits` decimals (NaN and ±∞ must match exactly). */
-function expectValues(t: Tensor, shape: number[], values: number[], digits = 12): void {
-  expect(t.shape).toEqual(shape);
-  const got = Array.from(t.data);
-  expect(got).toHaveLength(values.length);
-  values.forEach((v, i) => {
-    if (Number.isFinite(v)) expect(got[i]).toBeCloseTo(v, digits);
-    else expect(got[i]).toBe(v);
-  });
-}
-
-function expectError(f: () => unknown, code: string, message: string): void {
-  expect(f).toThrow(expect.objectContaining({ name: "TapegradError", code, message }));
-}
+import { expectError, expectValues, f64 } from "../../test/helpers.js";
 
 /** Reference softmax of one list, the textbook way (fine for small values). */
 function naive(values: number[]): number[] {
