@@ -11,6 +11,17 @@ import { packConvB } from "./convPack";
 
 export const MR: i32 = 4;
 export const NR: i32 = 8;
+/**
+ * acc + x·b per lane. Built with relaxed SIMD (the `relaxed` module) it is one fused
+ * multiply-add where the host has FMA, which doubles the micro-kernels' arithmetic rate;
+ * otherwise a multiply and an add, rounded twice. A host picks one and keeps it, so results
+ * stay the same run to run and for any thread count.
+ */
+function madd(x: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, b, acc);
+  return f32x4.add(acc, f32x4.mul(x, b));
+}
+
 /** Depth of one packed block: a KC×NR sliver of B (8 KiB) stays in L1 across the row slivers. */
 const KC: i32 = 256;
 /** Rows of one packed block of A (MC×KC, 120 KiB, in L2); a multiple of MR. */
@@ -208,17 +219,17 @@ function microKernel(
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let x = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
     x = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0));
-    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
     x = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(x, b0));
-    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
     x = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(x, b0));
-    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
     pa += MR * 4;
     pb += NR * 4;
   }
@@ -269,11 +280,11 @@ function microKernel2(
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let x = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
     x = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0));
-    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
     pa += MR * 4;
     pb += NR * 4;
   }

@@ -7,7 +7,8 @@
  * @module @tapegrad/autodiff
  */
 import "./backends/js.js";
-export { setWasmThreads, wasmThreads, wasmAvailable } from "./backends/wasm/index.js";
+export { setWasmThreads, wasmThreads, wasmAvailable, wasmVariant } from "./backends/wasm/index.js";
+export type { ModuleVariant } from "./backends/wasm/runtime.js";
 
 export {
   Tensor,

@@ -21,7 +21,7 @@ import { threadTuning } from "../src/backends/wasm/threads.js";
 import { poolingTuning, wasmPoolKernels } from "../src/backends/wasm/pooling.js";
 import { reduceTuning } from "../src/backends/wasm/reduce.js";
 import { normTuning, wasmNormKernels } from "../src/backends/wasm/norm.js";
-import { localModule, sharedModule } from "../src/backends/wasm/module.generated.js";
+import { localModule, relaxedModule, sharedModule } from "../src/backends/wasm/module.generated.js";
 import { WasmRuntime } from "../src/backends/wasm/runtime.js";
 import type { Conv2dParams } from "../src/kernels/conv.js";
 import { makeSampleKit } from "../src/sampling.js";
@@ -54,10 +54,14 @@ const index = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 
 /** Runs an ES module script in a fresh Node (TypeScript through tsx) and returns its stdout. */
-function runScript(source: string, env: Record<string, string> = {}): string {
+function runScript(
+  source: string,
+  env: Record<string, string> = {},
+  nodeFlags: readonly string[] = [],
+): string {
   return execFileSync(
     process.execPath,
-    ["--import", "tsx", "--input-type=module", "--eval", source],
+    [...nodeFlags, "--import", "tsx", "--input-type=module", "--eval", source],
     { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 60_000, encoding: "utf8" },
   );
 }
@@ -97,16 +101,17 @@ function randomArray(length: number, seed: number): Float32Array {
 }
 
 describe("the embedded module", () => {
-  it("equals a fresh asc build of assembly/ (both variants)", async () => {
+  it("equals a fresh asc build of assembly/ (all three variants)", async () => {
     const decode = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
     expect(decode(sharedModule)).toEqual(await compileVariant("shared"));
     expect(decode(localModule)).toEqual(await compileVariant("local"));
+    expect(decode(relaxedModule)).toEqual(await compileVariant("relaxed"));
   });
 });
 
 describe("the local module (hosts without shared memory)", () => {
   it("runs the kernels single-threaded on an ordinary memory", () => {
-    const runtime = new WasmRuntime(false);
+    const runtime = new WasmRuntime("local");
     expect(runtime.shared).toBe(false);
     const [m, k, n] = [7, 300, 9];
     const a = randomArray(m * k, 1);
@@ -171,6 +176,42 @@ describe("backend selection", () => {
       console.log(t.wasmThreads(), y.data[0]);`;
     // execFileSync would throw on its timeout if the workers kept the process alive.
     expect(runScript(script, { TAPEGRAD_THREADS: "2" }).trim()).toBe("2 256");
+  });
+});
+
+describe("the relaxed-SIMD build", () => {
+  it("is chosen where the host validates it, and agrees with js on any thread count", () => {
+    // Node 20 validates relaxed SIMD only behind this flag (later Nodes by default); without it
+    // this suite runs the baseline build, as a plain Node 20 user gets.
+    const runtimePath = fileURLToPath(new URL("../src/backends/wasm/runtime.ts", import.meta.url));
+    const script = `const t = await import(${JSON.stringify(index)});
+      const { wasmRuntime } = await import(${JSON.stringify(runtimePath)});
+      const rng = t.prng(3);
+      const a = rng.normal([2, 67, 300]);
+      const b = rng.normal([45, 300]);
+      const x = rng.normal([8, 6, 12, 12]);
+      const w = rng.normal([16, 6, 5, 5]);
+      const run = (threads) => {
+        t.setBackend("wasm");
+        t.setWasmThreads(threads);
+        return [t.matmul(a, b, { transB: true }), t.conv2d(x, w, { padding: 1 })];
+      };
+      const one = run(1);
+      const two = run(2);
+      t.setBackend("js");
+      const reference = [t.matmul(a, b, { transB: true }), t.conv2d(x, w, { padding: 1 })];
+      const error = reference.map((r, i) => {
+        let scale = 0, worst = 0;
+        r.data.forEach((v, j) => {
+          scale = Math.max(scale, Math.abs(v));
+          worst = Math.max(worst, Math.abs(one[i].data[j] - v));
+        });
+        return worst / scale;
+      });
+      const same = one.every((y, i) => y.data.every((v, j) => v === two[i].data[j]));
+      console.log(wasmRuntime().variant, Math.max(...error) < ${RTOL_F32}, same);`;
+    const flags = ["--experimental-wasm-relaxed-simd"];
+    expect(runScript(script, { TAPEGRAD_THREADS: "2" }, flags).trim()).toBe("relaxed true true");
   });
 });
 

@@ -8,5 +8,8 @@ import { setFlagsFromString } from "node:v8";
 // tiered up after their first calls anyway). Flags must be set before any module is compiled,
 // hence the dynamic import.
 setFlagsFromString("--no-liftoff");
+// Relaxed SIMD, whose fused multiply-add tapegrad's wasm GEMM uses, ships in Node ≥ 22 and is
+// behind this flag in Node 20; every peer runs in the same process with the same flags.
+setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 await import("./main.js");

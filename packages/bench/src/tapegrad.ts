@@ -9,6 +9,7 @@ import {
   valueAndGrad,
   vjp,
   wasmAvailable,
+  wasmVariant,
   type Tensor,
 } from "@tapegrad/autodiff";
 import { crossEntropy, optim } from "@tapegrad/nn";
@@ -46,7 +47,8 @@ export function tapegradPeer(backend: "js" | "wasm", threads = 1): Peer {
       backend === "js"
         ? "TypeScript kernels on typed arrays"
         : available
-          ? `WebAssembly SIMD kernels, ${threads} thread${threads === 1 ? "" : "s"}`
+          ? `WebAssembly ${wasmVariant() === "relaxed" ? "relaxed-SIMD (FMA)" : "SIMD"} kernels, ` +
+            `${threads} thread${threads === 1 ? "" : "s"}`
           : "unavailable here (no WebAssembly SIMD)",
     activate: async () => {
       if (!available) return;

@@ -1,8 +1,9 @@
 #!/usr/bin/env -S npx tsx
 // `pnpm train`: trains a CNN on real Fashion-MNIST. See `pnpm train --help`.
 import { parseArgs } from "node:util";
+import { setFlagsFromString } from "node:v8";
 import { join } from "node:path";
-import { getBackend } from "@tapegrad/autodiff";
+import { getBackend, wasmThreads, wasmVariant } from "@tapegrad/autodiff";
 import { MODEL_NAMES, type ModelName } from "./models.js";
 import { createProgress } from "./progress.js";
 import { train, type OptimizerName } from "./train.js";
@@ -25,6 +26,10 @@ Options:
   --resume CHECKPOINT              continue from a checkpoint written by an earlier run
   --limit N                        use only the first N training images
   --help                           show this text`;
+
+// Node 20's V8 has relaxed SIMD, whose fused multiply-add the wasm GEMM uses, behind a flag (Node
+// ≥ 22 ships it). The backend compiles its module on the first kernel call, after this line.
+setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 function fail(message: string): never {
   process.stderr.write(`train: ${message}\n\n${HELP}\n`);
@@ -49,6 +54,14 @@ function oneOf<T extends string>(
   if (!allowed.includes(value as T))
     fail(`--${name} must be one of ${allowed.join(", ")}, got "${value}"`);
   return value as T;
+}
+
+/** "wasm (relaxed SIMD, 2 threads)", "js", …: what the kernels run on. */
+function describeBackend(): string {
+  const backend = getBackend();
+  if (backend !== "wasm") return backend;
+  const threads = wasmThreads();
+  return `wasm (${wasmVariant()} SIMD, ${threads} thread${threads === 1 ? "" : "s"})`;
 }
 
 async function main(): Promise<void> {
@@ -102,7 +115,7 @@ async function main(): Promise<void> {
   };
   console.log(
     `training ${options.model} on Fashion-MNIST for ${epochs} epochs (batch ${options.batchSize}, ` +
-      `${optimizer} lr ${lr}, seed ${options.seed}, backend ${getBackend()}) → ${options.out}`,
+      `${optimizer} lr ${lr}, seed ${options.seed}, backend ${describeBackend()}) → ${options.out}`,
   );
   const result = await train(options);
   console.log(

@@ -4,9 +4,18 @@ import { wasmKernels } from "./kernels.js";
 import { wasmNormKernels } from "./norm.js";
 import { wasmPoolKernels } from "./pooling.js";
 import { wasmReduceKernels } from "./reduce.js";
-import { wasmRuntime } from "./runtime.js";
+import { wasmRuntime, type ModuleVariant } from "./runtime.js";
 
 export { setWasmThreads, wasmThreads } from "./threads.js";
+
+/**
+ * The build of the wasm kernels this host runs: `relaxed` (fused multiply-add through relaxed
+ * SIMD: Node ≥ 22, Chrome ≥ 114, or Node 20 started with --experimental-wasm-relaxed-simd),
+ * `shared` (baseline SIMD, worker pool), `local` (one thread), or null without WebAssembly SIMD.
+ */
+export function wasmVariant(): ModuleVariant | null {
+  return wasmRuntime()?.variant ?? null;
+}
 
 /** Whether this host runs the wasm backend: WebAssembly with 128-bit SIMD. */
 export function wasmAvailable(): boolean {

@@ -1,6 +1,6 @@
 import { TapegradError } from "../../errors.js";
 import { canShareMemory, webAssembly, type WasmMemory, type WasmModule } from "./host.js";
-import { localModule, sharedModule } from "./module.generated.js";
+import { localModule, relaxedModule, sharedModule } from "./module.generated.js";
 
 /** The kernels assembly/index.ts exports; addresses are byte offsets into the one memory. */
 export interface KernelExports {
@@ -108,6 +108,18 @@ const MAXIMUM_PAGES = 32768;
 const ALIGN = 64;
 
 /**
+ * Which build of the kernels runs: `relaxed` (shared memory, fused multiply-add through relaxed
+ * SIMD), `shared` (shared memory, baseline SIMD) or `local` (ordinary memory, one thread).
+ */
+export type ModuleVariant = "relaxed" | "shared" | "local";
+
+const MODULES: Record<ModuleVariant, string> = {
+  relaxed: relaxedModule,
+  shared: sharedModule,
+  local: localModule,
+};
+
+/**
  * The compiled module, its memory and an arena over that memory: every kernel call resets the
  * arena, copies its typed arrays in, runs and copies its results out.
  */
@@ -115,6 +127,8 @@ export class WasmRuntime {
   readonly module: WasmModule;
   readonly memory: WasmMemory;
   readonly exports: KernelExports;
+  /** The build in use. */
+  readonly variant: ModuleVariant;
   /** True when the memory is shared, so pool workers can run on it too. */
   readonly shared: boolean;
   private readonly base: number;
@@ -123,10 +137,12 @@ export class WasmRuntime {
   private f64View: Float64Array;
   private i32View: Int32Array;
 
-  constructor(shared: boolean) {
+  constructor(variant: ModuleVariant) {
     const api = webAssembly!;
+    const shared = variant !== "local";
+    this.variant = variant;
     this.shared = shared;
-    this.module = new api.Module(decodeBase64(shared ? sharedModule : localModule));
+    this.module = new api.Module(decodeBase64(MODULES[variant]));
     this.memory = new api.Memory({ initial: 16, maximum: MAXIMUM_PAGES, shared });
     const instance = new api.Instance(this.module, { env: { memory: this.memory } });
     this.exports = instance.exports as KernelExports;
@@ -229,8 +245,9 @@ function decodeBase64(text: string): Uint8Array {
 let runtime: WasmRuntime | null | undefined;
 
 /**
- * The runtime, made on first use: over a shared memory where the host allows one, else an
- * ordinary one (single thread); null where WebAssembly or its SIMD instructions are missing.
+ * The runtime, made on first use: the relaxed-SIMD build where the host validates it, else the
+ * baseline build over a shared memory where the host allows one, else over an ordinary one
+ * (single thread); null where WebAssembly or its SIMD instructions are missing.
  */
 export function wasmRuntime(): WasmRuntime | null {
   if (runtime === undefined) runtime = makeRuntime();
@@ -239,13 +256,16 @@ export function wasmRuntime(): WasmRuntime | null {
 
 function makeRuntime(): WasmRuntime | null {
   if (webAssembly === undefined) return null;
-  // validate() is false when the engine lacks SIMD (or, for the shared module, threads).
-  const shared = canShareMemory() && webAssembly.validate(decodeBase64(sharedModule));
-  if (!shared && !webAssembly.validate(decodeBase64(localModule))) return null;
+  // validate() is false when the engine lacks SIMD (or, for the shared builds, threads; for the
+  // relaxed one, relaxed SIMD: Node 20 has it only behind --experimental-wasm-relaxed-simd).
+  const valid = (variant: ModuleVariant) => webAssembly!.validate(decodeBase64(MODULES[variant]));
+  const candidates = (["relaxed", "shared", "local"] as const).filter(
+    (variant) => (variant === "local" || canShareMemory()) && valid(variant),
+  );
   // Shared memory can still be refused (a browser page without cross-origin isolation).
-  for (const attempt of shared ? [true, false] : [false]) {
+  for (const variant of candidates) {
     try {
-      return new WasmRuntime(attempt);
+      return new WasmRuntime(variant);
     } catch {
       // Try the next variant.
     }
