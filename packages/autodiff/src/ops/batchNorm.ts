@@ -15,6 +15,7 @@ import { slice } from "./slice.js";
 import { sqrt, square } from "./unary.js";
 import { assertFloat, produce } from "./util.js";
 
+/** Options of batchNorm and its gradient ops. */
 export interface BatchNormAttrs {
   /** Added to the variance before the square root (default 1e-5, as PyTorch). */
   readonly eps?: number;
