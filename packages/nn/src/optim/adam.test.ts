@@ -113,12 +113,11 @@ describe("the fused Adam loop", () => {
     ["adam with L2 and a schedule", () => adam({ lr: (t) => 0.01 / (t + 1), weightDecay: 0.1 })],
     ["adamW", () => adamW({ lr: 0.003, betas: [0.8, 0.99], eps: 1e-6 })],
   ];
+  // float32 only: float64 leaves always take the ops.
   for (const [label, make] of cases) {
-    for (const dtype of ["float32", "float64"] as const) {
-      it(`gives the ops' results bit for bit: ${label}, ${dtype}`, () => {
-        expect(run(make(), dtype, true)).toEqual(run(make(), dtype, false));
-      });
-    }
+    it(`gives the ops' results bit for bit: ${label}`, () => {
+      expect(run(make(), "float32", true)).toEqual(run(make(), "float32", false));
+    });
   }
 
   it("leaves a traced update on the ops, so it can be differentiated", () => {

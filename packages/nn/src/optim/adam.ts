@@ -135,22 +135,21 @@ interface AdamConstants {
 
 /**
  * Whether one leaf may take the fused loop: no transform is tracing (so nothing needs the ops
- * on a tape) and the four tensors share one float dtype.
+ * on a tape) and the four tensors are float32 of one size. (float64 params, as in gradient
+ * checks, keep the ops: the loop is written for Float32Array so V8 compiles it monomorphic.)
  */
 function canFuse(...tensors: Tensor[]): boolean {
-  const dtype = tensors[0]!.dtype;
   return (
     adamTuning.fused &&
     !isTracing() &&
-    dtype !== "int32" &&
-    tensors.every((t) => t.dtype === dtype && t.size === tensors[0]!.size)
+    tensors.every((t) => t.buffer instanceof Float32Array && t.size === tensors[0]!.size)
   );
 }
 
 /**
- * The update the ops above compute, in one pass per leaf instead of a dozen ops: each step is
- * rounded to the leaf's dtype exactly where an op would round its result (and each constant
- * where an op would convert it), so the two paths give the same bits (adam.test checks this).
+ * The update the ops above compute, in one pass per float32 leaf instead of a dozen ops: each
+ * step is rounded to float32 (fround) exactly where an op would round its result, and each
+ * constant where an op would convert it, so the two paths give the same bits (adam.test checks).
  */
 function fusedAdam(
   w: Tensor,
@@ -159,32 +158,37 @@ function fusedAdam(
   v: Tensor,
   k: AdamConstants,
 ): [Tensor, { expAvg: Tensor; expAvgSq: Tensor }] {
-  const r = w.dtype === "float32" ? Math.fround : (x: number) => x;
-  const Ctor = w.dtype === "float32" ? Float32Array : Float64Array;
-  const [wd, gd, md, vd] = [w.data, g.data, m.data, v.data];
+  const f = Math.fround;
+  const wd = w.buffer as Float32Array;
+  const gd = g.buffer as Float32Array;
+  const md = m.buffer as Float32Array;
+  const vd = v.buffer as Float32Array;
   const n = wd.length;
-  const next = new Ctor(n);
-  const expAvg = new Ctor(n);
-  const expAvgSq = new Ctor(n);
-  const decay = r(1 - k.rate * k.weightDecay);
-  const l2 = r(k.weightDecay);
-  const [b1, b1c, b2, b2c] = [r(k.beta1), r(1 - k.beta1), r(k.beta2), r(1 - k.beta2)];
-  const root2 = r(Math.sqrt(k.correction2));
-  const eps = r(k.eps);
-  const step = r(k.rate / k.correction1);
+  const next = new Float32Array(n);
+  const expAvg = new Float32Array(n);
+  const expAvgSq = new Float32Array(n);
+  const decay = f(1 - k.rate * k.weightDecay);
+  const l2 = f(k.weightDecay);
+  const b1 = f(k.beta1);
+  const b1c = f(1 - k.beta1);
+  const b2 = f(k.beta2);
+  const b2c = f(1 - k.beta2);
+  const root2 = f(Math.sqrt(k.correction2));
+  const eps = f(k.eps);
+  const step = f(k.rate / k.correction1);
   const decoupled = k.weightDecay !== 0 && k.decoupled;
   const coupled = k.weightDecay !== 0 && !k.decoupled;
   for (let i = 0; i < n; i++) {
     const wi = wd[i]!;
-    const decayed = decoupled ? r(wi * decay) : wi;
-    const d = coupled ? r(gd[i]! + r(wi * l2)) : gd[i]!;
-    const mi = r(r(md[i]! * b1) + r(d * b1c));
-    const vi = r(r(vd[i]! * b2) + r(r(d * d) * b2c));
-    const denom = r(r(r(Math.sqrt(vi)) / root2) + eps);
-    next[i] = r(decayed - r(r(mi / denom) * step));
+    const decayed = decoupled ? f(wi * decay) : wi;
+    const d = coupled ? f(gd[i]! + f(wi * l2)) : gd[i]!;
+    const mi = f(f(md[i]! * b1) + f(d * b1c));
+    const vi = f(f(vd[i]! * b2) + f(f(d * d) * b2c));
+    const denom = f(f(f(Math.sqrt(vi)) / root2) + eps);
+    next[i] = decayed - f(f(mi / denom) * step);
     expAvg[i] = mi;
     expAvgSq[i] = vi;
   }
-  const wrap = (data: Float32Array | Float64Array) => tensor(data, { shape: w.shape, copy: false });
+  const wrap = (data: Float32Array) => tensor(data, { shape: w.shape, copy: false });
   return [wrap(next), { expAvg: wrap(expAvg), expAvgSq: wrap(expAvgSq) }];
 }
