@@ -2,7 +2,7 @@
 // `pnpm train`: trains a CNN on real Fashion-MNIST. See `pnpm train --help`.
 import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { getBackend, wasmThreads, wasmVariant } from "@tapegrad/autodiff";
 import { MODEL_NAMES, type ModelName } from "./models.js";
 import { createProgress } from "./progress.js";
@@ -56,6 +56,15 @@ function oneOf<T extends string>(
   return value as T;
 }
 
+/**
+ * A path the user typed, against the directory they ran the command from: pnpm runs the script
+ * in packages/train and passes the caller's directory as INIT_CWD, so `pnpm train` at the root
+ * writes ./runs there and `--resume runs/…` finds it.
+ */
+function fromCaller(path: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), path);
+}
+
 /** "wasm (relaxed SIMD, 2 threads)", "js", …: what the kernels run on. */
 function describeBackend(): string {
   const backend = getBackend();
@@ -107,9 +116,9 @@ async function main(): Promise<void> {
     lr,
     optimizer,
     seed: integer("seed", values.seed, 0, 0),
-    data: values.data,
-    out: values.out ?? join("runs", stamp),
-    resume: values.resume,
+    data: values.data === undefined ? undefined : fromCaller(values.data),
+    out: fromCaller(values.out ?? `runs/${stamp}`),
+    resume: values.resume === undefined ? undefined : fromCaller(values.resume),
     limit: values.limit === undefined ? undefined : integer("limit", values.limit, 0),
     progress: createProgress(epochs),
   };

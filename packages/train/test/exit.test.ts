@@ -82,4 +82,33 @@ describe("a training run as its own process", () => {
       EXIT_TIMEOUT_MS + 30_000,
     );
   }
+
+  it(
+    "reads relative paths against the caller's directory (pnpm's INIT_CWD), not packages/train",
+    async () => {
+      const caller = mkdtempSync(join(tmpdir(), "caller-"));
+      const env = { TAPEGRAD_BACKEND: "js", INIT_CWD: caller };
+      const first = await runCli(env, [
+        "--epochs",
+        "1",
+        "--limit",
+        "64",
+        "--data",
+        data,
+        "--out",
+        "runs/a",
+      ]);
+      expect(first.code, first.output).toBe(0);
+      const checkpoint = join(caller, "runs/a/checkpoint-epoch-1.safetensors");
+      expect(existsSync(checkpoint), first.output).toBe(true);
+      const resumed = await runCli(env, [
+        ...["--epochs", "2", "--limit", "64", "--data", data],
+        ...["--out", "runs/a", "--resume", "runs/a/checkpoint-epoch-1.safetensors"],
+      ]);
+      expect(resumed.code, resumed.output).toBe(0);
+      expect(existsSync(join(caller, "runs/a/checkpoint-epoch-2.safetensors"))).toBe(true);
+      expect(existsSync(join(trainDir, "runs/a"))).toBe(false);
+    },
+    2 * EXIT_TIMEOUT_MS,
+  );
 });
