@@ -33,6 +33,8 @@ import { compileVariant } from "../scripts/build-wasm.js";
 // compared within RTOL_F32 times the largest magnitude of the js result. float64 matmul sums in
 // the same depth blocks as js but may group a skinny product's terms differently: RTOL_F64.
 const RTOL_F32 = 1e-4;
+/** threadTuning's own value, which the suites that lower it put back. */
+const defaultThreadWork = threadTuning.minThreadWork;
 const RTOL_F64 = 1e-12;
 /**
  * The ops whose wasm kernels sum in another order or precision (batch norm: float64 sums in
@@ -223,7 +225,7 @@ describe("wasm kernels agree with js kernels (float32)", () => {
   });
   afterAll(() => {
     wasmTuning.minWasmWork = 4096;
-    threadTuning.minThreadWork = 1 << 18;
+    threadTuning.minThreadWork = defaultThreadWork;
     threadTuning.lagAware = true;
     setWasmThreads(2);
   });
@@ -563,7 +565,7 @@ describe("every registered op gives the same results under js and wasm", () => {
   });
   afterAll(() => {
     wasmTuning.minWasmWork = 4096;
-    threadTuning.minThreadWork = 1 << 18;
+    threadTuning.minThreadWork = defaultThreadWork;
     threadTuning.lagAware = true;
     elementwiseTuning.minLength = 2048;
     poolingTuning.minLength = 4096;
