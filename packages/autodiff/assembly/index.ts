@@ -15,3 +15,4 @@ export function heapBase(): usize {
 }
 export { sumF32, scatterAddF32 } from "./reduce";
 export { shiftedSumsF32, scaleShiftF32, batchNormSumsF32, batchNormInputGradF32 } from "./norm";
+export { adamF32 } from "./optim";

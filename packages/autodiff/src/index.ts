@@ -74,6 +74,7 @@ export {
   type Backend,
   type Kernels,
 } from "./backends/backend.js";
+export type { AdamStep } from "./kernels/optim.js";
 export {
   checkGrads,
   type CheckGradsOptions,

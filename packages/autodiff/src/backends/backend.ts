@@ -3,6 +3,7 @@ import type { ConvKernels } from "../kernels/conv.js";
 import type { ElementwiseKernels } from "../kernels/elementwise.js";
 import type { MatmulKernels } from "../kernels/matmul.js";
 import type { NormKernels } from "../kernels/norm.js";
+import type { OptimKernels } from "../kernels/optim.js";
 import type { PoolKernels } from "../kernels/pool.js";
 import type { ReduceKernels } from "../kernels/reduce.js";
 import type { ShapeKernels } from "../kernels/shape.js";
@@ -21,7 +22,8 @@ export interface Kernels
     SoftmaxKernels,
     PoolKernels,
     ConvKernels,
-    NormKernels {}
+    NormKernels,
+    OptimKernels {}
 
 /** A named set of kernels. A backend may implement only the hot ones; the rest fall back to js. */
 export interface Backend {

@@ -2,6 +2,7 @@ import { jsConvKernels } from "../kernels/conv.js";
 import { jsElementwiseKernels } from "../kernels/elementwise.js";
 import { jsMatmulKernels } from "../kernels/matmul.js";
 import { jsNormKernels } from "../kernels/norm.js";
+import { jsOptimKernels } from "../kernels/optim.js";
 import { jsPoolKernels } from "../kernels/pool.js";
 import { jsReduceKernels } from "../kernels/reduce.js";
 import { jsShapeKernels } from "../kernels/shape.js";
@@ -18,6 +19,7 @@ export const jsKernels: Kernels = {
   ...jsPoolKernels,
   ...jsConvKernels,
   ...jsNormKernels,
+  ...jsOptimKernels,
 };
 
 registerBackend({ name: "js", kernels: jsKernels }, true);

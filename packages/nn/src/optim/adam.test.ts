@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { grad, mul, prng, square, sum, tensor, vjp, type Tensor } from "@tapegrad/autodiff";
+import {
+  getBackend,
+  grad,
+  listBackends,
+  mul,
+  prng,
+  setBackend,
+  square,
+  sum,
+  tensor,
+  vjp,
+  type Tensor,
+} from "@tapegrad/autodiff";
 import { adam, adamTuning, adamW } from "./adam.js";
 import type { Optimizer } from "./optimizer.js";
 import { trajectory, expectClose } from "../../test/quadratic.js";
@@ -85,12 +97,17 @@ describe("adamW", () => {
 });
 
 describe("the fused Adam loop", () => {
-  // Random params, moments after a few steps, and gradients spanning several magnitudes.
+  // Random params, moments after a few steps, and gradients spanning several magnitudes. Leaf d
+  // is long enough for the wasm kernel (≥ 2048 floats, not a multiple of its 4 lanes).
   function run(optimizer: Optimizer, dtype: "float32" | "float64", fused: boolean) {
     adamTuning.fused = fused;
     try {
       const rng = prng(7);
-      let params = { a: rng.normal([5, 7], { dtype }), b: { c: rng.normal([3], { dtype }) } };
+      let params = {
+        a: rng.normal([5, 7], { dtype }),
+        b: { c: rng.normal([3], { dtype }) },
+        d: rng.normal([53, 41], { dtype }),
+      };
       let state = optimizer.init(params);
       const out: number[][] = [];
       for (let t = 0; t < 4; t++) {
@@ -98,9 +115,10 @@ describe("the fused Adam loop", () => {
         const grads = {
           a: mul(rng.normal([5, 7], { dtype }), scale),
           b: { c: mul(rng.normal([3], { dtype }), scale) },
+          d: mul(rng.normal([53, 41], { dtype }), scale),
         };
         [params, state] = optimizer.update(grads, state, params);
-        out.push([...params.a.data, ...params.b.c.data]);
+        out.push([...params.a.data, ...params.b.c.data, ...params.d.data]);
       }
       return out;
     } finally {
@@ -114,10 +132,18 @@ describe("the fused Adam loop", () => {
     ["adamW", () => adamW({ lr: 0.003, betas: [0.8, 0.99], eps: 1e-6 })],
   ];
   // float32 only: float64 leaves always take the ops.
-  for (const [label, make] of cases) {
-    it(`gives the ops' results bit for bit: ${label}`, () => {
-      expect(run(make(), "float32", true)).toEqual(run(make(), "float32", false));
-    });
+  for (const backend of listBackends()) {
+    for (const [label, make] of cases) {
+      it(`gives the ops' results bit for bit on ${backend}: ${label}`, () => {
+        const previous = getBackend();
+        setBackend(backend);
+        try {
+          expect(run(make(), "float32", true)).toEqual(run(make(), "float32", false));
+        } finally {
+          setBackend(previous);
+        }
+      });
+    }
   }
 
   it("leaves a traced update on the ops, so it can be differentiated", () => {

@@ -2,11 +2,13 @@ import {
   add,
   div,
   isTracing,
+  kernels,
   mul,
   sqrt,
   square,
   sub,
   tensor,
+  type AdamStep,
   type Tensor,
 } from "@tapegrad/autodiff";
 import {
@@ -89,7 +91,7 @@ function adamFamily(name: string, options: AdamOptions, decoupled: boolean): Opt
       const correction1 = 1 - beta1 ** t;
       const correction2 = 1 - beta2 ** t;
       const moments = { expAvg: state.expAvg, expAvgSq: state.expAvgSq };
-      const constants = {
+      const constants: AdamStep = {
         rate,
         beta1,
         beta2,
@@ -122,17 +124,6 @@ function adamFamily(name: string, options: AdamOptions, decoupled: boolean): Opt
 /** @internal Tests turn the fused path off to compare it with the ops it reproduces. */
 export const adamTuning = { fused: true };
 
-interface AdamConstants {
-  readonly rate: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
-  readonly weightDecay: number;
-  readonly decoupled: boolean;
-  readonly correction1: number;
-  readonly correction2: number;
-}
-
 /**
  * Whether one leaf may take the fused loop: no transform is tracing (so nothing needs the ops
  * on a tape) and the four tensors are float32 of one size. (float64 params, as in gradient
@@ -147,48 +138,23 @@ function canFuse(...tensors: Tensor[]): boolean {
 }
 
 /**
- * The update the ops above compute, in one pass per float32 leaf instead of a dozen ops: each
- * step is rounded to float32 (fround) exactly where an op would round its result, and each
- * constant where an op would convert it, so the two paths give the same bits (adam.test checks).
+ * The update the ops above compute, in one pass per float32 leaf instead of a dozen ops: the
+ * backend's adamF32 kernel rounds each step to float32 exactly where an op would round its
+ * result, so the two paths give the same bits (adam.test checks).
  */
 function fusedAdam(
   w: Tensor,
   g: Tensor,
   m: Tensor,
   v: Tensor,
-  k: AdamConstants,
+  step: AdamStep,
 ): [Tensor, { expAvg: Tensor; expAvgSq: Tensor }] {
-  const f = Math.fround;
-  const wd = w.buffer as Float32Array;
-  const gd = g.buffer as Float32Array;
-  const md = m.buffer as Float32Array;
-  const vd = v.buffer as Float32Array;
-  const n = wd.length;
+  const n = w.size;
   const next = new Float32Array(n);
   const expAvg = new Float32Array(n);
   const expAvgSq = new Float32Array(n);
-  const decay = f(1 - k.rate * k.weightDecay);
-  const l2 = f(k.weightDecay);
-  const b1 = f(k.beta1);
-  const b1c = f(1 - k.beta1);
-  const b2 = f(k.beta2);
-  const b2c = f(1 - k.beta2);
-  const root2 = f(Math.sqrt(k.correction2));
-  const eps = f(k.eps);
-  const step = f(k.rate / k.correction1);
-  const decoupled = k.weightDecay !== 0 && k.decoupled;
-  const coupled = k.weightDecay !== 0 && !k.decoupled;
-  for (let i = 0; i < n; i++) {
-    const wi = wd[i]!;
-    const decayed = decoupled ? f(wi * decay) : wi;
-    const d = coupled ? f(gd[i]! + f(wi * l2)) : gd[i]!;
-    const mi = f(f(md[i]! * b1) + f(d * b1c));
-    const vi = f(f(vd[i]! * b2) + f(f(d * d) * b2c));
-    const denom = f(f(f(Math.sqrt(vi)) / root2) + eps);
-    next[i] = decayed - f(f(mi / denom) * step);
-    expAvg[i] = mi;
-    expAvgSq[i] = vi;
-  }
-  const wrap = (data: Float32Array) => tensor(data, { shape: w.shape, copy: false });
+  const data = (t: Tensor) => t.buffer as Float32Array;
+  kernels().adamF32(data(w), data(g), data(m), data(v), step, next, expAvg, expAvgSq);
+  const wrap = (values: Float32Array) => tensor(values, { shape: w.shape, copy: false });
   return [wrap(next), { expAvg: wrap(expAvg), expAvgSq: wrap(expAvgSq) }];
 }

@@ -2,6 +2,7 @@ import { registerBackend } from "../backend.js";
 import { wasmElementwiseKernels } from "./elementwise.js";
 import { wasmKernels } from "./kernels.js";
 import { wasmNormKernels } from "./norm.js";
+import { wasmOptimKernels } from "./optim.js";
 import { wasmPoolKernels } from "./pooling.js";
 import { wasmReduceKernels } from "./reduce.js";
 import { wasmRuntime, type ModuleVariant } from "./runtime.js";
@@ -24,8 +25,8 @@ export function wasmAvailable(): boolean {
 
 /**
  * WebAssembly SIMD kernels: float32 (and float64) matmul, float32 conv2d and its backprops, 2×2
- * pooling, batch norm, sum, scatter-add and simple elementwise ops; products split over threads sharing one
- * memory where the host allows it. Preferred over js (priority 1) wherever it is available.
+ * pooling, batch norm, Adam, sum, scatter-add and simple elementwise ops; products split over
+ * threads sharing one memory where the host allows it. Preferred over js (priority 1) wherever it is available.
  */
 registerBackend({
   name: "wasm",
@@ -34,6 +35,7 @@ registerBackend({
     ...wasmReduceKernels,
     ...wasmPoolKernels,
     ...wasmNormKernels,
+    ...wasmOptimKernels,
     ...wasmKernels,
   },
   priority: 1,

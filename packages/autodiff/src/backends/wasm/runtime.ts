@@ -85,6 +85,15 @@ export interface KernelExports {
     coefficients: number,
     dx: number,
   ): void;
+  adamF32(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    count: number,
+    mode: number,
+    constants: number,
+  ): void;
   matmulTask(args: number, tid: number, threads: number): void;
   conv2dTask(args: number, tid: number, threads: number): void;
   conv2dBackpropInputTask(args: number, tid: number, threads: number): void;
