@@ -8,6 +8,7 @@
 // elsewhere the [Cout, chunk·P] result or gradient is staged and copied once.
 
 import { ConvArgs } from "./convArgs";
+import { directFilter, directForward, directSetup, Layout } from "./convDirect";
 import { Blocks, gemmF32, gemmF32Blocked, gemmScratchBytes, NR } from "./gemm";
 
 function min(a: i32, b: i32): i32 {
@@ -186,6 +187,8 @@ class Plan {
   staged: usize;
   /** Block layout record for gemmF32Blocked, in the plan's own bytes. */
   blocks: Blocks;
+  /** Where the direct kernels' buffers are (in place of col and staged), in the plan's bytes. */
+  direct: Layout;
   pointwise: bool;
 }
 
@@ -206,6 +209,7 @@ function makePlan(q: ConvArgs, tid: i32, threads: i32): Plan {
   plan.col = plan.gemmScratch + <usize>gemmScratchBytes();
   plan.staged = plan.col + <usize>(plan.k * q.chunk * plan.p) * 4;
   plan.blocks = changetype<Blocks>(changetype<usize>(plan) + 64);
+  plan.direct = changetype<Layout>(changetype<usize>(plan) + 96);
   plan.pointwise = isPointwise(q);
   return plan;
 }
@@ -228,6 +232,14 @@ export function conv2dTask(args: usize, tid: i32, threads: i32): void {
     const wide = count * p;
     for (let g = 0; g < q.groups; g++) {
       const wg = q.w + <usize>(g * t.cout * k) * 4;
+      if (q.direct != 0) {
+        directSetup(q, t.col, t.direct, t.cin, t.cout, k, wg);
+        for (let n = n0; n < n0 + count; n++) {
+          const xo = plane(q.x, q, n, g, t.cin, hw);
+          directForward(q, t.direct, xo, plane(q.y, q, n, g, t.cout, p), t.cin, t.cout, k);
+        }
+        continue;
+      }
       if (t.pointwise || count == 1) {
         for (let n = n0; n < n0 + count; n++) {
           const xo = plane(q.x, q, n, g, t.cin, hw);
@@ -360,6 +372,14 @@ export function conv2dBackpropFilterTask(args: usize, tid: i32, threads: i32): v
     const dw = q.partials + <usize>chunk * dwSize;
     for (let g = 0; g < q.groups; g++) {
       const dwg = dw + <usize>(g * t.cout * k) * 4;
+      if (q.direct != 0) {
+        directSetup(q, t.col, t.direct, t.cin, t.cout, k, 0);
+        for (let n = n0; n < n0 + count; n++) {
+          const xo = plane(q.x, q, n, g, t.cin, hw);
+          directFilter(q, t.direct, xo, plane(q.y, q, n, g, t.cout, p), dwg, t.cin, t.cout, k);
+        }
+        continue;
+      }
       // dw[g] (cout × k) += dy (cout × wide) · colᵀ (wide × k, stored k × wide).
       if (t.pointwise || count == 1) {
         for (let n = n0; n < n0 + count; n++) {

@@ -27,4 +27,6 @@ export class ConvArgs {
   partials: usize;
   /** Samples per GEMM: their column matrices side by side make one wide product. */
   chunk: i32;
+  /** Not 0: stride 1, dilation 1 and few output channels, done by convDirect.ts. */
+  direct: i32;
 }

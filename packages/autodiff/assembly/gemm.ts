@@ -19,7 +19,7 @@ export const NR: i32 = 8;
  * otherwise a multiply and an add, rounded twice. A host picks one and keeps it, so results
  * stay the same run to run and for any thread count.
  */
-function madd(x: v128, b: v128, acc: v128): v128 {
+export function madd(x: v128, b: v128, acc: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, b, acc);
   return f32x4.add(acc, f32x4.mul(x, b));
 }
@@ -153,7 +153,7 @@ function transpose4(src: usize, stride: usize, dst: usize, dstStride: usize): vo
 }
 
 /** Packs the mc×kc block of op(A) at (ic, pc) into MR-tall slivers, each kc steps of MR floats. */
-function packA(a: usize, ars: i32, acs: i32, ic: i32, pc: i32, mc: i32, kc: i32, dst: usize): void {
+export function packA(a: usize, ars: i32, acs: i32, ic: i32, pc: i32, mc: i32, kc: i32, dst: usize): void {
   for (let ir = 0; ir < mc; ir += MR) {
     const h = min(MR, mc - ir);
     const src = a + (<usize>(ic + ir) * ars + <usize>pc * acs) * 4;

@@ -217,6 +217,11 @@ describe("the relaxed-SIMD build", () => {
   });
 });
 
+const defaultDirect = {
+  forward: wasmTuning.directForward,
+  filterChannels: wasmTuning.directFilterMaxChannels,
+};
+
 describe("wasm kernels agree with js kernels (float32)", () => {
   beforeAll(() => {
     wasmTuning.minWasmWork = 0;
@@ -381,6 +386,17 @@ describe("wasm kernels agree with js kernels (float32)", () => {
       padTop: 2,
       groups: 2,
     },
+    // Direct kernels: a channel count past one 4-row tile, rows of 7 and of 11.
+    { label: "odd rows", batch: 3, inChannels: 2, outChannels: 5, height: 8, kernelH: 3 },
+    {
+      label: "three channels, pad 2",
+      batch: 2,
+      inChannels: 3,
+      outChannels: 3,
+      height: 10,
+      kernelH: 5,
+      padTop: 2,
+    },
     {
       label: "im2col then wide product",
       batch: 9,
@@ -392,38 +408,23 @@ describe("wasm kernels agree with js kernels (float32)", () => {
     },
   ];
 
-  for (const spec of convCases) {
-    it(`conv2d and both backprops: ${spec.label}, 1 and 2 threads`, () => {
-      const kernel = spec.kernelH!;
-      const stride = spec.strideH ?? 1;
-      const dilation = spec.dilationH ?? 1;
-      const pad = spec.padTop ?? 0;
-      const size = spec.height!;
-      const out = Math.floor((size + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1;
-      const p: Conv2dParams = {
-        batch: spec.batch!,
-        inChannels: spec.inChannels!,
-        height: size,
-        width: size + 1,
-        outChannels: spec.outChannels!,
-        kernelH: kernel,
-        kernelW: kernel,
-        strideH: stride,
-        strideW: stride,
-        padTop: pad,
-        padLeft: pad,
-        dilationH: dilation,
-        dilationW: dilation,
-        groups: spec.groups ?? 1,
-        outH: out,
-        outW: Math.floor((size + 1 + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1,
-      };
-      const xSize = p.batch * p.inChannels * p.height * p.width;
-      const wSize = (p.outChannels * p.inChannels * kernel * kernel) / p.groups;
-      const ySize = p.batch * p.outChannels * p.outH * p.outW;
-      const x = randomArray(xSize, 1);
-      const w = randomArray(wSize, 2);
-      const dy = randomArray(ySize, 3);
+  // A stride-1, undilated case runs twice: through the im2col/GEMM paths and the direct kernels.
+  const convRuns = convCases.flatMap((spec) =>
+    (spec.strideH ?? 1) === 1 && (spec.dilationH ?? 1) === 1 && spec.kernelH! > 1
+      ? [
+          { spec, direct: false },
+          { spec, direct: true },
+        ]
+      : [{ spec, direct: false }],
+  );
+
+  for (const { spec, direct } of convRuns) {
+    const path = direct ? "direct" : "GEMM";
+    it(`conv2d and both backprops: ${spec.label}, ${path}, 1 and 2 threads`, () => {
+      const { p, x, w, dy } = convOperands(spec);
+      const xSize = x.length;
+      const wSize = w.length;
+      const ySize = dy.length;
       const passes = [
         ["conv2d", ySize, (k: typeof jsKernels, out: Float32Array) => k.conv2d(x, w, out, p)],
         [
@@ -437,22 +438,93 @@ describe("wasm kernels agree with js kernels (float32)", () => {
           (k: typeof jsKernels, out: Float32Array) => k.conv2dBackpropFilter(x, dy, out, p),
         ],
       ] as const;
-      for (const [name, length, call] of passes) {
-        const expected = new Float32Array(length);
-        call(jsKernels, expected);
-        const results = [1, 2].map((threads) => {
-          setWasmThreads(threads);
-          const actual = new Float32Array(length);
-          call({ ...jsKernels, ...wasmKernels }, actual);
-          closeTo(actual, expected, `${name}, ${threads} threads`);
-          return actual;
-        });
-        // Work splits by fixed chunks of samples, so the thread count never changes a result.
-        expect(results[1], name).toEqual(results[0]);
+      wasmTuning.directForward = direct;
+      wasmTuning.directFilterMaxChannels = direct ? Infinity : 0;
+      try {
+        for (const [name, length, call] of passes) {
+          const expected = new Float32Array(length);
+          call(jsKernels, expected);
+          const results = [1, 2].map((threads) => {
+            setWasmThreads(threads);
+            const actual = new Float32Array(length);
+            call({ ...jsKernels, ...wasmKernels }, actual);
+            closeTo(actual, expected, `${name}, ${threads} threads`);
+            return actual;
+          });
+          // Work splits by fixed chunks of samples, so the thread count never changes a result.
+          expect(results[1], name).toEqual(results[0]);
+        }
+      } finally {
+        wasmTuning.directForward = defaultDirect.forward;
+        wasmTuning.directFilterMaxChannels = defaultDirect.filterChannels;
       }
     });
   }
+
+  it("direct filter gradient: infinite input cells spoil the taps they meet, no others", () => {
+    // Output rows of 7 (not a multiple of 4): the last vector's lanes past the row read real
+    // input cells, which must not meet the zeros beyond dy's row (0·∞ = NaN).
+    // Infinite: the last two columns of sample 0's first channel. The taps of kernel column 0
+    // never reach them from inside a row, so only the mask keeps those taps finite.
+    const { p, x, dy } = convOperands(convCases.find((c) => c.label === "odd rows")!);
+    for (let row = 0; row < p.height; row++) {
+      x[row * p.width + p.width - 2] = Infinity;
+      x[row * p.width + p.width - 1] = Infinity;
+    }
+    const wSize = (p.outChannels * p.inChannels * p.kernelH * p.kernelW) / p.groups;
+    const expected = new Float32Array(wSize);
+    jsKernels.conv2dBackpropFilter(x, dy, expected, p);
+    wasmTuning.directFilterMaxChannels = Infinity;
+    try {
+      const actual = new Float32Array(wSize);
+      wasmKernels.conv2dBackpropFilter(x, dy, actual, p);
+      const spoiled = (a: Float32Array) => [...a].map((v) => !Number.isFinite(v));
+      expect(spoiled(actual)).toEqual(spoiled(expected));
+      expect(spoiled(expected)).toContain(false);
+      expect(spoiled(expected)).toContain(true);
+    } finally {
+      wasmTuning.directFilterMaxChannels = defaultDirect.filterChannels;
+    }
+  });
 });
+
+/** Params and random operands of one conv case: square kernel, width = height + 1. */
+function convOperands(spec: Partial<Conv2dParams>) {
+  const kernel = spec.kernelH!;
+  const stride = spec.strideH ?? 1;
+  const dilation = spec.dilationH ?? 1;
+  const pad = spec.padTop ?? 0;
+  const size = spec.height!;
+  const outSize = (extent: number) =>
+    Math.floor((extent + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1;
+  const p: Conv2dParams = {
+    batch: spec.batch!,
+    inChannels: spec.inChannels!,
+    height: size,
+    width: size + 1,
+    outChannels: spec.outChannels!,
+    kernelH: kernel,
+    kernelW: kernel,
+    strideH: stride,
+    strideW: stride,
+    padTop: pad,
+    padLeft: pad,
+    dilationH: dilation,
+    dilationW: dilation,
+    groups: spec.groups ?? 1,
+    outH: outSize(size),
+    outW: outSize(size + 1),
+  };
+  const xSize = p.batch * p.inChannels * p.height * p.width;
+  const wSize = (p.outChannels * p.inChannels * kernel * kernel) / p.groups;
+  const ySize = p.batch * p.outChannels * p.outH * p.outW;
+  return {
+    p,
+    x: randomArray(xSize, 1),
+    w: randomArray(wSize, 2),
+    dy: randomArray(ySize, 3),
+  };
+}
 
 describe("wasm pooling reproduces js exactly", () => {
   beforeAll(() => {

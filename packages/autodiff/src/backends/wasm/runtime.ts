@@ -7,6 +7,14 @@ export interface KernelExports {
   heapBase(): number;
   gemmScratchBytes(): number;
   gemmF64ScratchBytes(): number;
+  directScratchBytes(
+    cin: number,
+    cout: number,
+    kernelH: number,
+    kernelW: number,
+    outH: number,
+    outW: number,
+  ): number;
   addF32(dst: number, src: number, count: number): void;
   unaryF32(kind: number, x: number, count: number): void;
   sumF32(x: number, rank: number, shape: number, outStrides: number, out: number): void;
