@@ -312,7 +312,7 @@ describe("wasm kernels agree with js kernels (float32)", () => {
     {
       label: "3×3 same",
       batch: 3,
-      inChannels: 5,
+      inChannels: 9,
       outChannels: 7,
       height: 9,
       kernelH: 3,
@@ -343,6 +343,16 @@ describe("wasm kernels agree with js kernels (float32)", () => {
       outChannels: 6,
       height: 7,
       kernelH: 3,
+      groups: 2,
+    },
+    {
+      label: "groups 2, 8 input channels each, pad 1",
+      batch: 2,
+      inChannels: 16,
+      outChannels: 6,
+      height: 8,
+      kernelH: 3,
+      padTop: 1,
       groups: 2,
     },
     { label: "pointwise", batch: 2, inChannels: 8, outChannels: 5, height: 6, kernelH: 1 },
@@ -385,6 +395,16 @@ describe("wasm kernels agree with js kernels (float32)", () => {
       dilationH: 2,
       padTop: 2,
       groups: 2,
+    },
+    // Padding past the kernel: the input gradient's direct conv has padding −1 (crops).
+    {
+      label: "padding 3, kernel 3",
+      batch: 2,
+      inChannels: 8,
+      outChannels: 5,
+      height: 8,
+      kernelH: 3,
+      padTop: 3,
     },
     // Direct kernels: a channel count past one 4-row tile, rows of 7 and of 11.
     { label: "odd rows", batch: 3, inChannels: 2, outChannels: 5, height: 8, kernelH: 3 },
