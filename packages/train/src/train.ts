@@ -148,6 +148,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     seed: options.seed,
   });
   const step = makeStep(model, optimizer);
+  // The last epoch's evaluation is of the final parameters: the summary reuses it.
+  let lastEvaluation: Evaluation | undefined;
 
   for (let epoch = firstEpoch; epoch <= options.epochs; epoch++) {
     const epochStart = performance.now();
@@ -168,6 +170,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const trainSeconds = (performance.now() - epochStart) / 1000;
     const evaluation = evaluate(model, current, test.x, test.y);
+    lastEvaluation = evaluation;
     const metrics: EpochMetrics = {
       epoch,
       trainLoss: lossSum / seen,
@@ -193,7 +196,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (options.signal?.aborted) break;
   }
   options.progress?.stop();
-  const final = evaluate(model, current, test.x, test.y);
+  const final = lastEvaluation ?? evaluate(model, current, test.x, test.y);
   return {
     history,
     params: current.params,
@@ -222,8 +225,14 @@ function makeStep(model: Layer, optimizer: optim.Optimizer) {
   };
 }
 
+interface Evaluation {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly confusion: Tensor;
+}
+
 /** Test loss, accuracy and confusion matrix in eval mode, in batches to bound memory. */
-function evaluate(model: Layer, current: TrainingState, x: Tensor, y: Tensor) {
+function evaluate(model: Layer, current: TrainingState, x: Tensor, y: Tensor): Evaluation {
   const n = y.size;
   const batch = 1000;
   let lossSum = 0;
