@@ -1,15 +1,19 @@
-// Times training steps of one model on random data: `node --import tsx scripts/stepProfile.ts resnet 64 30`.
-// Wall time, and the process's CPU time per step (all threads: steadier on a shared machine).
+// Times training steps of one model on random data: `node --import tsx scripts/stepProfile.ts
+// resnet 64 30`. Prints wall time, and the process's CPU time per step (all threads: steadier
+// on a shared machine). With `--kernels` as a fourth argument it also prints the time spent in
+// each kernel of the backend table per step (after 10 warm-up steps), wrapping every entry.
 import { setFlagsFromString } from "node:v8";
-// As pnpm train does: the relaxed-SIMD kernels where Node 20 has them behind a flag.
-setFlagsFromString("--experimental-wasm-relaxed-simd");
-import { prng, valueAndGrad, type Tensor, type Rng } from "@tapegrad/autodiff";
+import { kernels, prng, valueAndGrad, type Tensor, type Rng } from "@tapegrad/autodiff";
 import { crossEntropy, optim } from "@tapegrad/nn";
 import { makeModel, type ModelName } from "../src/models.js";
 
-const [name = "resnet", batchArg = "64", stepsArg = "30"] = process.argv.slice(2);
+// As pnpm train does: the relaxed-SIMD kernels where Node 20 has them behind a flag.
+setFlagsFromString("--experimental-wasm-relaxed-simd");
+
+const [name = "resnet", batchArg = "64", stepsArg = "30", mode] = process.argv.slice(2);
 const batch = Number(batchArg);
 const steps = Number(stepsArg);
+const WARM_UP = 10;
 const model = makeModel(name as ModelName);
 const rng = prng(0);
 let { params, state } = model.init(rng);
@@ -24,9 +28,29 @@ const lossGrad = valueAndGrad(
   },
   { hasAux: true },
 );
+
+/** Milliseconds per kernel (elementwise ones by kind) while `counting`. */
+const kernelMs = new Map<string, number>();
+let counting = false;
+if (mode === "--kernels") {
+  const table = kernels() as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const [key, kernel] of Object.entries(table)) {
+    table[key] = (...args: unknown[]) => {
+      const t0 = performance.now();
+      const result = kernel(...args);
+      if (counting) {
+        const label = key === "unary" || key === "binary" ? `${key} ${String(args[0])}` : key;
+        kernelMs.set(label, (kernelMs.get(label) ?? 0) + performance.now() - t0);
+      }
+      return result;
+    };
+  }
+}
+
 const times: number[] = [];
 const cpu: number[] = [];
 for (let i = 0; i < steps; i++) {
+  counting = i >= WARM_UP;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const [[loss, ns], grads] = lossGrad(params, state, x, y, rng);
@@ -44,3 +68,12 @@ console.log(
   `${name} batch ${batch}: median ${median.toFixed(1)} ms, best ${times[0]!.toFixed(1)} ms, ` +
     `${((batch / median) * 1000).toFixed(0)} img/s; CPU median ${cpu[steps >> 1]!.toFixed(1)} ms`,
 );
+if (kernelMs.size > 0) {
+  const counted = steps - WARM_UP;
+  let total = 0;
+  for (const [label, ms] of [...kernelMs].sort((a, b) => b[1] - a[1])) {
+    total += ms;
+    console.log(`${(ms / counted).toFixed(3).padStart(8)} ms  ${label}`);
+  }
+  console.log(`${(total / counted).toFixed(2)} ms per step in kernels`);
+}
