@@ -10,10 +10,10 @@
 // [⌈Cout/4⌉·4, K] (forward), the padded input [Cin, PH, PW] and an edge tile.
 
 import { ConvArgs } from "./convArgs";
-import { madd, MR, packA } from "./gemm";
+import { addTileCorner, madd, MR, NR, packA } from "./gemm";
 
-/** Output columns of one forward micro-tile: two f32x4. */
-const COLS: i32 = 8;
+/** Output columns of one forward micro-tile: two f32x4, as the GEMM's tile. */
+const COLS: i32 = NR;
 
 function min(a: i32, b: i32): i32 {
   return a < b ? a : b;
@@ -211,7 +211,7 @@ function tile4(
   v128.store(tile, c21, 80);
   v128.store(tile, c30, 96);
   v128.store(tile, c31, 112);
-  addTile(tile, y, ldy, h, w);
+  addTileCorner(tile, y, ldy, h, w);
 }
 
 /** tile4 for the last one or two output channels. */
@@ -246,24 +246,7 @@ function tile2(
   v128.store(tile, c01, 16);
   v128.store(tile, c10, 32);
   v128.store(tile, c11, 48);
-  addTile(tile, y, ldy, h, w);
-}
-
-/** y[row r, column c] += tile[r, c] for the h × w corner of a 4 × 8 tile (rows ldy bytes apart). */
-function addTile(tile: usize, y: usize, ldy: usize, h: i32, w: i32): void {
-  for (let r = 0; r < h; r++) {
-    const row = y + <usize>r * ldy;
-    const from = tile + <usize>(r * COLS) * 4;
-    if (w == COLS) {
-      v128.store(row, f32x4.add(v128.load(row), v128.load(from)));
-      v128.store(row, f32x4.add(v128.load(row, 16), v128.load(from, 16)), 16);
-    } else {
-      for (let c = 0; c < w; c++) {
-        const d = row + <usize>c * 4;
-        store<f32>(d, load<f32>(d) + load<f32>(from + <usize>c * 4));
-      }
-    }
-  }
+  addTileCorner(tile, y, ldy, h, w);
 }
 
 /**

@@ -153,7 +153,16 @@ function transpose4(src: usize, stride: usize, dst: usize, dstStride: usize): vo
 }
 
 /** Packs the mc×kc block of op(A) at (ic, pc) into MR-tall slivers, each kc steps of MR floats. */
-export function packA(a: usize, ars: i32, acs: i32, ic: i32, pc: i32, mc: i32, kc: i32, dst: usize): void {
+export function packA(
+  a: usize,
+  ars: i32,
+  acs: i32,
+  ic: i32,
+  pc: i32,
+  mc: i32,
+  kc: i32,
+  dst: usize,
+): void {
   for (let ir = 0; ir < mc; ir += MR) {
     const h = min(MR, mc - ir);
     const src = a + (<usize>(ic + ir) * ars + <usize>pc * acs) * 4;
@@ -253,14 +262,7 @@ function microKernel(
   v128.store(r, f32x4.add(v128.load(r), c30));
   v128.store(r, f32x4.add(v128.load(r, 16), c31), 16);
   if (full) return;
-  for (let i = 0; i < h; i++) {
-    const ci = c + <usize>i * ldc;
-    const ti = tile + <usize>(i * NR) * 4;
-    for (let j = 0; j < w; j++) {
-      const d = ci + <usize>j * 4;
-      store<f32>(d, load<f32>(d) + load<f32>(ti + <usize>j * 4));
-    }
-  }
+  addTileCorner(tile, c, ldc, h, w);
 }
 
 /** The first h ≤ 2 rows of microKernel's tile: half the work for a 2-row remainder. */
@@ -295,9 +297,19 @@ function microKernel2(
   v128.store(tile, c01, 16);
   v128.store(tile, c10, 32);
   v128.store(tile, c11, 48);
+  addTileCorner(tile, c, ldc, h, w);
+}
+
+/** C[h×w at c, rows ldc bytes apart] += the same corner of a staged MR×NR tile. */
+export function addTileCorner(tile: usize, c: usize, ldc: usize, h: i32, w: i32): void {
   for (let i = 0; i < h; i++) {
     const ci = c + <usize>i * ldc;
     const ti = tile + <usize>(i * NR) * 4;
+    if (w == NR) {
+      v128.store(ci, f32x4.add(v128.load(ci), v128.load(ti)));
+      v128.store(ci, f32x4.add(v128.load(ci, 16), v128.load(ti, 16)), 16);
+      continue;
+    }
     for (let j = 0; j < w; j++) {
       const d = ci + <usize>j * 4;
       store<f32>(d, load<f32>(d) + load<f32>(ti + <usize>j * 4));
