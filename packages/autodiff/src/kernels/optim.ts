@@ -1,14 +1,20 @@
 /** One Adam or AdamW step's settings, with the bias corrections of its step number. */
 export interface AdamStep {
+  /** The learning rate at this step. */
   readonly rate: number;
+  /** Decay rate of the first moment estimate. */
   readonly beta1: number;
+  /** Decay rate of the second moment estimate. */
   readonly beta2: number;
+  /** Added to √v̂ in the denominator. */
   readonly eps: number;
+  /** L2 penalty (Adam) or decoupled decay rate (AdamW); 0 for none. */
   readonly weightDecay: number;
   /** AdamW: decay the weights directly (true) rather than adding weightDecay·w to the gradient. */
   readonly decoupled: boolean;
-  /** 1 − β₁ᵗ and 1 − β₂ᵗ. */
+  /** 1 − β₁ᵗ at update t = 1, 2, … */
   readonly correction1: number;
+  /** 1 − β₂ᵗ at update t. */
   readonly correction2: number;
 }
 
