@@ -31,11 +31,7 @@ function adamF32(
   runtime.reset();
   // Each block leaves room for whole lanes of four; the kernel rewrites w, m and v in place.
   const padded = 4 * (Math.ceil(count / 4) * 4);
-  const blocks = [w, g, m, v].map((data) => {
-    const at = runtime.alloc(padded);
-    runtime.f32.set(data, at / 4);
-    return at;
-  });
+  const blocks = [w, g, m, v].map((data) => runtime.copyIn(data, padded));
   const constants = runtime.alloc(36);
   runtime.f32.set(
     [k.decay, k.l2, k.b1, k.b1c, k.b2, k.b2c, k.root2, k.eps, k.scale],

@@ -207,9 +207,12 @@ export class WasmRuntime {
     return at;
   }
 
-  /** Copies `data` into a new block and returns its address. */
-  copyIn(data: Float32Array | Float64Array | Int32Array): number {
-    const at = this.alloc(data.byteLength);
+  /**
+   * Copies `data` into a new block of at least `bytes` (default: data's own size) and returns
+   * its address; bytes past the data are uninitialised.
+   */
+  copyIn(data: Float32Array | Float64Array | Int32Array, bytes = data.byteLength): number {
+    const at = this.alloc(Math.max(bytes, data.byteLength));
     if (data instanceof Float64Array) this.f64View.set(data, at / 8);
     else if (data instanceof Float32Array) this.f32View.set(data, at / 4);
     else this.i32View.set(data, at / 4);
