@@ -125,3 +125,36 @@ export function addF32(dst: usize, src: usize, count: i32): void {
     store<f32>(d, load<f32>(d) + load<f32>(src + <usize>i * 4));
   }
 }
+
+/**
+ * conv2d's epilogue, in place: y[n, o, ·] = y[n, o, ·] + bias[o], then relu when `relu` is 1,
+ * over `batch` samples of `channels` planes of `plane` floats (one rounding per add, as js).
+ */
+export function biasActivationF32(
+  y: usize,
+  batch: i32,
+  channels: i32,
+  plane: i32,
+  bias: usize,
+  relu: i32,
+): void {
+  let at = y;
+  for (let n = 0; n < batch; n++) {
+    for (let o = 0; o < channels; o++) {
+      const b = f32x4.splat(load<f32>(bias + <usize>o * 4));
+      const end = at + <usize>plane * 4;
+      if (relu != 0) {
+        for (; at + 16 <= end; at += 16) {
+          v128.store(at, unaryLanes(RELU, f32x4.add(v128.load(at), b)));
+        }
+        for (; at < end; at += 4) {
+          const v = f32x4.add(f32x4.splat(load<f32>(at)), b);
+          store<f32>(at, f32x4.extract_lane(unaryLanes(RELU, v), 0));
+        }
+      } else {
+        for (; at + 16 <= end; at += 16) v128.store(at, f32x4.add(v128.load(at), b));
+        for (; at < end; at += 4) store<f32>(at, load<f32>(at) + f32x4.extract_lane(b, 0));
+      }
+    }
+  }
+}

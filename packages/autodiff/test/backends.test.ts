@@ -44,6 +44,7 @@ const RTOL_F64 = 1e-12;
 const SUMS_DIFFERENTLY = new Set([
   "matmul",
   "conv2d",
+  "fusedConv2d",
   "conv2dBackpropInput",
   "conv2dBackpropFilter",
   "batchNorm",

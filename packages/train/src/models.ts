@@ -16,14 +16,15 @@ import {
 export type ModelName = "lenet" | "resnet" | "inception";
 export const MODEL_NAMES: readonly ModelName[] = ["lenet", "resnet", "inception"];
 
-/** LeNet-5 for 28×28 inputs: two conv+pool stages (the first padded to keep 28×28), three dense. */
+/**
+ * LeNet-5 for 28×28 inputs: two conv+relu+pool stages (the first padded to keep 28×28), three
+ * dense. Each conv applies its bias and relu in its own kernel call (activation "relu").
+ */
 export function lenet(): Layer {
   return sequential({
-    conv1: conv2d({ inChannels: 1, outChannels: 6, kernelSize: 5, padding: 2 }),
-    relu1: relu(),
+    conv1: conv2d({ inChannels: 1, outChannels: 6, kernelSize: 5, padding: 2, activation: "relu" }),
     pool1: maxPool2d({ kernelSize: 2 }),
-    conv2: conv2d({ inChannels: 6, outChannels: 16, kernelSize: 5 }),
-    relu2: relu(),
+    conv2: conv2d({ inChannels: 6, outChannels: 16, kernelSize: 5, activation: "relu" }),
     pool2: maxPool2d({ kernelSize: 2 }),
     flatten: flatten(),
     fc1: linear({ inFeatures: 16 * 5 * 5, outFeatures: 120 }),

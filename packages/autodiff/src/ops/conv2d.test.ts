@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
+  add,
   concat,
   conv2d,
+  fusedConv2d,
+  getBackend,
+  listBackends,
+  relu,
+  setBackend,
   conv2dBackpropFilter,
   conv2dBackpropInput,
   grad,
@@ -392,6 +398,76 @@ describe("conv2d: errors name the op, the parameter and the numbers", () => {
     ).toThrow(
       "conv2dBackpropFilter: filterShape expects 3 input channels per group (filterShape is " +
         "[8,3,3,3], groups 1) but x has 4 channels (x is [2,4,8,8])",
+    );
+  });
+});
+
+describe("conv2d with bias and relu (fusedConv2d)", () => {
+  /** relu(conv2d + bias) from separate ops, the reference the fused kernel must reproduce. */
+  const unfused = (x: Tensor, w: Tensor, b: Tensor, activation: "linear" | "relu", padding = 0) => {
+    const y = add(conv2d(x, w, { padding }), reshape(b, [b.size, 1, 1]));
+    return activation === "relu" ? relu(y) : y;
+  };
+  // LeNet's conv1 at batch 8 (large enough for the wasm kernels) and a small odd-sized one.
+  const cases = [
+    { xShape: [8, 1, 28, 28], wShape: [6, 1, 5, 5], padding: 2 },
+    { xShape: [2, 3, 5, 7], wShape: [4, 3, 3, 2], padding: 0 },
+  ];
+
+  for (const backend of listBackends()) {
+    for (const dtype of ["float32", "float64"] as const) {
+      for (const { xShape, wShape, padding } of cases) {
+        it(`equals the separate ops on ${backend}, ${dtype}, x ${xShape.join("×")}`, () => {
+          const previous = getBackend();
+          setBackend(backend);
+          try {
+            const rng = prng(7);
+            const x = rng.normal(xShape, { dtype });
+            const w = rng.normal(wShape, { dtype });
+            const b = rng.normal([wShape[0]!], { dtype });
+            for (const activation of ["linear", "relu"] as const) {
+              const fused = conv2d(x, w, { bias: b, padding, activation });
+              const reference = unfused(x, w, b, activation, padding);
+              expect(fused.dtype).toBe(dtype);
+              expect(fused.toArray()).toEqual(reference.toArray());
+              if (activation === "relu") {
+                expect(Array.from(fused.buffer)).toContain(0);
+              }
+              // The same gradients, for a cotangent that weights every output differently.
+              const r = rng.normal(fused.shape, { dtype });
+              const loss = (f: typeof unfused) => (xx: Tensor, ww: Tensor, bb: Tensor) =>
+                sum(mul(f(xx, ww, bb, activation, padding), r));
+              const fusedLoss = (xx: Tensor, ww: Tensor, bb: Tensor, a: typeof activation) =>
+                conv2d(xx, ww, { bias: bb, padding, activation: a });
+              const got = grad(loss(fusedLoss), { argnums: [0, 1, 2] })(x, w, b);
+              const want = grad(loss(unfused), { argnums: [0, 1, 2] })(x, w, b);
+              got.forEach((g, i) => expect(g.toArray()).toEqual(want[i].toArray()));
+            }
+          } finally {
+            setBackend(previous);
+          }
+        });
+      }
+    }
+  }
+
+  it("passes activation without a bias to relu, and checks the bias and activation", () => {
+    const w = f64([[[[1, -1]]]]);
+    expect(plane(conv2d(x3, w, { activation: "relu" }))).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+    expect(plane(fusedConv2d(x3, w, f64([2]), { activation: "relu" }))).toEqual([
+      [1, 1],
+      [1, 1],
+      [1, 1],
+    ]);
+    expect(() => conv2d(x3, w, { activation: "tanh" as "relu" })).toThrow(
+      'conv2d: activation must be "linear" or "relu", got tanh',
+    );
+    expect(() => fusedConv2d(x3, w, f64([1, 2]))).toThrow(
+      "fusedConv2d: bias must have shape [1] (one value per output channel), got [2]",
     );
   });
 });

@@ -2,13 +2,15 @@ import type { Arbitrary } from "fast-check";
 import { kernels } from "../backends/backend.js";
 import { allocate, type FloatArray, type FloatDType } from "../dtype.js";
 import { argumentError, shapeError, showShape } from "../errors.js";
-import type { Conv2dParams } from "../kernels/conv.js";
+import type { Conv2dParams, ConvEpilogue } from "../kernels/conv.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import { assertSizeWithinLimit, shapeSize, shapesEqual, type Shape } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import { add } from "./binary.js";
+import { add, reluBackward } from "./binary.js";
+import { sum } from "./reduce.js";
 import { reshape } from "./reshape.js";
+import { relu } from "./unary.js";
 import { assertFloat, assertTensor, optionsArgument } from "./util.js";
 import {
   axisGeometry,
@@ -30,9 +32,22 @@ export interface Conv2dGeometryOptions {
   readonly groups?: number;
 }
 
+/** What a fused convolution applies to its output after the bias: relu, or nothing. */
+export type ConvActivation = "linear" | "relu";
+
 export interface Conv2dOptions extends Conv2dGeometryOptions {
   /** [Cout], added to every position of its output channel. */
   readonly bias?: Tensor;
+  /**
+   * Applied to the output after the bias (default "linear": nothing). With a bias, both run
+   * inside the convolution's kernel call (fusedConv2d) instead of as two more passes over y.
+   */
+  readonly activation?: ConvActivation;
+}
+
+export interface FusedConv2dOptions extends Conv2dGeometryOptions {
+  /** Applied after the bias (default "linear": nothing). */
+  readonly activation?: ConvActivation;
 }
 
 export interface Conv2dBackpropInputOptions extends Conv2dGeometryOptions {
@@ -55,6 +70,10 @@ export interface Conv2dAttrs {
   readonly padding: readonly [readonly [number, number], readonly [number, number]];
   readonly dilation: readonly [number, number];
   readonly groups: number;
+}
+
+export interface FusedConv2dAttrs extends Conv2dAttrs {
+  readonly activation: ConvActivation;
 }
 
 export interface Conv2dBackpropInputAttrs extends Conv2dAttrs {
@@ -387,6 +406,57 @@ const conv2dOp = defineOp({
     ),
 });
 
+const fusedConv2dOp = defineOp({
+  name: "fusedConv2d",
+  inputs: ["x", "w", "bias"],
+  forward: ([x, w, bias], attrs: FusedConv2dAttrs) => {
+    const op = "fusedConv2d";
+    const xData = floats(op, "x", x);
+    const wData = floats(op, "w", w);
+    const { params, yShape } = convGeometry(op, x.shape, w.shape, attrs, INPUTS);
+    checkBias(op, bias, params.outChannels);
+    const epilogue: ConvEpilogue = {
+      bias: bias.buffer as FloatArray,
+      relu: checkActivation(op, attrs.activation) === "relu",
+    };
+    const dtype = bias.dtype === "float64" ? "float64" : resultType(x, w);
+    return accumulate(dtype, yShape, (y) =>
+      kernels().fusedConv2d(xData, wData, y, params, epilogue),
+    );
+  },
+  vjp: ({ dy, y, inputs: [x, w], attrs, needsGrad }): (Tensor | null)[] => {
+    const g = attrs.activation === "relu" ? reluBackward(dy, y) : dy;
+    const geometry = geometryOf(attrs);
+    const batchAndSpatial = x.shape.length === 4 ? [0, 2, 3] : [1, 2];
+    return [
+      needsGrad[0] ? conv2dBackpropInputOp(g, w, { ...geometry, inputShape: x.shape }) : null,
+      needsGrad[1] ? conv2dBackpropFilterOp(x, g, { ...geometry, filterShape: w.shape }) : null,
+      needsGrad[2] ? sum(g, { axis: batchAndSpatial }) : null,
+    ];
+  },
+  // For relu, samples whose sums lie near 0 are dropped: finite differences across the kink
+  // would not match the one-sided derivative.
+  samples: (kit) =>
+    convCases(kit).chain(({ xShape, wShape, attrs }) =>
+      kit.fc
+        .tuple(
+          kit.tensor(xShape),
+          kit.tensor(wShape),
+          kit.tensor([wShape[0]!]),
+          kit.fc.constantFrom<ConvActivation>("linear", "relu"),
+        )
+        .filter(([x, w, bias, activation]) => {
+          if (activation === "linear") return true;
+          const sums = addBias("samples", conv2dOp(x, w, attrs), bias, wShape[0]!);
+          return (sums.buffer as FloatArray).every((v) => Math.abs(v) > 1e-3);
+        })
+        .map(([x, w, bias, activation]) => ({
+          inputs: [x, w, bias],
+          attrs: { ...attrs, activation },
+        })),
+    ),
+});
+
 // conv2dBackpropInput is linear in dy and in w: ⟨g, BI(dy, w)⟩ = ⟨conv2d(g, w), dy⟩ =
 // ⟨w, BF(g, dy)⟩. Likewise ⟨g, BF(x, dy)⟩ = ⟨conv2d(x, g), dy⟩ = ⟨x, BI(dy, g)⟩. So each of the
 // three ops' vjps is written with the other two, and gradients of any order follow.
@@ -461,6 +531,13 @@ const conv2dBackpropFilterOp = defineOp({
 /** @internal y + bias over the channel axis of [N, C, H, W] or [C, H, W]; its gradient is Σ dy. */
 export function addBias(op: string, y: Tensor, bias: Tensor | undefined, channels: number): Tensor {
   if (bias === undefined) return y;
+  checkBias(op, bias, channels);
+  // Broadcasting [C, 1, 1] against the output: add's vjp sums dy over N, H and W.
+  return add(y, reshape(bias, [channels, 1, 1]));
+}
+
+/** Requires a float tensor of shape [channels]. */
+function checkBias(op: string, bias: unknown, channels: number): asserts bias is Tensor {
   if (!(bias instanceof Tensor)) {
     throw argumentError(op, `bias must be a Tensor, got ${typeof bias}`);
   }
@@ -472,8 +549,13 @@ export function addBias(op: string, y: Tensor, bias: Tensor | undefined, channel
         `got ${showShape(bias.shape)}`,
     );
   }
-  // Broadcasting [C, 1, 1] against the output: add's vjp sums dy over N, H and W.
-  return add(y, reshape(bias, [channels, 1, 1]));
+}
+
+function checkActivation(op: string, activation: unknown): ConvActivation {
+  if (activation !== "linear" && activation !== "relu") {
+    throw argumentError(op, `activation must be "linear" or "relu", got ${show(activation)}`);
+  }
+  return activation;
 }
 
 /**
@@ -487,7 +569,34 @@ export function conv2d(x: Tensor, w: Tensor, options?: Conv2dOptions): Tensor {
   assertTensor("conv2d", "w", w);
   const opts = optionsArgument("conv2d", options);
   const attrs = resolveConv2dAttrs("conv2d", "w", w.shape, opts);
-  return addBias("conv2d", conv2dOp(x, w, attrs), opts.bias, w.shape[0]!);
+  const activation = checkActivation("conv2d", opts.activation ?? "linear");
+  if (opts.bias !== undefined) {
+    checkBias("conv2d", opts.bias, w.shape[0]!);
+    return fusedConv2dOp(x, w, opts.bias, { ...attrs, activation });
+  }
+  const y = conv2dOp(x, w, attrs);
+  return activation === "relu" ? relu(y) : y;
+}
+
+/**
+ * conv2d, plus bias and activation in the same kernel call: y = act(x ⋆ w + bias), bias [Cout]
+ * added to every position of its channel, act relu or nothing ("linear"). Gradient, with
+ * g = reluBackward(dy, y) for relu (y > 0 exactly where x ⋆ w + bias > 0), else dy:
+ * dx = conv2dBackpropInput(g, w), dw = conv2dBackpropFilter(x, g), dbias = Σ g over N, H, W.
+ */
+export function fusedConv2d(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor,
+  options?: FusedConv2dOptions,
+): Tensor {
+  assertTensor("fusedConv2d", "x", x);
+  assertTensor("fusedConv2d", "w", w);
+  assertTensor("fusedConv2d", "bias", bias);
+  const opts = optionsArgument("fusedConv2d", options);
+  const attrs = resolveConv2dAttrs("fusedConv2d", "w", w.shape, opts);
+  const activation = checkActivation("fusedConv2d", opts.activation ?? "linear");
+  return fusedConv2dOp(x, w, bias, { ...attrs, activation });
 }
 
 /**

@@ -49,9 +49,12 @@ export {
 } from "./avgPool2d.js";
 export {
   conv2d,
+  fusedConv2d,
   conv2dBackpropInput,
   conv2dBackpropFilter,
+  type ConvActivation,
   type Conv2dOptions,
+  type FusedConv2dOptions,
   type Conv2dGeometryOptions,
   type Conv2dBackpropInputOptions,
   type Conv2dBackpropFilterOptions,

@@ -1,5 +1,5 @@
 import { checkGrads } from "@tapegrad/autodiff/testing";
-import { prng, tensor, type Tensor } from "@tapegrad/autodiff";
+import { prng, relu, tensor, type Tensor } from "@tapegrad/autodiff";
 import { describe, expect, it } from "vitest";
 import { conv2d, convTranspose2d } from "./conv.js";
 
@@ -107,6 +107,24 @@ describe("conv2d layer", () => {
     const { params } = layer.init(rng);
     const x = rng.normal([2, 4, 5, 5], { dtype: "float64" });
     checkGrads((p: typeof params, input: Tensor) => layer.apply(p, input), [params, x]);
+  });
+
+  it("applies relu to the biased output with activation 'relu', with or without a bias", () => {
+    const rng = prng(5);
+    const x = rng.normal([2, 3, 6, 6], { dtype: "float64" });
+    for (const bias of [true, false]) {
+      const options = { inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, bias };
+      const plain = conv2d(options);
+      const fused = conv2d({ ...options, activation: "relu" });
+      const { params } = plain.init(prng(6));
+      const expected = relu(plain.apply(params, x));
+      expect(fused.apply(params, x).toArray()).toEqual(expected.toArray());
+      // Kinks at 0 are far from every output here, so finite differences hold.
+      checkGrads((p: typeof params, input: Tensor) => fused.apply(p, input), [params, x]);
+    }
+    expect(() =>
+      conv2d({ inChannels: 1, outChannels: 1, kernelSize: 3, activation: "gelu" as "relu" }),
+    ).toThrow('conv2d: activation must be "linear" or "relu", got "gelu"');
   });
 
   it("rejects bad constructor args clearly", () => {

@@ -1,5 +1,6 @@
 import {
   conv2d as conv2dOp,
+  type ConvActivation,
   convTranspose2d as convTranspose2dOp,
   type FloatDType,
   type Rng,
@@ -52,6 +53,11 @@ interface ConvOptionsBase {
 export interface Conv2dLayerOptions extends ConvOptionsBase {
   /** Zeros around each spatial axis (default 0), or 'valid' (0) or 'same' (stride 1 only). */
   readonly padding?: ConvPadding;
+  /**
+   * "relu" applies relu to the output inside the convolution's kernel call, with the bias
+   * (one pass over the output instead of three); default "linear", no activation.
+   */
+  readonly activation?: ConvActivation;
 }
 
 /** Options of the convTranspose2d layer, with PyTorch's meaning of padding and outputPadding. */
@@ -154,6 +160,13 @@ export function conv2d(options: Conv2dLayerOptions): Layer<ConvParams, NoState> 
   }
   const [kh, kw] = g.kernelSize;
   const weightShape = [g.outChannels, g.inChannels / g.groups, kh, kw];
+  const activation = options.activation ?? "linear";
+  if (activation !== "linear" && activation !== "relu") {
+    throw argumentError(
+      where,
+      `activation must be "linear" or "relu", got ${JSON.stringify(activation)}`,
+    );
+  }
   const geometry = { stride: g.stride, padding, dilation: g.dilation, groups: g.groups };
 
   return defineLayer<ConvParams, NoState>({
@@ -163,7 +176,7 @@ export function conv2d(options: Conv2dLayerOptions): Layer<ConvParams, NoState> 
       assertChannels(where, x, g.inChannels);
       const weight = paramOf(where, params, "weight", weightShape);
       const bias = g.hasBias ? paramOf(where, params, "bias", [g.outChannels]) : undefined;
-      return [conv2dOp(x, weight, { ...geometry, bias }), state];
+      return [conv2dOp(x, weight, { ...geometry, bias, activation }), state];
     },
   });
 }

@@ -1,5 +1,10 @@
 import type { FloatArray } from "../../dtype.js";
-import { jsConvKernels, type Conv2dParams, type ConvKernels } from "../../kernels/conv.js";
+import {
+  jsConvKernels,
+  type Conv2dParams,
+  type ConvEpilogue,
+  type ConvKernels,
+} from "../../kernels/conv.js";
 import { jsMatmulKernels, type MatmulKernels } from "../../kernels/matmul.js";
 import { wasmRuntime, type WasmRuntime } from "./runtime.js";
 import { runTask, threadsFor } from "./threads.js";
@@ -205,9 +210,32 @@ function convThreads(runtime: WasmRuntime, p: Conv2dParams): number {
 }
 
 function conv2d(x: FloatArray, w: FloatArray, y: FloatArray, p: Conv2dParams): void {
-  const runtime = runtimeFor(convWork(p), x, w, y);
+  convForward(x, w, y, p);
+}
+
+function fusedConv2d(
+  x: FloatArray,
+  w: FloatArray,
+  y: FloatArray,
+  p: Conv2dParams,
+  epilogue: ConvEpilogue,
+): void {
+  convForward(x, w, y, p, epilogue);
+}
+
+/** conv2d, and the epilogue (if any) on y in the arena, before the one copy out. */
+function convForward(
+  x: FloatArray,
+  w: FloatArray,
+  y: FloatArray,
+  p: Conv2dParams,
+  epilogue?: ConvEpilogue,
+): void {
+  const operands = epilogue === undefined ? [x, w, y] : [x, w, y, epilogue.bias];
+  const runtime = runtimeFor(convWork(p), ...operands);
   if (runtime === null) {
-    jsConvKernels.conv2d(x, w, y, p);
+    if (epilogue === undefined) jsConvKernels.conv2d(x, w, y, p);
+    else jsConvKernels.fusedConv2d(x, w, y, p, epilogue);
     return;
   }
   const threads = convThreads(runtime, p);
@@ -218,6 +246,12 @@ function conv2d(x: FloatArray, w: FloatArray, y: FloatArray, p: Conv2dParams): v
   const direct = wasmTuning.directForward && directFits(p);
   const args = convArgs(runtime, p, xAt, wAt, yAt, threads, 0, direct);
   runTask(runtime, "conv2dTask", args, threads);
+  if (epilogue !== undefined) {
+    const biasAt = runtime.copyIn(epilogue.bias);
+    const plane = p.outH * p.outW;
+    const relu = epilogue.relu ? 1 : 0;
+    runtime.exports.biasActivationF32(yAt, p.batch, p.outChannels, plane, biasAt, relu);
+  }
   runtime.copyOut(yAt, y);
 }
 
@@ -321,6 +355,7 @@ function conv2dBackpropFilter(
 export const wasmKernels: MatmulKernels & ConvKernels = {
   matmul,
   conv2d,
+  fusedConv2d,
   conv2dBackpropInput,
   conv2dBackpropFilter,
 };

@@ -17,6 +17,14 @@ export interface KernelExports {
   ): number;
   addF32(dst: number, src: number, count: number): void;
   unaryF32(kind: number, x: number, count: number): void;
+  biasActivationF32(
+    y: number,
+    batch: number,
+    channels: number,
+    plane: number,
+    bias: number,
+    relu: number,
+  ): void;
   sumF32(x: number, rank: number, shape: number, outStrides: number, out: number): void;
   scatterAddF32(
     updates: number,
