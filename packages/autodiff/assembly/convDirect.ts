@@ -277,6 +277,13 @@ export function directFilter(
   if (keep > 2) mask = i32x4.replace_lane(mask, 2, -1);
   for (let o = 0; o < cout; o += MR) {
     const h = min(MR, cout - o);
+    if (h <= 2) {
+      // A remainder of one or two channels (LeNet's conv1: 6 = 4 + 2) takes four taps at a
+      // time instead of four rows of which half would be repeats.
+      const rows = dyo + <usize>o * planeBytes;
+      filterTwoRows(q, at, rows, planeBytes, dw + <usize>(o * k) * 4, h, k, mask);
+      continue;
+    }
     // Rows past cout repeat the last one; their sums are discarded.
     const d0 = dyo + <usize>o * planeBytes;
     const d1 = h > 1 ? d0 + planeBytes : d0;
@@ -332,6 +339,84 @@ export function directFilter(
       if (h > 3) addLanes(row + 3 * rowBytes, t, t1, s30, s31);
     }
   }
+}
+
+/**
+ * directFilter's sums for h ≤ 2 channels of dy (from d0, planeBytes apart) against taps t…t+3:
+ * eight f32x4 sums, as the four-row loop, with the same lane mask on each row's last vector.
+ */
+function filterTwoRows(
+  q: ConvArgs,
+  at: Layout,
+  d0: usize,
+  planeBytes: usize,
+  dw: usize,
+  h: i32,
+  k: i32,
+  mask: v128,
+): void {
+  const pw = paddedWidth(q);
+  const outW = q.outW;
+  const whole = outW & ~3;
+  // A single channel repeats itself in the second row; its sums are discarded.
+  const d1 = h > 1 ? d0 + planeBytes : d0;
+  const rowBytes = <usize>k * 4;
+  for (let t = 0; t < k; t += 4) {
+    const x0 = at.padded + <usize>load<i32>(at.offsets + <usize>t * 4);
+    const x1 = at.padded + <usize>load<i32>(at.offsets + <usize>min(t + 1, k - 1) * 4);
+    const x2 = at.padded + <usize>load<i32>(at.offsets + <usize>min(t + 2, k - 1) * 4);
+    const x3 = at.padded + <usize>load<i32>(at.offsets + <usize>min(t + 3, k - 1) * 4);
+    let s00 = f32x4.splat(0);
+    let s01 = f32x4.splat(0);
+    let s02 = f32x4.splat(0);
+    let s03 = f32x4.splat(0);
+    let s10 = f32x4.splat(0);
+    let s11 = f32x4.splat(0);
+    let s12 = f32x4.splat(0);
+    let s13 = f32x4.splat(0);
+    for (let i = 0; i < q.outH; i++) {
+      const xRow = <usize>(i * pw) * 4;
+      const dyRow = <usize>(i * outW) * 4;
+      for (let j = 0; j < outW; j += 4) {
+        const xAt = xRow + <usize>j * 4;
+        const dyAt = dyRow + <usize>j * 4;
+        let a0 = v128.load(x0 + xAt);
+        let a1 = v128.load(x1 + xAt);
+        let a2 = v128.load(x2 + xAt);
+        let a3 = v128.load(x3 + xAt);
+        let e0 = v128.load(d0 + dyAt);
+        let e1 = v128.load(d1 + dyAt);
+        if (j >= whole) {
+          a0 = v128.and(a0, mask);
+          a1 = v128.and(a1, mask);
+          a2 = v128.and(a2, mask);
+          a3 = v128.and(a3, mask);
+          e0 = v128.and(e0, mask);
+          e1 = v128.and(e1, mask);
+        }
+        s00 = madd(e0, a0, s00);
+        s01 = madd(e0, a1, s01);
+        s02 = madd(e0, a2, s02);
+        s03 = madd(e0, a3, s03);
+        s10 = madd(e1, a0, s10);
+        s11 = madd(e1, a1, s11);
+        s12 = madd(e1, a2, s12);
+        s13 = madd(e1, a3, s13);
+      }
+    }
+    const taps = min(4, k - t);
+    addFour(dw, t, taps, s00, s01, s02, s03);
+    if (h > 1) addFour(dw + rowBytes, t, taps, s10, s11, s12, s13);
+  }
+}
+
+/** row[t + l] += Σ lanes of the l-th sum, for the first `taps` of the four. */
+function addFour(row: usize, t: i32, taps: i32, a: v128, b: v128, c: v128, d: v128): void {
+  const p = row + <usize>t * 4;
+  store<f32>(p, load<f32>(p) + laneSum(a));
+  if (taps > 1) store<f32>(p + 4, load<f32>(p + 4) + laneSum(b));
+  if (taps > 2) store<f32>(p + 8, load<f32>(p + 8) + laneSum(c));
+  if (taps > 3) store<f32>(p + 12, load<f32>(p + 12) + laneSum(d));
 }
 
 /** row[t] += Σ lanes of a, and row[t1] += Σ lanes of b when t1 is another tap. */
