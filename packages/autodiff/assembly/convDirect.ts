@@ -10,7 +10,7 @@
 // [⌈Cout/4⌉·4, K] (forward), the padded input [Cin, PH, PW] and an edge tile.
 
 import { ConvArgs } from "./convArgs";
-import { addTileCorner, madd, MR, NR, packA } from "./gemm";
+import { madd, MR, NR, packA, writeTileCorner } from "./gemm";
 
 /** Output columns of one forward micro-tile: two f32x4, as the GEMM's tile. */
 const COLS: i32 = NR;
@@ -130,7 +130,10 @@ export function directSetup(
   if (wg != 0) packA(wg, k, 1, 0, 0, cout, k, at.packed);
 }
 
-/** y (rows yo, cout × Hout·Wout) += x ⋆ w for one sample and group; directSetup came first. */
+/**
+ * y (rows yo, cout × Hout·Wout) = x ⋆ w for one sample and group, every output written once
+ * (y needs no zeroing first); directSetup came first.
+ */
 export function directForward(
   q: ConvArgs,
   at: Layout,
@@ -203,6 +206,18 @@ function tile4(
     c31 = madd(a, b1, c31);
     pa += MR * 4;
   }
+  if (h == MR && w == COLS) {
+    // A whole tile goes straight to y; only edges are staged.
+    v128.store(y, c00);
+    v128.store(y, c01, 16);
+    v128.store(y + ldy, c10);
+    v128.store(y + ldy, c11, 16);
+    v128.store(y + 2 * ldy, c20);
+    v128.store(y + 2 * ldy, c21, 16);
+    v128.store(y + 3 * ldy, c30);
+    v128.store(y + 3 * ldy, c31, 16);
+    return;
+  }
   v128.store(tile, c00);
   v128.store(tile, c01, 16);
   v128.store(tile, c10, 32);
@@ -211,7 +226,7 @@ function tile4(
   v128.store(tile, c21, 80);
   v128.store(tile, c30, 96);
   v128.store(tile, c31, 112);
-  addTileCorner(tile, y, ldy, h, w);
+  writeTileCorner(tile, y, ldy, h, w, false);
 }
 
 /** tile4 for the last one or two output channels. */
@@ -246,7 +261,7 @@ function tile2(
   v128.store(tile, c01, 16);
   v128.store(tile, c10, 32);
   v128.store(tile, c11, 48);
-  addTileCorner(tile, y, ldy, h, w);
+  writeTileCorner(tile, y, ldy, h, w, false);
 }
 
 /**

@@ -126,6 +126,11 @@ export function addF32(dst: usize, src: usize, count: i32): void {
   }
 }
 
+/** Zeroes `bytes` bytes from `at`: memory.fill, three times a shared Float32Array's fill. */
+export function zeroBytes(at: usize, bytes: usize): void {
+  memory.fill(at, 0, bytes);
+}
+
 /**
  * conv2d's epilogue, in place: y[n, o, ·] = y[n, o, ·] + bias[o], then relu when `relu` is 1,
  * over `batch` samples of `channels` planes of `plane` floats (one rounding per add, as js).

@@ -302,17 +302,28 @@ function microKernel2(
 
 /** C[h×w at c, rows ldc bytes apart] += the same corner of a staged MR×NR tile. */
 export function addTileCorner(tile: usize, c: usize, ldc: usize, h: i32, w: i32): void {
+  writeTileCorner(tile, c, ldc, h, w, true);
+}
+
+/**
+ * C[h×w at c] = the tile's corner (`add` false) or += it: one loop for the GEMM, which adds
+ * into C, and the direct conv, which writes each output once.
+ */
+export function writeTileCorner(tile: usize, c: usize, ldc: usize, h: i32, w: i32, add: bool): void {
   for (let i = 0; i < h; i++) {
     const ci = c + <usize>i * ldc;
     const ti = tile + <usize>(i * NR) * 4;
     if (w == NR) {
-      v128.store(ci, f32x4.add(v128.load(ci), v128.load(ti)));
-      v128.store(ci, f32x4.add(v128.load(ci, 16), v128.load(ti, 16)), 16);
+      const lo = v128.load(ti);
+      const hi = v128.load(ti, 16);
+      v128.store(ci, add ? f32x4.add(v128.load(ci), lo) : lo);
+      v128.store(ci, add ? f32x4.add(v128.load(ci, 16), hi) : hi, 16);
       continue;
     }
     for (let j = 0; j < w; j++) {
       const d = ci + <usize>j * 4;
-      store<f32>(d, load<f32>(d) + load<f32>(ti + <usize>j * 4));
+      const v = load<f32>(ti + <usize>j * 4);
+      store<f32>(d, add ? load<f32>(d) + v : v);
     }
   }
 }

@@ -243,8 +243,9 @@ function convForward(
   runtime.reset();
   const xAt = runtime.copyIn(x);
   const wAt = runtime.copyIn(w);
-  const yAt = runtime.zeros(y.length);
   const direct = wasmTuning.directForward && directFits(p);
+  // The direct kernels write every output once; the GEMM adds into y, block by block.
+  const yAt = direct ? runtime.alloc(4 * y.length) : runtime.zeros(y.length);
   const args = convArgs(runtime, p, xAt, wAt, yAt, threads, 0, direct);
   runTask(runtime, "conv2dTask", args, threads);
   if (epilogue !== undefined) {

@@ -15,6 +15,7 @@ export interface KernelExports {
     outH: number,
     outW: number,
   ): number;
+  zeroBytes(at: number, bytes: number): void;
   addF32(dst: number, src: number, count: number): void;
   unaryF32(kind: number, x: number, count: number): void;
   biasActivationF32(
@@ -230,14 +231,14 @@ export class WasmRuntime {
   /** A zero-filled block of `count` float32s. */
   zeros(count: number): number {
     const at = this.alloc(count * 4);
-    this.f32View.fill(0, at / 4, at / 4 + count);
+    this.exports.zeroBytes(at, count * 4);
     return at;
   }
 
   /** A zero-filled block of `count` float64s. */
   zerosF64(count: number): number {
     const at = this.alloc(count * 8);
-    this.f64View.fill(0, at / 8, at / 8 + count);
+    this.exports.zeroBytes(at, count * 8);
     return at;
   }
 
