@@ -11,5 +11,7 @@ setFlagsFromString("--no-liftoff");
 // Relaxed SIMD, whose fused multiply-add tapegrad's wasm GEMM uses, ships in Node ≥ 22 and is
 // behind this flag in Node 20; every peer runs in the same process with the same flags.
 setFlagsFromString("--experimental-wasm-relaxed-simd");
+// Lets timing.ts run a full collection before each cell.
+setFlagsFromString("--expose-gc");
 
 await import("./main.js");
