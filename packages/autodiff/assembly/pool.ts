@@ -34,58 +34,64 @@ export function maxPool2x2F32(
   argmax: usize,
 ): void {
   let o = 0;
-  const lanes = i32x4(0, 2, 4, 6);
-  const one = i32x4.splat(1);
-  const below = i32x4.splat(width);
   for (let p = 0; p < planes; p++) {
     const base = p * height * width;
     for (let i = 0; i < outH; i++) {
       const rowStart = base + 2 * i * width;
       let j = 0;
-      for (; j + 4 <= outW; j += 4) {
-        const k = rowStart + 2 * j;
-        const r0 = x + <usize>k * 4;
-        const r1 = r0 + <usize>width * 4;
-        const lo0 = v128.load(r0);
-        const hi0 = v128.load(r0, 16);
-        const lo1 = v128.load(r1);
-        const hi1 = v128.load(r1, 16);
-        const a = v128.shuffle<f32>(lo0, hi0, 0, 2, 4, 6);
-        const b = v128.shuffle<f32>(lo0, hi0, 1, 3, 5, 7);
-        const c = v128.shuffle<f32>(lo1, hi1, 0, 2, 4, 6);
-        const d = v128.shuffle<f32>(lo1, hi1, 1, 3, 5, 7);
-        const sum = f32x4.add(f32x4.add(a, b), f32x4.add(c, d));
-        if (v128.any_true(f32x4.ne(sum, sum))) {
-          // A NaN (or +∞ with −∞) in some window: scan those four in order, as js does.
-          for (let l = 0; l < 4; l++) {
-            const index = scanWindow(x, k + 2 * l, width);
-            store<f32>(y + <usize>(o + l) * 4, load<f32>(x + <usize>index * 4));
-            store<i32>(argmax + <usize>(o + l) * 4, index);
-          }
-          o += 4;
-          continue;
+      for (; j + 4 <= outW; j += 4) maxFour(x, rowStart + 2 * j, width, y, argmax, o + j);
+      if (j < outW && outW >= 4) {
+        // The last windows as four ending at the row's end, some of them again (the same
+        // values): one vector step instead of a scalar scan per window (LeNet's rows of 14
+        // and 5 windows end in 2 and 1).
+        maxFour(x, rowStart + 2 * (outW - 4), width, y, argmax, o + outW - 4);
+      } else {
+        for (; j < outW; j++) {
+          const index = scanWindow(x, rowStart + 2 * j, width);
+          store<f32>(y + <usize>(o + j) * 4, load<f32>(x + <usize>index * 4));
+          store<i32>(argmax + <usize>(o + j) * 4, index);
         }
-        // Strict > keeps the first of tied maxima: a before b, c before d, top before bottom.
-        const topWins = f32x4.gt(b, a);
-        const top = v128.bitselect(b, a, topWins);
-        const topAt = v128.and(topWins, one);
-        const bottomWins = f32x4.gt(d, c);
-        const bottom = v128.bitselect(d, c, bottomWins);
-        const bottomAt = i32x4.add(below, v128.and(bottomWins, one));
-        const lower = f32x4.gt(bottom, top);
-        v128.store(y + <usize>o * 4, v128.bitselect(bottom, top, lower));
-        const at = v128.bitselect(bottomAt, topAt, lower);
-        v128.store(argmax + <usize>o * 4, i32x4.add(i32x4.add(i32x4.splat(k), lanes), at));
-        o += 4;
       }
-      for (; j < outW; j++) {
-        const index = scanWindow(x, rowStart + 2 * j, width);
-        store<f32>(y + <usize>o * 4, load<f32>(x + <usize>index * 4));
-        store<i32>(argmax + <usize>o * 4, index);
-        o++;
-      }
+      o += outW;
     }
   }
+}
+
+/** Four windows side by side, starting at flat index k of x: outputs o…o+3. */
+function maxFour(x: usize, k: i32, width: i32, y: usize, argmax: usize, o: i32): void {
+  const r0 = x + <usize>k * 4;
+  const r1 = r0 + <usize>width * 4;
+  const lo0 = v128.load(r0);
+  const hi0 = v128.load(r0, 16);
+  const lo1 = v128.load(r1);
+  const hi1 = v128.load(r1, 16);
+  const a = v128.shuffle<f32>(lo0, hi0, 0, 2, 4, 6);
+  const b = v128.shuffle<f32>(lo0, hi0, 1, 3, 5, 7);
+  const c = v128.shuffle<f32>(lo1, hi1, 0, 2, 4, 6);
+  const d = v128.shuffle<f32>(lo1, hi1, 1, 3, 5, 7);
+  const sum = f32x4.add(f32x4.add(a, b), f32x4.add(c, d));
+  if (v128.any_true(f32x4.ne(sum, sum))) {
+    // A NaN (or +∞ with −∞) in some window: scan those four in order, as js does.
+    for (let l = 0; l < 4; l++) {
+      const index = scanWindow(x, k + 2 * l, width);
+      store<f32>(y + <usize>(o + l) * 4, load<f32>(x + <usize>index * 4));
+      store<i32>(argmax + <usize>(o + l) * 4, index);
+    }
+    return;
+  }
+  // Strict > keeps the first of tied maxima: a before b, c before d, top before bottom.
+  const one = i32x4.splat(1);
+  const topWins = f32x4.gt(b, a);
+  const top = v128.bitselect(b, a, topWins);
+  const topAt = v128.and(topWins, one);
+  const bottomWins = f32x4.gt(d, c);
+  const bottom = v128.bitselect(d, c, bottomWins);
+  const bottomAt = i32x4.add(i32x4.splat(width), v128.and(bottomWins, one));
+  const lower = f32x4.gt(bottom, top);
+  v128.store(y + <usize>o * 4, v128.bitselect(bottom, top, lower));
+  const at = v128.bitselect(bottomAt, topAt, lower);
+  const lanes = i32x4(0, 2, 4, 6);
+  v128.store(argmax + <usize>o * 4, i32x4.add(i32x4.add(i32x4.splat(k), lanes), at));
 }
 
 /** y[p, i, j] = (a + b + c + d)·0.25 over the window, summed in float64 as js does. */
