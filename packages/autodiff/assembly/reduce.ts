@@ -5,7 +5,7 @@
  * out (zeroed by the caller, laid out as x's shape with the reduced axes set to 1) += x summed
  * over those axes. x is walked in row-major order, one innermost row of `n` at a time; the
  * output moves by `outStrides[axis]` (4 bytes per step; 0 along a reduced axis) and `step` along
- * a row. A row along a reduced axis is summed in float64 and added once, as js does.
+ * a row. A row along a reduced axis is summed in float64 (rowSum) and added once, as js does.
  */
 export function sumF32(x: usize, rank: i32, shape: usize, outStrides: usize, out: usize): void {
   const n = load<i32>(shape + <usize>(rank - 1) * 4);
@@ -20,10 +20,8 @@ export function sumF32(x: usize, rank: i32, shape: usize, outStrides: usize, out
   let from = x;
   for (let row = 0; row < rows; row++) {
     if (step == 0) {
-      let total: f64 = 0;
-      for (let i = 0; i < n; i++) total += <f64>load<f32>(from + <usize>i * 4);
       const at = out + <usize>o * 4;
-      store<f32>(at, <f32>(<f64>load<f32>(at) + total));
+      store<f32>(at, <f32>(<f64>load<f32>(at) + rowSum(from, n)));
     } else {
       const at = out + <usize>o * 4;
       let i = 0;
@@ -50,6 +48,28 @@ export function sumF32(x: usize, rank: i32, shape: usize, outStrides: usize, out
       store<i32>(counter, 0);
     }
   }
+}
+
+/**
+ * Σ of n floats from `from` in float64, in js's rowSum order: partial sums of the elements
+ * 4i, 4i+1 (lanes of lo) and 4i+2, 4i+3 (lanes of hi), combined (s0 + s1) + (s2 + s3), then the
+ * last n mod 4 in order.
+ */
+function rowSum(from: usize, n: i32): f64 {
+  let lo = f64x2.splat(0);
+  let hi = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(from + <usize>i * 4);
+    lo = f64x2.add(lo, f64x2.promote_low_f32x4(v));
+    hi = f64x2.add(hi, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)));
+  }
+  let total =
+    f64x2.extract_lane(lo, 0) +
+    f64x2.extract_lane(lo, 1) +
+    (f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1));
+  for (; i < n; i++) total += <f64>load<f32>(from + <usize>i * 4);
+  return total;
 }
 
 /**

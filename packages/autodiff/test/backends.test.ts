@@ -19,7 +19,7 @@ import { elementwiseTuning } from "../src/backends/wasm/elementwise.js";
 import { wasmKernels, wasmTuning } from "../src/backends/wasm/kernels.js";
 import { threadTuning } from "../src/backends/wasm/threads.js";
 import { poolingTuning, wasmPoolKernels } from "../src/backends/wasm/pooling.js";
-import { reduceTuning } from "../src/backends/wasm/reduce.js";
+import { reduceTuning, wasmReduceKernels } from "../src/backends/wasm/reduce.js";
 import { normTuning, wasmNormKernels } from "../src/backends/wasm/norm.js";
 import { localModule, relaxedModule, sharedModule } from "../src/backends/wasm/module.generated.js";
 import { WasmRuntime } from "../src/backends/wasm/runtime.js";
@@ -546,6 +546,27 @@ function convOperands(spec: Partial<Conv2dParams>) {
     dy: randomArray(ySize, 3),
   };
 }
+
+describe("wasm sums reproduce js exactly", () => {
+  it("sums rows in the same order: four interleaved float64 partial sums, then the tail", () => {
+    // Rows of [2⁶⁰, 1, −2⁶⁰, 1]…: the partial sums are 2⁶⁹, 512, −2⁶⁹, 512, and
+    // (s0 + s1) + (s2 + s3) loses both 512s to rounding (0) where (s0 + s2) + (s1 + s3) keeps
+    // them (1024); a tail of 3 ones follows in order.
+    const n = 2051;
+    const x = new Float32Array(3 * n);
+    for (let row = 0; row < 3; row++) {
+      for (let i = 0; i < n; i++) {
+        x[row * n + i] = i >= 2048 ? 1 : i % 4 === 0 ? 2 ** 60 : i % 4 === 2 ? -(2 ** 60) : 1;
+      }
+    }
+    const js = new Float32Array(3);
+    const wasm = new Float32Array(3);
+    jsKernels.reduce("sum", x, [3, n], [1], js);
+    wasmReduceKernels.reduce("sum", x, [3, n], [1], wasm);
+    expect(Array.from(js)).toEqual([3, 3, 3]);
+    expect(Array.from(wasm)).toEqual(Array.from(js));
+  });
+});
 
 describe("wasm pooling reproduces js exactly", () => {
   beforeAll(() => {

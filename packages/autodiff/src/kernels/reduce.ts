@@ -40,9 +40,7 @@ function reduce(
     const step = steps[0]!;
     if (kind === "sum") {
       if (step === 0) {
-        let acc = 0;
-        for (let i = 0; i < n; i++) acc += x[xOffset + i]!;
-        out[o] = out[o]! + acc;
+        out[o] = out[o]! + rowSum(x, xOffset, n);
       } else {
         for (let i = 0; i < n; i++, o += step) out[o] = out[o]! + x[xOffset + i]!;
       }
@@ -58,6 +56,28 @@ function reduce(
       }
     }
   });
+}
+
+/**
+ * Σ x[from…from + n) in float64: four interleaved partial sums combined as (s0 + s1) + (s2 + s3),
+ * then the last n mod 4 terms in order. Four independent additions per step instead of one
+ * chain (about four times as fast), in the order the wasm kernel's two f64x2 sums reproduce.
+ */
+function rowSum(x: TypedArray, from: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[from + i]!;
+    s1 += x[from + i + 1]!;
+    s2 += x[from + i + 2]!;
+    s3 += x[from + i + 3]!;
+  }
+  let total = s0 + s1 + (s2 + s3);
+  for (; i < n; i++) total += x[from + i]!;
+  return total;
 }
 
 /** The identity of the reduction; an Int32Array cannot hold ±∞, so it gets its own bounds. */
