@@ -83,20 +83,13 @@ function im2col(q: ConvArgs, xo: usize, col: usize, cin: i32, ld: i32): void {
         let out = row;
         if (strideW == 1 && lo == 0 && hi == outW) {
           // Rows clear of the left and right padding (most taps of most convs): whole-row
-          // copies, without the per-row zero fills and their calls.
+          // copies, without the two zero fills per row.
           for (let i = 0; i < outH; i++) {
             const y = i * q.strideH + yShift;
             if (y < 0 || y >= height) {
               zeroF32(out, outW);
             } else {
-              const src = plane + <usize>(y * width + xShift) * 4;
-              let jj = 0;
-              for (; jj + 4 <= outW; jj += 4) {
-                v128.store(out + <usize>jj * 4, v128.load(src + <usize>jj * 4));
-              }
-              for (; jj < outW; jj++) {
-                store<f32>(out + <usize>jj * 4, load<f32>(src + <usize>jj * 4));
-              }
+              copyF32(out, plane + <usize>(y * width + xShift) * 4, outW);
             }
             out += <usize>outW * 4;
           }
@@ -148,23 +141,13 @@ function col2im(q: ConvArgs, col: usize, dxo: usize, cin: i32, ld: i32): void {
         const lo = rangeLo(xShift, strideW, outW);
         const hi = rangeHi(xShift, strideW, width, outW, lo);
         if (strideW == 1) {
-          // One add loop per row, inline; rows of the padding are skipped whole.
+          // Rows of the padding are skipped whole, not checked one by one.
           const iLo = max(0, ceilDiv(-yShift, q.strideH));
           const iHi = min(outH, ceilDiv(height - yShift, q.strideH));
           for (let i = iLo; i < iHi; i++) {
             const y = i * q.strideH + yShift;
             const dst = plane + <usize>(y * width + xShift + lo) * 4;
-            const src = row + <usize>(i * outW + lo) * 4;
-            const count = hi - lo;
-            let jj = 0;
-            for (; jj + 4 <= count; jj += 4) {
-              const d = dst + <usize>jj * 4;
-              v128.store(d, f32x4.add(v128.load(d), v128.load(src + <usize>jj * 4)));
-            }
-            for (; jj < count; jj++) {
-              const d = dst + <usize>jj * 4;
-              store<f32>(d, load<f32>(d) + load<f32>(src + <usize>jj * 4));
-            }
+            addF32Row(dst, row + <usize>(i * outW + lo) * 4, hi - lo);
           }
           row += <usize>ld * 4;
           continue;
