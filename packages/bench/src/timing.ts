@@ -24,12 +24,14 @@ export interface Timing {
 }
 
 /**
- * Adaptive repetitions: at most 2 warm-up calls (1 when the first takes over 0.3 s), then timed
- * calls until both 3 calls and 0.7 s are done, at most 15. Fast cells thus get 15 runs, slow ones
- * 3, and the whole bench (6 peers × 11 workloads) stays within a few minutes.
+ * Adaptive repetitions: warm-up calls until 0.3 s or 10 calls (at least 1), then timed calls
+ * until both 3 calls and 0.7 s are done, at most 15. Fast cells thus get 10 warm-ups (enough
+ * for V8 to optimise the code a call runs through; with 2, the first peer of the LeNet row
+ * could time 20 ms against 13–14 ms for the next) and 15 runs, slow ones 1 and 3, and the whole
+ * bench (6 peers × 11 workloads) stays within a few minutes.
  */
 export const defaultTiming: TimingOptions = {
-  warmup: 2,
+  warmup: 10,
   warmupBudgetMs: 300,
   minRuns: 3,
   maxRuns: 15,
