@@ -451,6 +451,20 @@ describe("conv2d with bias and relu (fusedConv2d)", () => {
     }
   }
 
+  it("promotes to float64 when the bias is float64, as the separate add does", () => {
+    const rng = prng(8);
+    const x = rng.normal([2, 3, 6, 6]);
+    const w = rng.normal([4, 3, 3, 3]);
+    const b = rng.normal([4], { dtype: "float64" });
+    const fused = conv2d(x, w, { bias: b, activation: "relu" });
+    const reference = unfused(x, w, b, "relu");
+    expect(fused.dtype).toBe("float64");
+    expect(reference.dtype).toBe("float64");
+    // The fused sums stay in float64; the separate conv rounds them to float32 first.
+    const got = Array.from(fused.buffer);
+    Array.from(reference.buffer).forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+  });
+
   it("passes activation without a bias to relu, and checks the bias and activation", () => {
     const w = f64([[[[1, -1]]]]);
     expect(plane(conv2d(x3, w, { activation: "relu" }))).toEqual([
