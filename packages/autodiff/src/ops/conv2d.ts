@@ -561,8 +561,9 @@ function checkActivation(op: string, activation: unknown): ConvActivation {
 /**
  * 2-D cross-correlation (CNN "convolution") of x [N, Cin, H, W] (or [Cin, H, W]) with
  * w [Cout, Cin/groups, kh, kw]: y[n,o,i,j] = bias[o] + Σ_{c,r,s} x[n, c, i·sh − pt + r·dh,
- * j·sw − pl + s·dw]·w[o,c,r,s], c over o's group. Gradient: dx = conv2dBackpropInput(dy, w),
- * dw = conv2dBackpropFilter(x, dy), dbias = Σ dy over N, H, W.
+ * j·sw − pl + s·dw]·w[o,c,r,s], c over o's group; then relu with `activation: "relu"`. With a
+ * bias this is one op, fusedConv2d. Gradient: dx = conv2dBackpropInput(dy, w),
+ * dw = conv2dBackpropFilter(x, dy), dbias = Σ dy over N, H, W (dy through relu's rule first).
  */
 export function conv2d(x: Tensor, w: Tensor, options?: Conv2dOptions): Tensor {
   assertTensor("conv2d", "x", x);
