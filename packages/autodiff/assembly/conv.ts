@@ -291,6 +291,7 @@ export function conv2dTask(args: usize, tid: i32, threads: i32): void {
         blocks.c = p;
         blocks.cStride = q.groups * t.cout * p * 4;
         blocks.conv = 0;
+        blocks.overwrite = 0;
         let b = t.col;
         if (q.outW <= 2 * NR) {
           blocks.conv = changetype<usize>(q);
@@ -361,19 +362,22 @@ export function conv2dBackpropInputTask(args: usize, tid: i32, threads: i32): vo
         }
         continue;
       }
-      zeroF32(t.col, k * wide);
+      // The product writes every entry of col: no zeroing first (overwrite).
+      const blocks = t.blocks;
+      blocks.c = 0;
+      blocks.conv = 0;
+      blocks.overwrite = 1;
       if (p % NR == 0) {
         // The product reads each sample's [cout, P] slice of dy in place.
-        const blocks = t.blocks;
         blocks.b = p;
         blocks.bStride = q.groups * t.cout * p * 4;
-        blocks.c = 0;
-        blocks.conv = 0;
         const dy0 = plane(q.y, q, n0, g, t.cout, p);
         gemmF32Blocked(wg, 1, k, dy0, p, 1, t.col, wide, k, t.cout, wide, t.gemmScratch, blocks);
       } else {
         gatherDy(q, t, n0, count, g);
-        gemmF32(wg, 1, k, t.staged, wide, 1, t.col, wide, k, t.cout, wide, t.gemmScratch);
+        blocks.b = 0;
+        const dy = t.staged;
+        gemmF32Blocked(wg, 1, k, dy, wide, 1, t.col, wide, k, t.cout, wide, t.gemmScratch, blocks);
       }
       for (let s = 0; s < count; s++) {
         col2im(q, t.col + <usize>(s * p) * 4, plane(q.x, q, n0 + s, g, t.cin, hw), t.cin, wide);

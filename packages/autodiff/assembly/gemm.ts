@@ -61,6 +61,11 @@ export class Blocks {
   /** x at the chunk's first sample and the group, and the bytes between samples. */
   convX: usize;
   convSampleBytes: i32;
+  /**
+   * When not 0, the first depth block stores into C instead of adding (C = op(A)·op(B), BLAS's
+   * beta = 0): C need not be zeroed first, nor read back.
+   */
+  overwrite: i32;
 }
 
 /** The address of column `column` (row 0) of a block-stored matrix. */
@@ -200,9 +205,10 @@ export function packA(
 }
 
 /**
- * C[h×w tile at c, rows ldc bytes apart] += packed A sliver · packed B sliver over kc steps. The
- * 4×8 sums live in eight f32x4 locals; a partial edge tile goes through the scratch tile, and
- * one of at most 2 rows (as in a 6-row product) computes only those rows.
+ * C[h×w tile at c, rows ldc bytes apart] += (or, without `add`, =) packed A sliver · packed B
+ * sliver over kc steps. The 4×8 sums live in eight f32x4 locals; a partial edge tile goes
+ * through the scratch tile, and one of at most 2 rows (as in a 6-row product) computes only
+ * those rows.
  */
 function microKernel(
   pa: usize,
@@ -213,9 +219,10 @@ function microKernel(
   h: i32,
   w: i32,
   tile: usize,
+  add: bool,
 ): void {
   if (h <= 2) {
-    microKernel2(pa, pb, kc, c, ldc, h, w, tile);
+    microKernel2(pa, pb, kc, c, ldc, h, w, tile, add);
     return;
   }
   let c00 = f32x4.splat(0);
@@ -244,25 +251,38 @@ function microKernel(
     pa += MR * 4;
     pb += NR * 4;
   }
-  const full = h == MR && w == NR;
-  // A full tile adds straight into C; an edge tile is staged so only its h×w part is added.
-  const out = full ? c : tile;
-  const ld = full ? ldc : <usize>NR * 4;
-  if (!full) memory.fill(tile, 0, TILE);
-  let r = out;
-  v128.store(r, f32x4.add(v128.load(r), c00));
-  v128.store(r, f32x4.add(v128.load(r, 16), c01), 16);
-  r += ld;
-  v128.store(r, f32x4.add(v128.load(r), c10));
-  v128.store(r, f32x4.add(v128.load(r, 16), c11), 16);
-  r += ld;
-  v128.store(r, f32x4.add(v128.load(r), c20));
-  v128.store(r, f32x4.add(v128.load(r, 16), c21), 16);
-  r += ld;
-  v128.store(r, f32x4.add(v128.load(r), c30));
-  v128.store(r, f32x4.add(v128.load(r, 16), c31), 16);
-  if (full) return;
-  addTileCorner(tile, c, ldc, h, w);
+  if (h == MR && w == NR) {
+    // A full tile goes straight into C.
+    if (add) {
+      c00 = f32x4.add(v128.load(c), c00);
+      c01 = f32x4.add(v128.load(c, 16), c01);
+      c10 = f32x4.add(v128.load(c + ldc), c10);
+      c11 = f32x4.add(v128.load(c + ldc, 16), c11);
+      c20 = f32x4.add(v128.load(c + 2 * ldc), c20);
+      c21 = f32x4.add(v128.load(c + 2 * ldc, 16), c21);
+      c30 = f32x4.add(v128.load(c + 3 * ldc), c30);
+      c31 = f32x4.add(v128.load(c + 3 * ldc, 16), c31);
+    }
+    v128.store(c, c00);
+    v128.store(c, c01, 16);
+    v128.store(c + ldc, c10);
+    v128.store(c + ldc, c11, 16);
+    v128.store(c + 2 * ldc, c20);
+    v128.store(c + 2 * ldc, c21, 16);
+    v128.store(c + 3 * ldc, c30);
+    v128.store(c + 3 * ldc, c31, 16);
+    return;
+  }
+  // An edge tile is staged, so that only its h×w part reaches C.
+  v128.store(tile, c00);
+  v128.store(tile, c01, 16);
+  v128.store(tile, c10, 32);
+  v128.store(tile, c11, 48);
+  v128.store(tile, c20, 64);
+  v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96);
+  v128.store(tile, c31, 112);
+  writeTileCorner(tile, c, ldc, h, w, add);
 }
 
 /** The first h ≤ 2 rows of microKernel's tile: half the work for a 2-row remainder. */
@@ -275,6 +295,7 @@ function microKernel2(
   h: i32,
   w: i32,
   tile: usize,
+  add: bool,
 ): void {
   let c00 = f32x4.splat(0);
   let c01 = f32x4.splat(0);
@@ -292,24 +313,25 @@ function microKernel2(
     pa += MR * 4;
     pb += NR * 4;
   }
-  memory.fill(tile, 0, TILE);
   v128.store(tile, c00);
   v128.store(tile, c01, 16);
   v128.store(tile, c10, 32);
   v128.store(tile, c11, 48);
-  addTileCorner(tile, c, ldc, h, w);
-}
-
-/** C[h×w at c, rows ldc bytes apart] += the same corner of a staged MR×NR tile. */
-export function addTileCorner(tile: usize, c: usize, ldc: usize, h: i32, w: i32): void {
-  writeTileCorner(tile, c, ldc, h, w, true);
+  writeTileCorner(tile, c, ldc, h, w, add);
 }
 
 /**
  * C[h×w at c] = the tile's corner (`add` false) or += it: one loop for the GEMM, which adds
  * into C, and the direct conv, which writes each output once.
  */
-export function writeTileCorner(tile: usize, c: usize, ldc: usize, h: i32, w: i32, add: bool): void {
+export function writeTileCorner(
+  tile: usize,
+  c: usize,
+  ldc: usize,
+  h: i32,
+  w: i32,
+  add: bool,
+): void {
   for (let i = 0; i < h; i++) {
     const ci = c + <usize>i * ldc;
     const ti = tile + <usize>(i * NR) * 4;
@@ -350,6 +372,7 @@ export function gemmF32(
   blocks.b = 0;
   blocks.c = 0;
   blocks.conv = 0;
+  blocks.overwrite = 0;
   gemmF32Blocked(a, ars, acs, b, brs, bcs, c, ldc, m, k, n, scratch, blocks);
 }
 
@@ -385,6 +408,7 @@ export function gemmF32Blocked(
     const nc = min(NC, n - jc);
     for (let pc = 0; pc < k; pc += kcStep) {
       const kc = min(kcStep, k - pc);
+      const add = blocks.overwrite == 0 || pc > 0;
       if (blocks.conv != 0) {
         const q = changetype<ConvArgs>(blocks.conv);
         packConvB(q, blocks.convX, blocks.convSampleBytes, pc, jc, kc, nc, NR, pb);
@@ -404,7 +428,7 @@ export function gemmF32Blocked(
           let cRow = column + <usize>ic * ldcBytes;
           for (let ir = 0; ir < mc; ir += MR) {
             const h = min(MR, mc - ir);
-            microKernel(pa + <usize>(ir * kc) * 4, bSliver, kc, cRow, ldcBytes, h, w, tile);
+            microKernel(pa + <usize>(ir * kc) * 4, bSliver, kc, cRow, ldcBytes, h, w, tile, add);
             cRow += <usize>MR * ldcBytes;
           }
         }

@@ -427,6 +427,9 @@ describe("wasm kernels agree with js kernels (float32)", () => {
       kernelH: 3,
       padTop: 1,
     },
+    // 300 output channels, two samples a chunk: the input gradient's product has two depth blocks,
+    // the first of which overwrites the column matrix and the second adds to it.
+    { label: "two depth blocks", batch: 8, inChannels: 2, outChannels: 300, height: 6, kernelH: 3 },
   ];
 
   // A stride-1, undilated case runs twice: through the im2col/GEMM paths and the direct kernels.
