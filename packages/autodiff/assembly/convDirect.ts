@@ -10,7 +10,7 @@
 // [⌈Cout/4⌉·4, K] (forward), the padded input [Cin, PH, PW] and an edge tile.
 
 import { ConvArgs } from "./convArgs";
-import { madd, MR, NR, packA, writeTileCorner } from "./gemm";
+import { madd, MR, NR, packA, writeTile, writeTile2 } from "./gemm";
 
 /** Output columns of one forward micro-tile: two f32x4, as the GEMM's tile. */
 const COLS: i32 = NR;
@@ -206,27 +206,8 @@ function tile4(
     c31 = madd(a, b1, c31);
     pa += MR * 4;
   }
-  if (h == MR && w == COLS) {
-    // A whole tile goes straight to y; only edges are staged.
-    v128.store(y, c00);
-    v128.store(y, c01, 16);
-    v128.store(y + ldy, c10);
-    v128.store(y + ldy, c11, 16);
-    v128.store(y + 2 * ldy, c20);
-    v128.store(y + 2 * ldy, c21, 16);
-    v128.store(y + 3 * ldy, c30);
-    v128.store(y + 3 * ldy, c31, 16);
-    return;
-  }
-  v128.store(tile, c00);
-  v128.store(tile, c01, 16);
-  v128.store(tile, c10, 32);
-  v128.store(tile, c11, 48);
-  v128.store(tile, c20, 64);
-  v128.store(tile, c21, 80);
-  v128.store(tile, c30, 96);
-  v128.store(tile, c31, 112);
-  writeTileCorner(tile, y, ldy, h, w, false);
+  // Each output is written once: y needs no zeroing.
+  writeTile(y, ldy, h, w, tile, false, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /** tile4 for the last one or two output channels. */
@@ -257,11 +238,7 @@ function tile2(
     c11 = madd(a, b1, c11);
     pa += MR * 4;
   }
-  v128.store(tile, c00);
-  v128.store(tile, c01, 16);
-  v128.store(tile, c10, 32);
-  v128.store(tile, c11, 48);
-  writeTileCorner(tile, y, ldy, h, w, false);
+  writeTile2(y, ldy, h, w, tile, false, c00, c01, c10, c11);
 }
 
 /**

@@ -251,38 +251,7 @@ function microKernel(
     pa += MR * 4;
     pb += NR * 4;
   }
-  if (h == MR && w == NR) {
-    // A full tile goes straight into C.
-    if (add) {
-      c00 = f32x4.add(v128.load(c), c00);
-      c01 = f32x4.add(v128.load(c, 16), c01);
-      c10 = f32x4.add(v128.load(c + ldc), c10);
-      c11 = f32x4.add(v128.load(c + ldc, 16), c11);
-      c20 = f32x4.add(v128.load(c + 2 * ldc), c20);
-      c21 = f32x4.add(v128.load(c + 2 * ldc, 16), c21);
-      c30 = f32x4.add(v128.load(c + 3 * ldc), c30);
-      c31 = f32x4.add(v128.load(c + 3 * ldc, 16), c31);
-    }
-    v128.store(c, c00);
-    v128.store(c, c01, 16);
-    v128.store(c + ldc, c10);
-    v128.store(c + ldc, c11, 16);
-    v128.store(c + 2 * ldc, c20);
-    v128.store(c + 2 * ldc, c21, 16);
-    v128.store(c + 3 * ldc, c30);
-    v128.store(c + 3 * ldc, c31, 16);
-    return;
-  }
-  // An edge tile is staged, so that only its h×w part reaches C.
-  v128.store(tile, c00);
-  v128.store(tile, c01, 16);
-  v128.store(tile, c10, 32);
-  v128.store(tile, c11, 48);
-  v128.store(tile, c20, 64);
-  v128.store(tile, c21, 80);
-  v128.store(tile, c30, 96);
-  v128.store(tile, c31, 112);
-  writeTileCorner(tile, c, ldc, h, w, add);
+  writeTile(c, ldc, h, w, tile, add, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /** The first h ≤ 2 rows of microKernel's tile: half the work for a 2-row remainder. */
@@ -313,6 +282,74 @@ function microKernel2(
     pa += MR * 4;
     pb += NR * 4;
   }
+  writeTile2(c, ldc, h, w, tile, add, c00, c01, c10, c11);
+}
+
+/**
+ * Puts a 4×8 tile of sums (row i in ci0, ci1) into C[h×w at c, rows ldc bytes apart], adding to
+ * C or (without `add`) overwriting it: a whole tile straight, an edge tile staged in `tile` so
+ * that only its h×w corner reaches C. The GEMM's and the direct conv's micro-kernels share it.
+ */
+export function writeTile(
+  c: usize,
+  ldc: usize,
+  h: i32,
+  w: i32,
+  tile: usize,
+  add: bool,
+  c00: v128,
+  c01: v128,
+  c10: v128,
+  c11: v128,
+  c20: v128,
+  c21: v128,
+  c30: v128,
+  c31: v128,
+): void {
+  if (h == MR && w == NR) {
+    if (add) {
+      c00 = f32x4.add(v128.load(c), c00);
+      c01 = f32x4.add(v128.load(c, 16), c01);
+      c10 = f32x4.add(v128.load(c + ldc), c10);
+      c11 = f32x4.add(v128.load(c + ldc, 16), c11);
+      c20 = f32x4.add(v128.load(c + 2 * ldc), c20);
+      c21 = f32x4.add(v128.load(c + 2 * ldc, 16), c21);
+      c30 = f32x4.add(v128.load(c + 3 * ldc), c30);
+      c31 = f32x4.add(v128.load(c + 3 * ldc, 16), c31);
+    }
+    v128.store(c, c00);
+    v128.store(c, c01, 16);
+    v128.store(c + ldc, c10);
+    v128.store(c + ldc, c11, 16);
+    v128.store(c + 2 * ldc, c20);
+    v128.store(c + 2 * ldc, c21, 16);
+    v128.store(c + 3 * ldc, c30);
+    v128.store(c + 3 * ldc, c31, 16);
+    return;
+  }
+  v128.store(tile, c20, 64);
+  v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96);
+  v128.store(tile, c31, 112);
+  writeTile2(c, ldc, h, w, tile, add, c00, c01, c10, c11);
+}
+
+/**
+ * writeTile through the staged tile, given its first two rows: a tile of h ≤ 2 rows (the 2-row
+ * micro-kernels), or an edge tile whose rows 2 and 3 writeTile has staged already.
+ */
+export function writeTile2(
+  c: usize,
+  ldc: usize,
+  h: i32,
+  w: i32,
+  tile: usize,
+  add: bool,
+  c00: v128,
+  c01: v128,
+  c10: v128,
+  c11: v128,
+): void {
   v128.store(tile, c00);
   v128.store(tile, c01, 16);
   v128.store(tile, c10, 32);
@@ -320,18 +357,8 @@ function microKernel2(
   writeTileCorner(tile, c, ldc, h, w, add);
 }
 
-/**
- * C[h×w at c] = the tile's corner (`add` false) or += it: one loop for the GEMM, which adds
- * into C, and the direct conv, which writes each output once.
- */
-export function writeTileCorner(
-  tile: usize,
-  c: usize,
-  ldc: usize,
-  h: i32,
-  w: i32,
-  add: bool,
-): void {
+/** C[h×w at c] = the staged tile's corner (`add` false) or += it. */
+function writeTileCorner(tile: usize, c: usize, ldc: usize, h: i32, w: i32, add: bool): void {
   for (let i = 0; i < h; i++) {
     const ci = c + <usize>i * ldc;
     const ti = tile + <usize>(i * NR) * 4;
