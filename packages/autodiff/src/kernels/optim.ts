@@ -61,16 +61,7 @@ export function adamCoefficients(step: AdamStep) {
   };
 }
 
-function adamF32(
-  w: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  step: AdamStep,
-  next: Float32Array,
-  expAvg: Float32Array,
-  expAvgSq: Float32Array,
-): void {
+const adamF32: OptimKernels["adamF32"] = (w, g, m, v, step, next, expAvg, expAvgSq) => {
   const f = Math.fround;
   const { mode, decay, l2, b1, b1c, b2, b2c, root2, eps, scale } = adamCoefficients(step);
   const decoupled = mode === DECAY.decoupled;
@@ -87,6 +78,6 @@ function adamF32(
     expAvg[i] = mi;
     expAvgSq[i] = vi;
   }
-}
+};
 
 export const jsOptimKernels: OptimKernels = { adamF32 };

@@ -210,21 +210,10 @@ function convThreads(runtime: WasmRuntime, p: Conv2dParams): number {
   return Math.min(Math.ceil(p.batch / convChunk(p)), threadsFor(runtime, convWork(p)));
 }
 
-function conv2d(x: FloatArray, w: FloatArray, y: FloatArray, p: Conv2dParams): void {
-  convForward(x, w, y, p);
-}
-
-function fusedConv2d(
-  x: FloatArray,
-  w: FloatArray,
-  y: FloatArray,
-  p: Conv2dParams,
-  epilogue: ConvEpilogue,
-): void {
-  convForward(x, w, y, p, epilogue);
-}
-
-/** conv2d, and the epilogue (if any) on y in the arena, before the one copy out. */
+/**
+ * conv2d, and fusedConv2d's epilogue (when given) on y in the arena, before the one copy out:
+ * the table's entry for both.
+ */
 function convForward(
   x: FloatArray,
   w: FloatArray,
@@ -264,7 +253,7 @@ function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: C
     return;
   }
   if (wasmTuning.directForward && directFits(p) && directInputFits(p)) {
-    conv2d(dy, flippedFilter(w as Float32Array, p), dx, transposedConv(p));
+    convForward(dy, flippedFilter(w as Float32Array, p), dx, transposedConv(p));
     return;
   }
   const threads = convThreads(runtime, p);
@@ -356,8 +345,8 @@ function conv2dBackpropFilter(
 /** The kernels the wasm backend replaces; everything else falls back to js. */
 export const wasmKernels: MatmulKernels & ConvKernels = {
   matmul,
-  conv2d,
-  fusedConv2d,
+  conv2d: convForward,
+  fusedConv2d: convForward,
   conv2dBackpropInput,
   conv2dBackpropFilter,
 };

@@ -1,9 +1,4 @@
-import {
-  adamCoefficients,
-  jsOptimKernels,
-  type AdamStep,
-  type OptimKernels,
-} from "../../kernels/optim.js";
+import { adamCoefficients, jsOptimKernels, type OptimKernels } from "../../kernels/optim.js";
 import { elementwiseTuning } from "./elementwise.js";
 import { wasmRuntime } from "./runtime.js";
 
@@ -11,16 +6,7 @@ import { wasmRuntime } from "./runtime.js";
 // float32 parameters): 1.1–1.9 ms per update with the js loop (V8 spends it on the float32
 // roundings), 0.55–0.6 ms with this kernel, copies and the new arrays included.
 
-function adamF32(
-  w: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  step: AdamStep,
-  next: Float32Array,
-  expAvg: Float32Array,
-  expAvgSq: Float32Array,
-): void {
+const adamF32: OptimKernels["adamF32"] = (w, g, m, v, step, next, expAvg, expAvgSq) => {
   const runtime = wasmRuntime();
   const count = w.length;
   if (runtime === null || count < elementwiseTuning.minLength) {
@@ -42,6 +28,6 @@ function adamF32(
   runtime.copyOut(wAt, next);
   runtime.copyOut(mAt, expAvg);
   runtime.copyOut(vAt, expAvgSq);
-}
+};
 
 export const wasmOptimKernels: OptimKernels = { adamF32 };
