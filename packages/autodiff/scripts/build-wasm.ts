@@ -1,5 +1,5 @@
 // Compiles assembly/ with AssemblyScript (the `assemblyscript` devDependency, no global tools)
-// into two modules and embeds them, base64, in src/backends/wasm/module.generated.ts, so the
+// into four modules and embeds them, base64, in src/backends/wasm/module.generated.ts, so the
 // package loads the backend in Node and browsers without fs or fetch. Run: pnpm build:wasm.
 // test/backends.test.ts rebuilds and checks that the embedded bytes equal a fresh build.
 import { writeFileSync } from "node:fs";
@@ -32,11 +32,14 @@ const common = [
  * hosts without SharedArrayBuffer (a browser page that is not cross-origin isolated);
  * `relaxed` is `shared` with relaxed SIMD, whose fused multiply-add the GEMM micro-kernels use
  * (Node ≥ 22 and Chrome ≥ 114 validate it; Node 20 with --experimental-wasm-relaxed-simd).
+ * `local` and `relaxedLocal` also serve as the single-thread twins of `shared` and `relaxed`:
+ * calls that run on one thread copy in and out of an ordinary memory, which is faster.
  */
 export const variants = {
   shared: [...common, "--enable", "threads", "--sharedMemory"],
   local: common,
   relaxed: [...common, "--enable", "threads", "--sharedMemory", "--enable", "relaxed-simd"],
+  relaxedLocal: [...common, "--enable", "relaxed-simd"],
 } as const;
 
 export type Variant = keyof typeof variants;
@@ -77,7 +80,9 @@ export function renderModule(binaries: Record<Variant, Uint8Array>): string {
     "/** The same kernels for an ordinary memory (single thread), base64. */\n" +
     `export const localModule =\n  "${base64(binaries.local)}";\n\n` +
     "/** The shared-memory kernels with relaxed SIMD (fused multiply-add), base64. */\n" +
-    `export const relaxedModule =\n  "${base64(binaries.relaxed)}";\n`
+    `export const relaxedModule =\n  "${base64(binaries.relaxed)}";\n\n` +
+    "/** The relaxed-SIMD kernels for an ordinary memory (single-threaded calls), base64. */\n" +
+    `export const relaxedLocalModule =\n  "${base64(binaries.relaxedLocal)}";\n`
   );
 }
 
@@ -89,7 +94,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const shared = await compileVariant("shared");
   const local = await compileVariant("local");
   const relaxed = await compileVariant("relaxed");
-  writeFileSync(generatedPath, renderModule({ shared, local, relaxed }));
-  const sizes = [shared, local, relaxed].map((bytes) => bytes.length).join(" + ");
+  const relaxedLocal = await compileVariant("relaxedLocal");
+  writeFileSync(generatedPath, renderModule({ shared, local, relaxed, relaxedLocal }));
+  const sizes = [shared, local, relaxed, relaxedLocal].map((bytes) => bytes.length).join(" + ");
   console.log(`wrote ${generatedPath}: ${sizes} bytes of wasm`);
 }

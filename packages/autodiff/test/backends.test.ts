@@ -21,8 +21,13 @@ import { threadTuning } from "../src/backends/wasm/threads.js";
 import { poolingTuning, wasmPoolKernels } from "../src/backends/wasm/pooling.js";
 import { reduceTuning, wasmReduceKernels } from "../src/backends/wasm/reduce.js";
 import { normTuning, wasmNormKernels } from "../src/backends/wasm/norm.js";
-import { localModule, relaxedModule, sharedModule } from "../src/backends/wasm/module.generated.js";
-import { WasmRuntime } from "../src/backends/wasm/runtime.js";
+import {
+  localModule,
+  relaxedLocalModule,
+  relaxedModule,
+  sharedModule,
+} from "../src/backends/wasm/module.generated.js";
+import { singleThreadRuntime, wasmRuntime, WasmRuntime } from "../src/backends/wasm/runtime.js";
 import type { Conv2dParams } from "../src/kernels/conv.js";
 import { makeSampleKit } from "../src/sampling.js";
 import { checkOpGradients, differentiableOps } from "../src/testing/index.js";
@@ -104,11 +109,12 @@ function randomArray(length: number, seed: number): Float32Array {
 }
 
 describe("the embedded module", () => {
-  it("equals a fresh asc build of assembly/ (all three variants)", async () => {
+  it("equals a fresh asc build of assembly/ (all four variants)", async () => {
     const decode = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
     expect(decode(sharedModule)).toEqual(await compileVariant("shared"));
     expect(decode(localModule)).toEqual(await compileVariant("local"));
     expect(decode(relaxedModule)).toEqual(await compileVariant("relaxed"));
+    expect(decode(relaxedLocalModule)).toEqual(await compileVariant("relaxedLocal"));
   });
 });
 
@@ -150,6 +156,17 @@ describe("the local module (hosts without shared memory)", () => {
   });
 });
 
+describe("the single-thread runtime", () => {
+  it("is a twin of the shared runtime over an ordinary memory, with the same kernels", () => {
+    const main = wasmRuntime()!;
+    const single = singleThreadRuntime()!;
+    expect(main.shared).toBe(true);
+    expect(single).not.toBe(main);
+    expect(single.shared).toBe(false);
+    expect(single.variant).toBe(main.variant === "relaxed" ? "relaxedLocal" : "local");
+  });
+});
+
 describe("backend selection", () => {
   it("prefers wasm where WebAssembly SIMD works, and setBackend overrides it", () => {
     expect(wasmAvailable()).toBe(true);
@@ -186,9 +203,15 @@ describe("the relaxed-SIMD build", () => {
   it("is chosen where the host validates it, and agrees with js on any thread count", () => {
     // Node 20 validates relaxed SIMD only behind this flag (later Nodes by default); without it
     // this suite runs the baseline build, as a plain Node 20 user gets.
+    // One thread runs in the twin over ordinary memory (relaxedLocal), two in the shared
+    // runtime; the threshold is lowered so that these small products do split.
     const runtimePath = fileURLToPath(new URL("../src/backends/wasm/runtime.ts", import.meta.url));
+    const threadsPath = fileURLToPath(new URL("../src/backends/wasm/threads.ts", import.meta.url));
     const script = `const t = await import(${JSON.stringify(index)});
-      const { wasmRuntime } = await import(${JSON.stringify(runtimePath)});
+      const { singleThreadRuntime, wasmRuntime } = await import(${JSON.stringify(runtimePath)});
+      const { threadTuning } = await import(${JSON.stringify(threadsPath)});
+      threadTuning.minThreadWork = 1;
+      threadTuning.lagAware = false;
       const rng = t.prng(3);
       const a = rng.normal([2, 67, 300]);
       const b = rng.normal([45, 300]);
@@ -212,9 +235,12 @@ describe("the relaxed-SIMD build", () => {
         return worst / scale;
       });
       const same = one.every((y, i) => y.data.every((v, j) => v === two[i].data[j]));
-      console.log(wasmRuntime().variant, Math.max(...error) < ${RTOL_F32}, same);`;
+      const variants = wasmRuntime().variant + " " + singleThreadRuntime().variant;
+      console.log(variants, Math.max(...error) < ${RTOL_F32}, same);`;
     const flags = ["--experimental-wasm-relaxed-simd"];
-    expect(runScript(script, { TAPEGRAD_THREADS: "2" }, flags).trim()).toBe("relaxed true true");
+    expect(runScript(script, { TAPEGRAD_THREADS: "2" }, flags).trim()).toBe(
+      "relaxed relaxedLocal true true",
+    );
   });
 });
 

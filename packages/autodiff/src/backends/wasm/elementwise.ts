@@ -6,7 +6,7 @@ import {
   type UnaryKind,
 } from "../../kernels/elementwise.js";
 import { broadcastStrides } from "../../kernels/strided.js";
-import { wasmRuntime } from "./runtime.js";
+import { singleThreadRuntime } from "./runtime.js";
 
 // Float32 unary and binary kernels for the kinds whose wasm results equal js exactly (see
 // assembly/elementwise.ts). They pay for copying operands in and the result out: measured in a
@@ -28,7 +28,7 @@ export const elementwiseTuning = { minLength: 2048 };
 
 function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): void {
   const code = UNARY[kind];
-  const runtime = wasmRuntime();
+  const runtime = singleThreadRuntime();
   if (
     code === undefined ||
     runtime === null ||
@@ -115,7 +115,7 @@ function binary(
   outShape: readonly number[],
 ): void {
   const code = BINARY[kind];
-  const runtime = wasmRuntime();
+  const runtime = singleThreadRuntime();
   if (
     code === undefined ||
     runtime === null ||

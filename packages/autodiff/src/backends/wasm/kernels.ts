@@ -7,7 +7,7 @@ import {
 } from "../../kernels/conv.js";
 import { jsMatmulKernels, type MatmulKernels } from "../../kernels/matmul.js";
 import { wasmRuntime, type WasmRuntime } from "./runtime.js";
-import { runTask, threadsFor } from "./threads.js";
+import { runTask, runtimeOn, threadsFor } from "./threads.js";
 
 // Adapters from the kernel interfaces to the wasm kernels: float32 operands are copied into the
 // arena, computed there (split over the pool's threads when the work is large enough) and the
@@ -38,8 +38,11 @@ export const wasmTuning = {
   directFilterMaxChannels: 8,
 };
 
-/** The runtime when every operand is float32 and the work is worth the copies, else null. */
-function runtimeFor(work: number, ...arrays: FloatArray[]): WasmRuntime | null {
+/**
+ * The main runtime when every operand is float32 and the work is worth the copies, else null.
+ * A call asks it for threads, then runs in `runtimeOn(main, threads)`.
+ */
+function mainFor(work: number, ...arrays: FloatArray[]): WasmRuntime | null {
   if (work < wasmTuning.minWasmWork) return null;
   for (const array of arrays) if (!(array instanceof Float32Array)) return null;
   return wasmRuntime();
@@ -60,13 +63,14 @@ function matmul(
   let batches = aOffsets.length;
   // float64 runs in wasm too (f64x2); mixed operands never reach a kernel.
   const f64 = a instanceof Float64Array && b instanceof Float64Array && c instanceof Float64Array;
-  const runtime = f64 ? runtimeFor(batches * m * n * k) : runtimeFor(batches * m * n * k, a, b, c);
-  if (runtime === null) {
+  const main = f64 ? mainFor(batches * m * n * k) : mainFor(batches * m * n * k, a, b, c);
+  if (main === null) {
     jsMatmulKernels.matmul(a, aOffsets, b, bOffsets, c, m, k, n, transA, transB);
     return;
   }
   const bytes = f64 ? 8 : 4;
-  const threads = threadsFor(runtime, batches * m * n * k);
+  const threads = threadsFor(main, batches * m * n * k);
+  const runtime = runtimeOn(main, threads);
   runtime.reset();
   const aAt = runtime.copyIn(a);
   const bAt = runtime.copyIn(b);
@@ -205,9 +209,10 @@ function convChunk(p: Conv2dParams): number {
   return Math.max(1, Math.min(wanted, fits, shared));
 }
 
-/** Threads for a conv pass: split by chunk, so never more than the chunks. */
-function convThreads(runtime: WasmRuntime, p: Conv2dParams): number {
-  return Math.min(Math.ceil(p.batch / convChunk(p)), threadsFor(runtime, convWork(p)));
+/** Threads for a conv pass (split by chunk, so never more than the chunks), and where it runs. */
+function convPlacement(main: WasmRuntime, p: Conv2dParams) {
+  const threads = Math.min(Math.ceil(p.batch / convChunk(p)), threadsFor(main, convWork(p)));
+  return { threads, runtime: runtimeOn(main, threads) };
 }
 
 /**
@@ -222,13 +227,13 @@ function convForward(
   epilogue?: ConvEpilogue,
 ): void {
   const operands = epilogue === undefined ? [x, w, y] : [x, w, y, epilogue.bias];
-  const runtime = runtimeFor(convWork(p), ...operands);
-  if (runtime === null) {
+  const main = mainFor(convWork(p), ...operands);
+  if (main === null) {
     if (epilogue === undefined) jsConvKernels.conv2d(x, w, y, p);
     else jsConvKernels.fusedConv2d(x, w, y, p, epilogue);
     return;
   }
-  const threads = convThreads(runtime, p);
+  const { threads, runtime } = convPlacement(main, p);
   runtime.reset();
   const xAt = runtime.copyIn(x);
   const wAt = runtime.copyIn(w);
@@ -247,8 +252,8 @@ function convForward(
 }
 
 function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: Conv2dParams): void {
-  const runtime = runtimeFor(convWork(p), dy, w, dx);
-  if (runtime === null) {
+  const main = mainFor(convWork(p), dy, w, dx);
+  if (main === null) {
     jsConvKernels.conv2dBackpropInput(dy, w, dx, p);
     return;
   }
@@ -256,7 +261,7 @@ function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: C
     convForward(dy, flippedFilter(w as Float32Array, p), dx, transposedConv(p));
     return;
   }
-  const threads = convThreads(runtime, p);
+  const { threads, runtime } = convPlacement(main, p);
   runtime.reset();
   const dyAt = runtime.copyIn(dy);
   const wAt = runtime.copyIn(w);
@@ -320,12 +325,12 @@ function conv2dBackpropFilter(
   dw: FloatArray,
   p: Conv2dParams,
 ): void {
-  const runtime = runtimeFor(convWork(p), x, dy, dw);
-  if (runtime === null) {
+  const main = mainFor(convWork(p), x, dy, dw);
+  if (main === null) {
     jsConvKernels.conv2dBackpropFilter(x, dy, dw, p);
     return;
   }
-  const threads = convThreads(runtime, p);
+  const { threads, runtime } = convPlacement(main, p);
   runtime.reset();
   const xAt = runtime.copyIn(x);
   const dyAt = runtime.copyIn(dy);

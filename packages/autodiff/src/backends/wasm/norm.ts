@@ -8,7 +8,7 @@ import {
   type ChannelLayout,
   type NormKernels,
 } from "../../kernels/norm.js";
-import { wasmRuntime, type WasmRuntime } from "./runtime.js";
+import { singleThreadRuntime, type WasmRuntime } from "./runtime.js";
 
 // Float32 batch norm in wasm (assembly/norm.ts): the passes over the cells run there, four lanes
 // at a time; the per-channel formulas are js's own (kernels/norm.ts), so the two backends differ
@@ -20,7 +20,7 @@ export const normTuning = { minLength: 4096 };
 function runtimeFor(x: FloatArray, ...others: (FloatArray | null)[]): WasmRuntime | null {
   if (x.length < normTuning.minLength || !(x instanceof Float32Array)) return null;
   for (const array of others) if (array !== null && !(array instanceof Float32Array)) return null;
-  return wasmRuntime();
+  return singleThreadRuntime();
 }
 
 /** [mean; biased variance] per channel of x already at `xAt`. */

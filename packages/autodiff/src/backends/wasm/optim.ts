@@ -1,13 +1,13 @@
 import { adamCoefficients, jsOptimKernels, type OptimKernels } from "../../kernels/optim.js";
 import { elementwiseTuning } from "./elementwise.js";
-import { wasmRuntime } from "./runtime.js";
+import { singleThreadRuntime } from "./runtime.js";
 
 // Adam in wasm SIMD, bit-identical to the js loop. Measured on LeNet-5-sized leaves (67,000
 // float32 parameters): 1.1–1.9 ms per update with the js loop (V8 spends it on the float32
 // roundings), 0.55–0.6 ms with this kernel, copies and the new arrays included.
 
 const adamF32: OptimKernels["adamF32"] = (w, g, m, v, step, next, expAvg, expAvgSq) => {
-  const runtime = wasmRuntime();
+  const runtime = singleThreadRuntime();
   const count = w.length;
   if (runtime === null || count < elementwiseTuning.minLength) {
     jsOptimKernels.adamF32(w, g, m, v, step, next, expAvg, expAvgSq);

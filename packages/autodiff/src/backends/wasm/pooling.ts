@@ -5,7 +5,7 @@ import {
   type PoolGeometry,
   type PoolKernels,
 } from "../../kernels/pool.js";
-import { wasmRuntime, type WasmRuntime } from "./runtime.js";
+import { singleThreadRuntime, type WasmRuntime } from "./runtime.js";
 
 // 2×2, stride-2 pooling of float32 (the common CNN case) in wasm, four windows per SIMD step;
 // results are identical to js (assembly/pool.ts). Other geometries and dtypes stay in js.
@@ -28,7 +28,7 @@ function isPlain2x2(g: PoolGeometry): boolean {
 function runtimeFor(g: PoolGeometry, ...arrays: TypedArray[]): WasmRuntime | null {
   if (g.planes * g.h.size * g.w.size < poolingTuning.minLength || !isPlain2x2(g)) return null;
   for (const array of arrays) if (!(array instanceof Float32Array)) return null;
-  return wasmRuntime();
+  return singleThreadRuntime();
 }
 
 function maxPool2d(x: TypedArray, g: PoolGeometry, y: TypedArray, argmax: Int32Array): void {

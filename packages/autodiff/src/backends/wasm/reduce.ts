@@ -2,7 +2,7 @@ import type { TypedArray } from "../../dtype.js";
 import { jsReduceKernels, type ReduceKernels, type ReduceKind } from "../../kernels/reduce.js";
 import { jsShapeKernels, type ShapeKernels } from "../../kernels/shape.js";
 import { broadcastStrides } from "../../kernels/strided.js";
-import { wasmRuntime } from "./runtime.js";
+import { singleThreadRuntime } from "./runtime.js";
 
 // Float32 sum and scatter-add in wasm, in the js kernels' order and rounding (identical
 // results): the bias gradients and the max-pool gradient of a CNN step, whose js loops pay a
@@ -18,7 +18,7 @@ function reduce(
   axes: readonly number[],
   out: TypedArray,
 ): void {
-  const runtime = wasmRuntime();
+  const runtime = singleThreadRuntime();
   if (
     kind !== "sum" ||
     runtime === null ||
@@ -49,7 +49,7 @@ function scatterAdd(
   indices: Int32Array,
   out: TypedArray,
 ): void {
-  const runtime = wasmRuntime();
+  const runtime = singleThreadRuntime();
   if (
     runtime === null ||
     !(updates instanceof Float32Array) ||

@@ -1,6 +1,11 @@
 import { TapegradError } from "../../errors.js";
 import { canShareMemory, webAssembly, type WasmMemory, type WasmModule } from "./host.js";
-import { localModule, relaxedModule, sharedModule } from "./module.generated.js";
+import {
+  localModule,
+  relaxedLocalModule,
+  relaxedModule,
+  sharedModule,
+} from "./module.generated.js";
 
 /** The kernels assembly/index.ts exports; addresses are byte offsets into the one memory. */
 export interface KernelExports {
@@ -135,14 +140,16 @@ const ALIGN = 64;
 
 /**
  * Which build of the kernels runs: `relaxed` (shared memory, fused multiply-add through relaxed
- * SIMD), `shared` (shared memory, baseline SIMD) or `local` (ordinary memory, one thread).
+ * SIMD), `shared` (shared memory, baseline SIMD), `local` (ordinary memory, one thread) or
+ * `relaxedLocal` (ordinary memory, relaxed SIMD: the single-thread twin of `relaxed`).
  */
-export type ModuleVariant = "relaxed" | "shared" | "local";
+export type ModuleVariant = "relaxed" | "shared" | "local" | "relaxedLocal";
 
 const MODULES: Record<ModuleVariant, string> = {
   relaxed: relaxedModule,
   shared: sharedModule,
   local: localModule,
+  relaxedLocal: relaxedLocalModule,
 };
 
 /**
@@ -165,7 +172,7 @@ export class WasmRuntime {
 
   constructor(variant: ModuleVariant) {
     const api = webAssembly!;
-    const shared = variant !== "local";
+    const shared = variant === "relaxed" || variant === "shared";
     this.variant = variant;
     this.shared = shared;
     this.module = new api.Module(decodeBase64(MODULES[variant]));
@@ -272,6 +279,7 @@ function decodeBase64(text: string): Uint8Array {
 }
 
 let runtime: WasmRuntime | null | undefined;
+let twin: WasmRuntime | null | undefined;
 
 /**
  * The runtime, made on first use: the relaxed-SIMD build where the host validates it, else the
@@ -281,6 +289,30 @@ let runtime: WasmRuntime | null | undefined;
 export function wasmRuntime(): WasmRuntime | null {
   if (runtime === undefined) runtime = makeRuntime();
   return runtime;
+}
+
+/**
+ * The runtime for calls that run on one thread: where the main runtime's memory is shared, a
+ * second instance of the same kernels (same SIMD flavour, so the same results) over an ordinary
+ * memory, because V8 copies typed arrays into and out of a SharedArrayBuffer with relaxed atomic
+ * word moves instead of memcpy: 884 KB took 0.070 ms against 0.026–0.032 ms, and those copies
+ * are a tenth of a LeNet-5 training step, whose kernels all run on one thread. Elsewhere the
+ * main runtime itself; null where there is none.
+ */
+export function singleThreadRuntime(): WasmRuntime | null {
+  if (twin === undefined) {
+    const main = wasmRuntime();
+    twin = main === null || !main.shared ? main : makeTwin(main);
+  }
+  return twin;
+}
+
+function makeTwin(main: WasmRuntime): WasmRuntime {
+  try {
+    return new WasmRuntime(main.variant === "relaxed" ? "relaxedLocal" : "local");
+  } catch {
+    return main;
+  }
 }
 
 function makeRuntime(): WasmRuntime | null {

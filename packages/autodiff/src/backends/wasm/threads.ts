@@ -1,7 +1,7 @@
 import { argumentError } from "../../errors.js";
 import { coreCount, environment } from "./host.js";
 import { ThreadPool } from "./pool.js";
-import { wasmRuntime, type TaskName, type WasmRuntime } from "./runtime.js";
+import { singleThreadRuntime, wasmRuntime, type TaskName, type WasmRuntime } from "./runtime.js";
 
 // How many threads a wasm kernel call uses, and the one pool they come from.
 
@@ -74,6 +74,14 @@ export function threadsFor(runtime: WasmRuntime, work: number): number {
   // Callers ask before copying operands in: the workers wake while the copies run.
   pool!.warm();
   return threads;
+}
+
+/**
+ * The runtime a call on `threads` threads copies its operands into and runs in: the pool's
+ * shared one, or for one thread its twin over ordinary memory (cheaper copies).
+ */
+export function runtimeOn(main: WasmRuntime, threads: number): WasmRuntime {
+  return threads > 1 ? main : singleThreadRuntime()!;
 }
 
 /** Runs `task` on `threads` threads (the calling one included). */
