@@ -29,6 +29,12 @@ export interface PoolKernels {
    */
   maxPool2d(x: TypedArray, g: PoolGeometry, y: TypedArray, argmax: Int32Array): void;
   /**
+   * The transpose of maxPool2d's selection: dx[argmax[i]] += dy[i] for every i, in order, into a
+   * zero-filled dx. Returns −1, or the first i whose argmax[i] lies outside dx (stopping there):
+   * the range check rides along the scatter instead of taking a pass of its own.
+   */
+  maxPool2dBackward(dy: FloatArray, argmax: Int32Array, dx: FloatArray): number;
+  /**
    * y[p, i, j] = the sum of window (i, j)'s input cells / its divisor, as PyTorch: with
    * countIncludePad, the window's cells up to the end of the padding, else its input cells only.
    * Dilation must be 1.
@@ -277,4 +283,19 @@ function avgPool2dBackward(
   }
 }
 
-export const jsPoolKernels: PoolKernels = { maxPool2d, avgPool2d, avgPool2dBackward };
+function maxPool2dBackward(dy: FloatArray, argmax: Int32Array, dx: FloatArray): number {
+  const n = dx.length;
+  for (let i = 0; i < argmax.length; i++) {
+    const j = argmax[i]!;
+    if (j < 0 || j >= n) return i;
+    dx[j] = dx[j]! + dy[i]!;
+  }
+  return -1;
+}
+
+export const jsPoolKernels: PoolKernels = {
+  maxPool2d,
+  maxPool2dBackward,
+  avgPool2d,
+  avgPool2dBackward,
+};

@@ -1,6 +1,6 @@
 import { kernels } from "../backends/backend.js";
 import { isDType, type DType } from "../dtype.js";
-import { argumentError, dtypeError, shapeError, show, showShape } from "../errors.js";
+import { argumentError, dtypeError, shapeError, show, showIndex, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import {
@@ -31,17 +31,6 @@ function toIndices(op: string, name: string, indices: IndicesLike): Tensor {
   return tensor(values.buffer, { dtype: "int32", shape: values.shape });
 }
 
-/** `[1,0]`: the multi-index of flat element `flat` of `shape` (empty for a scalar). */
-function position(shape: readonly number[], flat: number): string {
-  if (shape.length === 0) return "";
-  const index = new Array<number>(shape.length);
-  for (let i = shape.length - 1; i >= 0; i--) {
-    index[i] = flat % shape[i]!;
-    flat = Math.floor(flat / shape[i]!);
-  }
-  return `[${index.join(",")}]`;
-}
-
 /** The int32 data of `indices`, each checked to lie in −n…n−1; `bound` names the axis. */
 function indexData(op: string, indices: Tensor, n: number, bound: string): Int32Array {
   const data = indices.buffer;
@@ -53,7 +42,7 @@ function indexData(op: string, indices: Tensor, n: number, bound: string): Int32
     if (v < -n || v >= n) {
       throw argumentError(
         op,
-        `indices${position(indices.shape, i)} = ${v} is out of range for ${bound}; ` +
+        `indices${showIndex(indices.shape, i)} = ${v} is out of range for ${bound}; ` +
           `expected ${-n} ≤ index < ${n}`,
       );
     }
@@ -221,7 +210,7 @@ const oneHotOp = defineOp({
       if (v < 0 || v >= numClasses) {
         throw argumentError(
           "oneHot",
-          `labels${position(labels.shape, i)} = ${v} is out of range for ${numClasses} classes; ` +
+          `labels${showIndex(labels.shape, i)} = ${v} is out of range for ${numClasses} classes; ` +
             `expected 0 ≤ label < ${numClasses}`,
         );
       }

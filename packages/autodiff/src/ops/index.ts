@@ -39,7 +39,13 @@ export { slice } from "./slice.js";
 export { pad, type Padding } from "./pad.js";
 export { gather, scatterAdd, oneHot, type IndicesLike } from "./gather.js";
 export { matmul, type MatmulAttrs } from "./matmul.js";
-export { maxPool2d, type MaxPool2dAttrs, type Pool2dAttrs } from "./maxPool2d.js";
+export {
+  maxPool2d,
+  maxPool2dBackward,
+  type MaxPool2dAttrs,
+  type MaxPool2dBackwardAttrs,
+  type Pool2dAttrs,
+} from "./maxPool2d.js";
 export {
   avgPool2d,
   avgPool2dBackward,

@@ -1,14 +1,20 @@
 import { kernels } from "../backends/backend.js";
-import { argumentError, shapeError, show, showShape } from "../errors.js";
+import { argumentError, shapeError, show, showIndex, showShape } from "../errors.js";
 import type { PoolGeometry } from "../kernels/pool.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
-import { allocate } from "../dtype.js";
-import { assertSizeWithinLimit, shapeSize } from "../shape.js";
+import { allocate, type FloatArray } from "../dtype.js";
+import {
+  assertSizeWithinLimit,
+  assertValidShape,
+  shapeSize,
+  shapesEqual,
+  type Shape,
+} from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
-import { scatterAdd } from "./gather.js";
+import { gather } from "./gather.js";
 import { reshape } from "./reshape.js";
-import { produce } from "./util.js";
+import { assertFloat, assertInt, produce } from "./util.js";
 import { axisGeometry, resolvePair, type AxisGeometry, type Pair } from "./window.js";
 
 /** The window attrs every 2-D pooling op takes; a number means the same for height and width. */
@@ -186,15 +192,76 @@ const maxPool2dOp = defineOp({
     // Flat indices into x, one per output element: all the vjp needs.
     return { y, saved: new Tensor(argmax, outShape) };
   },
-  // dy goes to each window's argmax; scatterAdd accumulates where windows overlap, and its vjp
-  // (gather) makes this rule differentiable in turn.
-  vjp: ({ dy, inputs: [x], saved }) => [reshape(scatterAdd(dy, saved, [x.size]), x.shape)],
+  // dy goes to each window's argmax, summed where windows overlap.
+  vjp: ({ dy, inputs: [x], saved }) => [maxPool2dBackwardOp(dy, saved, { inputShape: x.shape })],
   samples: (kit) =>
     pool2dSamples(kit, { dilated: true, distinct: true }).map(({ x, attrs }) => ({
       inputs: [x],
       attrs,
     })),
 });
+
+export interface MaxPool2dBackwardAttrs {
+  /** The shape of maxPool2d's x: the shape of the result. */
+  readonly inputShape: Shape;
+}
+
+const maxPool2dBackwardOp = defineOp({
+  name: "maxPool2dBackward",
+  inputs: ["dy", "argmax"],
+  forward: ([dy, argmax], { inputShape }: MaxPool2dBackwardAttrs) => {
+    const op = "maxPool2dBackward";
+    assertFloat(op, "dy", dy);
+    assertInt(op, "argmax", argmax);
+    if (!shapesEqual(dy.shape, argmax.shape)) {
+      throw shapeError(
+        op,
+        `dy has shape ${showShape(dy.shape)} but argmax has shape ${showShape(argmax.shape)}; ` +
+          "they must match (one index per output of maxPool2d)",
+      );
+    }
+    if (!Array.isArray(inputShape)) throw argumentError(op, "inputShape must be an array");
+    assertValidShape(op, inputShape);
+    assertSizeWithinLimit(op, inputShape);
+    const indices = argmax.buffer as Int32Array;
+    return produce(dy.dtype, [...inputShape], (dx) => {
+      const bad = kernels().maxPool2dBackward(dy.buffer as FloatArray, indices, dx as FloatArray);
+      if (bad >= 0) {
+        throw argumentError(
+          op,
+          `argmax${showIndex(argmax.shape, bad)} = ${indices[bad]} is out of range for ` +
+            `inputShape ${showShape(inputShape)}; expected 0 ≤ index < ${shapeSize(inputShape)}`,
+        );
+      }
+    });
+  },
+  // Linear in dy, and gather at the same indices is its transpose.
+  vjp: ({ dy: g, inputs: [, argmax], needsGrad }) => [
+    needsGrad[0] ? gather(reshape(g, [g.size]), argmax) : null,
+    null,
+  ],
+  samples: (kit) =>
+    pool2dSamples(kit, { dilated: true, distinct: true }).chain(({ x, attrs }) => {
+      const { saved: argmax } = maxPool2dOp.definition.forward([x], attrs) as { saved: Tensor };
+      return kit.tensor(argmax.shape).map((dy) => ({
+        inputs: [dy, argmax],
+        attrs: { inputShape: x.shape },
+      }));
+    }),
+});
+
+/**
+ * maxPool2d's gradient with respect to x: dy[i] added at flat index argmax[i] of a zero tensor
+ * of `inputShape` (the indices maxPool2d's forward keeps). Every index must lie inside it.
+ * Gradient: d(dy) = gather of the cotangent at argmax.
+ */
+export function maxPool2dBackward(
+  dy: TensorLike,
+  argmax: Tensor,
+  attrs: MaxPool2dBackwardAttrs,
+): Tensor {
+  return maxPool2dBackwardOp(dy, argmax, attrs);
+}
 
 /**
  * Max over kh×kw windows of each plane of x ([N, C, H, W] or [C, H, W]); padded cells never win.

@@ -80,5 +80,12 @@ function avgPool2dBackward(
   runtime.copyOut(dxAt, dx);
 }
 
-/** The pooling kernels the wasm backend replaces. */
-export const wasmPoolKernels: PoolKernels = { maxPool2d, avgPool2d, avgPool2dBackward };
+/**
+ * The pooling kernels the wasm backend replaces. maxPool2dBackward stays in js: one pass of
+ * scattered adds, cheaper there than copying dy and argmax in and dx out.
+ */
+export const wasmPoolKernels: Omit<PoolKernels, "maxPool2dBackward"> = {
+  maxPool2d,
+  avgPool2d,
+  avgPool2dBackward,
+};
