@@ -201,6 +201,7 @@ const maxPool2dOp = defineOp({
     })),
 });
 
+/** What maxPool2dBackward needs besides dy and the indices: the shape it scatters into. */
 export interface MaxPool2dBackwardAttrs {
   /** The shape of maxPool2d's x: the shape of the result. */
   readonly inputShape: Shape;
