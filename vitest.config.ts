@@ -25,6 +25,9 @@ export default defineConfig({
       "examples/**/*.test.ts",
     ],
     pool: "threads",
+    // Outputs that kernels promise to write in full come back NaN-filled instead of unfilled,
+    // so a kernel that skips an element fails here rather than passing on zeroed memory.
+    env: { TAPEGRAD_POISON_UNINITIALIZED: "1" },
     testTimeout: 120_000,
   },
 });

@@ -57,7 +57,11 @@ export interface ConvEpilogue {
   readonly relu: boolean;
 }
 
-/** Every output arrives zero-filled (ops allocate it fresh), so a backend may skip reading it. */
+/**
+ * Every output arrives with unspecified contents (ops do not zero-fill it) and is written in
+ * full: the js kernels below zero it first and accumulate, a backend that computes elsewhere
+ * may simply copy its result over it.
+ */
 export interface ConvKernels {
   /** y = x ⋆ w: cross-correlation of x [N, Cin, H, W] with w; y is [N, Cout, Hout, Wout]. */
   conv2d(x: FloatArray, w: FloatArray, y: FloatArray, p: Conv2dParams): void;
@@ -211,6 +215,7 @@ function forEachSampleGroup(
 function conv2d(x: FloatArray, w: FloatArray, y: FloatArray, params: Conv2dParams): void {
   const { cin, cout, k, p } = groupSizes(params);
   const col = isPointwise(params) ? null : scratch(k * p);
+  y.fill(0);
   forEachSampleGroup(params, (xo, yo, wo) => {
     if (col === null) return gemm(w, wo, x, xo, y, yo, cout, k, p, false, false);
     im2col(x, xo, col, params, cin);
@@ -263,6 +268,7 @@ function conv2dBackpropInput(
 ): void {
   const { cin, cout, k, p } = groupSizes(params);
   const col = isPointwise(params) ? null : scratch(k * p);
+  dx.fill(0);
   forEachSampleGroup(params, (xo, dyo, wo) => {
     if (col === null) return gemm(w, wo, dy, dyo, dx, xo, k, cout, p, true, false);
     // The GEMM adds into its result, and col still holds the previous group's columns.
@@ -281,6 +287,7 @@ function conv2dBackpropFilter(
   const { cin, cout, k, p } = groupSizes(params);
   const col = isPointwise(params) ? null : scratch(k * p);
   // Summing over the batch is free: the GEMM accumulates into dw.
+  dw.fill(0);
   forEachSampleGroup(params, (xo, dyo, wo) => {
     if (col === null) return gemm(dy, dyo, x, xo, dw, wo, cout, p, k, false, true);
     im2col(x, xo, col, params, cin);

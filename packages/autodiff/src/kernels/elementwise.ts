@@ -37,6 +37,7 @@ export type BinaryKind =
   /** a·step(b): relu's gradient dy·[x > 0], as one pass. */
   | "reluGrad";
 
+/** out arrives with unspecified contents (ops do not zero-fill it): every element is written. */
 export interface ElementwiseKernels {
   /** out[i] = f(x[i]); `alpha` parameterises leakyRelu's negative slope. */
   unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): void;

@@ -2,8 +2,8 @@ import type { FloatArray } from "../dtype.js";
 
 export interface MatmulKernels {
   /**
-   * Batched C[b] = op(A[b]) · op(B[b]) into a zero-filled C (ops allocate it fresh, so a
-   * backend may skip reading it), with op(A[b]): m×k, op(B[b]): k×n, C[b]: m×n, all
+   * Batched C[b] = op(A[b]) · op(B[b]), written over every element of C (which arrives with
+   * unspecified contents: ops do not zero-fill it), with op(A[b]): m×k, op(B[b]): k×n, C[b]: m×n, all
    * row-major; op(X) = Xᵀ where transA/transB is set (A[b] stored k×m, B[b] stored n×k). A[b]
    * and B[b] start at the given offsets (equal offsets share a broadcast matrix); C[b] at b·m·n.
    */
@@ -66,6 +66,8 @@ function matmul(
   transA: boolean,
   transB: boolean,
 ): void {
+  // The blocked kernel adds into C; k = 0 leaves it all zero, an empty sum.
+  c.fill(0);
   const batches = aOffsets.length;
   if (batches === 0 || m === 0 || n === 0 || k === 0) return;
   // [batch, m, k] · [k, n] with one shared B is a single (batch·m)×k · k×n product: the rows of

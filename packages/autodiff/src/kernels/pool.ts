@@ -25,7 +25,8 @@ export interface PoolGeometry {
 export interface PoolKernels {
   /**
    * y[p, i, j] = the max over window (i, j)'s input cells (padding never wins) and argmax[p, i, j]
-   * its flat index into x: the first maximum in row-major window order, or the first NaN.
+   * its flat index into x: the first maximum in row-major window order, or the first NaN. Both
+   * arrive with unspecified contents and every element is written.
    */
   maxPool2d(x: TypedArray, g: PoolGeometry, y: TypedArray, argmax: Int32Array): void;
   /**

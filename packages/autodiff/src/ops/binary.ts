@@ -17,8 +17,11 @@ export function binaryForward(kind: BinaryKind, a: Tensor, b: Tensor, dtype?: DT
   let outType = dtype ?? promoteTypes(a.dtype, b.dtype);
   // True division of integers gives floats, as in NumPy.
   if (kind === "div" && outType === "int32") outType = "float32";
-  return produce(outType, shape, (out) =>
-    kernels().binary(kind, a.buffer, a.shape, b.buffer, b.shape, out, shape),
+  return produce(
+    outType,
+    shape,
+    (out) => kernels().binary(kind, a.buffer, a.shape, b.buffer, b.shape, out, shape),
+    "unspecified",
   );
 }
 

@@ -1,6 +1,6 @@
 import type { Arbitrary } from "fast-check";
 import { kernels } from "../backends/backend.js";
-import { allocate, type FloatArray, type FloatDType } from "../dtype.js";
+import { allocateUninitialized, type FloatArray, type FloatDType } from "../dtype.js";
 import { argumentError, shapeError, showShape } from "../errors.js";
 import type { Conv2dParams, ConvEpilogue } from "../kernels/conv.js";
 import { defineOp } from "../registry.js";
@@ -293,10 +293,10 @@ function resultType(a: Tensor, b: Tensor): FloatDType {
   return a.dtype === "float64" || b.dtype === "float64" ? "float64" : "float32";
 }
 
-/** A zero-filled float tensor that `fill` accumulates the result into. */
-function accumulate(dtype: FloatDType, shape: Shape, fill: (out: FloatArray) => void): Tensor {
+/** A float tensor that `fill` writes in full (ConvKernels' contract): not zero-filled first. */
+function convOutput(dtype: FloatDType, shape: Shape, fill: (out: FloatArray) => void): Tensor {
   const size = shapeSize(shape);
-  const out = allocate(dtype, size) as FloatArray;
+  const out = allocateUninitialized(dtype, size) as FloatArray;
   fill(out);
   return new Tensor(out, [...shape]);
 }
@@ -389,7 +389,7 @@ const conv2dOp = defineOp({
     const xData = floats("conv2d", "x", x);
     const wData = floats("conv2d", "w", w);
     const { params, yShape } = convGeometry("conv2d", x.shape, w.shape, attrs, INPUTS);
-    return accumulate(resultType(x, w), yShape, (y) => kernels().conv2d(xData, wData, y, params));
+    return convOutput(resultType(x, w), yShape, (y) => kernels().conv2d(xData, wData, y, params));
   },
   vjp: ({ dy, inputs: [x, w], attrs, needsGrad }): (Tensor | null)[] => {
     const geometry = geometryOf(attrs);
@@ -420,7 +420,7 @@ const fusedConv2dOp = defineOp({
       relu: checkActivation(op, attrs.activation) === "relu",
     };
     const dtype = bias.dtype === "float64" ? "float64" : resultType(x, w);
-    return accumulate(dtype, yShape, (y) =>
+    return convOutput(dtype, yShape, (y) =>
       kernels().fusedConv2d(xData, wData, y, params, epilogue),
     );
   },
@@ -475,7 +475,7 @@ export const conv2dBackpropInputOp = defineOp({
       `conv2d's output for inputShape ${showShape(attrs.inputShape)} ` +
       `and w ${showShape(w.shape)}`;
     expectShape(op, "dy", dy.shape, yShape, why);
-    return accumulate(resultType(dy, w), attrs.inputShape, (dx) =>
+    return convOutput(resultType(dy, w), attrs.inputShape, (dx) =>
       kernels().conv2dBackpropInput(dyData, wData, dx, params),
     );
   },
@@ -508,7 +508,7 @@ const conv2dBackpropFilterOp = defineOp({
       `conv2d's output for x ${showShape(x.shape)} ` +
       `and filterShape ${showShape(attrs.filterShape)}`;
     expectShape(op, "dy", dy.shape, yShape, why);
-    return accumulate(resultType(x, dy), attrs.filterShape, (dw) =>
+    return convOutput(resultType(x, dy), attrs.filterShape, (dw) =>
       kernels().conv2dBackpropFilter(xData, dyData, dw, params),
     );
   },

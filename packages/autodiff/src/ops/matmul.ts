@@ -1,5 +1,5 @@
 import { kernels } from "../backends/backend.js";
-import { allocate, isFloat, type FloatArray, type FloatDType } from "../dtype.js";
+import { allocateUninitialized, isFloat, type FloatArray, type FloatDType } from "../dtype.js";
 import { argumentError, shapeError, show, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
@@ -133,7 +133,8 @@ function forward(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   // float64 wins; float32 and int32 compute in float32, as every float op does with int32.
   const dtype: FloatDType = a.dtype === "float64" || b.dtype === "float64" ? "float64" : "float32";
   const size = shapeSize(s.y);
-  const out = allocate(dtype, size) as FloatArray;
+  // Not zero-filled: the kernel writes every element of C.
+  const out = allocateUninitialized(dtype, size) as FloatArray;
   const aOffsets = batchOffsets(s.batch, s.a2.slice(0, -2), s.m * s.k);
   const bOffsets = batchOffsets(s.batch, s.b2.slice(0, -2), s.k * s.n);
   const aData = floatData(a, dtype);

@@ -3,7 +3,7 @@ import { argumentError, shapeError, show, showIndex, showShape } from "../errors
 import type { PoolGeometry } from "../kernels/pool.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
-import { allocate, type FloatArray } from "../dtype.js";
+import { allocateUninitialized, type FloatArray } from "../dtype.js";
 import {
   assertSizeWithinLimit,
   assertValidShape,
@@ -185,9 +185,13 @@ const maxPool2dOp = defineOp({
   inputs: ["x"],
   forward: ([x], attrs: MaxPool2dAttrs) => {
     const { geometry, outShape } = pool2dLayout("maxPool2d", x.shape, attrs, true);
-    const argmax = allocate("int32", shapeSize(outShape)) as Int32Array;
-    const y = produce(x.dtype, outShape, (out) =>
-      kernels().maxPool2d(x.buffer, geometry, out, argmax),
+    // Every window writes its maximum and its index: neither array needs zero-filling.
+    const argmax = allocateUninitialized("int32", shapeSize(outShape)) as Int32Array;
+    const y = produce(
+      x.dtype,
+      outShape,
+      (out) => kernels().maxPool2d(x.buffer, geometry, out, argmax),
+      "unspecified",
     );
     // Flat indices into x, one per output element: all the vjp needs.
     return { y, saved: new Tensor(argmax, outShape) };

@@ -11,7 +11,13 @@ import { floatTypeOf, produce } from "./util.js";
 type UnaryContext = VjpContext<readonly ["x"], Record<string, never>, undefined>;
 
 export function unaryForward(kind: UnaryKind, x: Tensor, alpha = 0): Tensor {
-  return produce(floatTypeOf(x), x.shape, (out) => kernels().unary(kind, x.buffer, out, alpha));
+  const dtype = floatTypeOf(x);
+  return produce(
+    dtype,
+    x.shape,
+    (out) => kernels().unary(kind, x.buffer, out, alpha),
+    "unspecified",
+  );
 }
 
 /** Registers an elementwise op; `values` keeps sample inputs inside its domain and off kinks. */

@@ -1,19 +1,24 @@
-import { allocate, isFloat, type DType, type TypedArray } from "../dtype.js";
+import { allocate, allocateUninitialized, isFloat, type DType, type TypedArray } from "../dtype.js";
 import { argumentError, dtypeError, show } from "../errors.js";
 import { shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { reshape } from "./reshape.js";
 import { sum } from "./reduce.js";
 
-/** @internal A new tensor over a fresh buffer; `fill` writes the result into it. */
+/**
+ * @internal A new tensor over a fresh buffer; `fill` writes the result into it. The buffer is
+ * zero-filled, or with `"unspecified"` (for kernels whose interface says they write every
+ * element of out) left as allocateUninitialized gives it.
+ */
 export function produce(
   dtype: DType,
   shape: readonly number[],
   fill: (out: TypedArray) => void,
+  contents: "zeros" | "unspecified" = "zeros",
 ): Tensor {
   let size = 1;
   for (const d of shape) size *= d;
-  const out = allocate(dtype, size);
+  const out = contents === "zeros" ? allocate(dtype, size) : allocateUninitialized(dtype, size);
   fill(out);
   return new Tensor(out, shape);
 }
