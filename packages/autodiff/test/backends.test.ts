@@ -4,6 +4,7 @@ import * as fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   getBackend,
+  kernels,
   listOps,
   setBackend,
   setWasmThreads,
@@ -28,7 +29,7 @@ import {
   sharedModule,
 } from "../src/backends/wasm/module.generated.js";
 import { singleThreadRuntime, wasmRuntime, WasmRuntime } from "../src/backends/wasm/runtime.js";
-import type { Conv2dParams } from "../src/kernels/conv.js";
+import { convBackwardLayout, type Conv2dParams } from "../src/kernels/conv.js";
 import { makeSampleKit } from "../src/sampling.js";
 import { checkOpGradients, differentiableOps } from "../src/testing/index.js";
 import { compileVariant } from "../scripts/build-wasm.js";
@@ -50,6 +51,7 @@ const SUMS_DIFFERENTLY = new Set([
   "matmul",
   "conv2d",
   "fusedConv2d",
+  "fusedConv2dBackward",
   "conv2dBackpropInput",
   "conv2dBackpropFilter",
   "batchNorm",
@@ -503,6 +505,46 @@ describe("wasm kernels agree with js kernels (float32)", () => {
           });
           // Work splits by fixed chunks of samples, so the thread count never changes a result.
           expect(results[1], name).toEqual(results[0]);
+        }
+      } finally {
+        wasmTuning.directForward = defaultDirect.forward;
+        wasmTuning.directFilterMaxChannels = defaultDirect.filterChannels;
+      }
+    });
+  }
+
+  for (const { spec, direct } of convRuns) {
+    const path = direct ? "direct" : "GEMM";
+    it(`fusedConv2dBackward equals the separate kernels: ${spec.label}, ${path}, 1 and 2 threads`, () => {
+      const { p, x, w, dy } = convOperands(spec);
+      const y = randomArray(dy.length, 5);
+      const yShape = [p.batch, p.outChannels, p.outH, p.outW];
+      const table = kernels();
+      wasmTuning.directForward = direct;
+      wasmTuning.directFilterMaxChannels = direct ? Infinity : 0;
+      try {
+        for (const plan of [
+          { relu: true, inputGrad: true },
+          { relu: true, inputGrad: false },
+          { relu: false, inputGrad: true },
+        ]) {
+          const layout = convBackwardLayout(p, plan);
+          for (const threads of [1, 2]) {
+            setWasmThreads(threads);
+            // g, dx, dw and dbias as the separate ops make them on this backend.
+            const g = new Float32Array(dy.length);
+            if (plan.relu) table.binary("reluGrad", dy, yShape, y, yShape, g, yShape);
+            else g.set(dy);
+            const expected = new Float32Array(layout.size);
+            const dxEnd = layout.dxSize;
+            const dwEnd = dxEnd + layout.dwSize;
+            if (plan.inputGrad) table.conv2dBackpropInput(g, w, expected.subarray(0, dxEnd), p);
+            table.conv2dBackpropFilter(x, g, expected.subarray(dxEnd, dwEnd), p);
+            table.reduce("sum", g, yShape, [0, 2, 3], expected.subarray(dwEnd));
+            const actual = new Float32Array(layout.size).fill(NaN);
+            wasmKernels.fusedConv2dBackward(dy, y, x, w, actual, p, plan);
+            expect(actual, `${JSON.stringify(plan)}, ${threads} threads`).toEqual(expected);
+          }
         }
       } finally {
         wasmTuning.directForward = defaultDirect.forward;

@@ -1,5 +1,6 @@
 import type { FloatArray } from "../dtype.js";
 import { gemm } from "./matmul.js";
+import { jsReduceKernels } from "./reduce.js";
 
 // Index letters, the same in every loop of this file:
 //   n sample   g group   c input channel (within a group)   o output channel (within a group)
@@ -57,6 +58,21 @@ export interface ConvEpilogue {
   readonly relu: boolean;
 }
 
+/** Which of fusedConv2d's gradients one fusedConv2dBackward call makes, and from what. */
+export interface ConvBackwardPlan {
+  /** Whether the forward applied relu: g = dy·[y > 0] (else g = dy, and y is not read). */
+  readonly relu: boolean;
+  /** Whether dx leads the packed result (absent when x needs no gradient). */
+  readonly inputGrad: boolean;
+}
+
+/** The packed result of fusedConv2dBackward: [dx | dw | dbias], each part's offset and size. */
+export function convBackwardLayout(p: Conv2dParams, plan: ConvBackwardPlan) {
+  const dxSize = plan.inputGrad ? p.batch * p.inChannels * p.height * p.width : 0;
+  const dwSize = p.outChannels * (p.inChannels / p.groups) * p.kernelH * p.kernelW;
+  return { dxSize, dwSize, dbSize: p.outChannels, size: dxSize + dwSize + p.outChannels };
+}
+
 /**
  * Every output arrives with unspecified contents (ops do not zero-fill it) and is written in
  * full: the js kernels below zero it first and accumulate, a backend that computes elsewhere
@@ -80,6 +96,22 @@ export interface ConvKernels {
   conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: Conv2dParams): void;
   /** dw = the gradient of conv2d with respect to w, for upstream gradient dy (Σ over n). */
   conv2dBackpropFilter(x: FloatArray, dy: FloatArray, dw: FloatArray, p: Conv2dParams): void;
+  /**
+   * fusedConv2d's gradients in one call, packed in `out` as convBackwardLayout says: with
+   * g = dy·[y > 0] for relu, else dy, dx = conv2dBackpropInput(g, w), dw =
+   * conv2dBackpropFilter(x, g) and dbias = Σ g over samples and positions, each exactly as
+   * those kernels and the sum reduction make it. One call, so that a backend which copies
+   * operands into its own memory forms g there instead of three ops copying it back and forth.
+   */
+  fusedConv2dBackward(
+    dy: FloatArray,
+    y: FloatArray,
+    x: FloatArray,
+    w: FloatArray,
+    out: FloatArray,
+    p: Conv2dParams,
+    plan: ConvBackwardPlan,
+  ): void;
 }
 
 /** Sizes of one (sample, group) pair's operands. */
@@ -295,9 +327,32 @@ function conv2dBackpropFilter(
   });
 }
 
+function fusedConv2dBackward(
+  dy: FloatArray,
+  y: FloatArray,
+  x: FloatArray,
+  w: FloatArray,
+  out: FloatArray,
+  p: Conv2dParams,
+  plan: ConvBackwardPlan,
+): void {
+  const { dxSize, dwSize } = convBackwardLayout(p, plan);
+  let g = dy;
+  if (plan.relu) {
+    g = out instanceof Float64Array ? new Float64Array(dy.length) : new Float32Array(dy.length);
+    // As the reluGrad kernel: a NaN in dy still propagates where y > 0.
+    for (let i = 0; i < g.length; i++) g[i] = dy[i]! * (y[i]! > 0 ? 1 : 0);
+  }
+  if (plan.inputGrad) conv2dBackpropInput(g, w, out.subarray(0, dxSize), p);
+  conv2dBackpropFilter(x, g, out.subarray(dxSize, dxSize + dwSize), p);
+  const yShape = [p.batch, p.outChannels, p.outH, p.outW];
+  jsReduceKernels.reduce("sum", g, yShape, [0, 2, 3], out.subarray(dxSize + dwSize));
+}
+
 export const jsConvKernels: ConvKernels = {
   conv2d,
   fusedConv2d,
   conv2dBackpropInput,
   conv2dBackpropFilter,
+  fusedConv2dBackward,
 };

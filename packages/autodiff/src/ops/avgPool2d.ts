@@ -6,15 +6,9 @@ import type { SampleKit } from "../sampling.js";
 import { assertSizeWithinLimit, assertValidShape, shapesEqual } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { matmul } from "./matmul.js";
-import {
-  assertPoolInput,
-  booleanAttr,
-  pool2dLayout,
-  pool2dSamples,
-  type Pool2dAttrs,
-} from "./maxPool2d.js";
+import { assertPoolInput, pool2dLayout, pool2dSamples, type Pool2dAttrs } from "./maxPool2d.js";
 import { mean } from "./reduce.js";
-import { assertFloat, assertTensor, produce } from "./util.js";
+import { assertFloat, assertTensor, booleanAttr, produce } from "./util.js";
 import { resolvePair, type Pair } from "./window.js";
 
 export interface AvgPool2dAttrs extends Pool2dAttrs {

@@ -4,7 +4,9 @@ import {
   concat,
   conv2d,
   fusedConv2d,
+  fusedConv2dBackward,
   getBackend,
+  reluBackward,
   listBackends,
   relu,
   setBackend,
@@ -482,6 +484,53 @@ describe("conv2d with bias and relu (fusedConv2d)", () => {
     );
     expect(() => fusedConv2d(x3, w, f64([1, 2]))).toThrow(
       "fusedConv2d: bias must have shape [1] (one value per output channel), got [2]",
+    );
+  });
+});
+
+describe("fusedConv2dBackward", () => {
+  const rng = prng(11);
+  const x = rng.normal([2, 3, 6, 7], { dtype: "float64" });
+  const w = rng.normal([4, 3, 3, 3], { dtype: "float64" });
+  const options = { padding: 1, stride: 2 } as const;
+  const dy = rng.normal([2, 4, 3, 4], { dtype: "float64" });
+  const y = rng.normal([2, 4, 3, 4], { dtype: "float64" });
+
+  it("packs [dx | dw | dbias] of g = reluBackward(dy, y), as the separate ops make them", () => {
+    for (const activation of ["linear", "relu"] as const) {
+      for (const inputGrad of [false, true]) {
+        const packed = fusedConv2dBackward(dy, y, x, w, { ...options, activation, inputGrad });
+        const g = activation === "relu" ? reluBackward(dy, y) : dy;
+        const parts = [
+          conv2dBackpropFilter(x, g, { ...options, filterShape: w.shape }),
+          sum(g, { axis: [0, 2, 3] }),
+        ];
+        if (inputGrad)
+          parts.unshift(conv2dBackpropInput(g, w, { ...options, inputShape: x.shape }));
+        const want = parts.flatMap((t) => Array.from(t.data));
+        expect(packed.shape).toEqual([want.length]);
+        expect(Array.from(packed.data)).toEqual(want);
+      }
+    }
+  });
+
+  it("names the argument and what was expected", () => {
+    const call =
+      (overrides: object, dyArg = dy, yArg = y) =>
+      () =>
+        fusedConv2dBackward(dyArg, yArg, x, w, { ...options, ...overrides });
+    expect(call({}, dy, reshape(y, [2, 4, 12]))).toThrow(
+      "fusedConv2dBackward: y must have shape [2,4,3,4] (fusedConv2d's output for x [2,3,6,7] " +
+        "and w [4,3,3,3]), got [2,4,12]",
+    );
+    expect(call({}, slice(dy, [0], [1]))).toThrow(
+      "fusedConv2dBackward: dy must have shape [2,4,3,4]",
+    );
+    expect(call({ inputGrad: 1 })).toThrow(
+      "fusedConv2dBackward: inputGrad must be a boolean, got 1",
+    );
+    expect(call({ activation: "tanh" })).toThrow(
+      'fusedConv2dBackward: activation must be "linear" or "relu", got tanh',
     );
   });
 });

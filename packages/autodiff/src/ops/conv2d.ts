@@ -2,16 +2,21 @@ import type { Arbitrary } from "fast-check";
 import { kernels } from "../backends/backend.js";
 import { allocateUninitialized, type FloatArray, type FloatDType } from "../dtype.js";
 import { argumentError, shapeError, showShape } from "../errors.js";
-import type { Conv2dParams, ConvEpilogue } from "../kernels/conv.js";
+import {
+  convBackwardLayout,
+  type Conv2dParams,
+  type ConvBackwardPlan,
+  type ConvEpilogue,
+} from "../kernels/conv.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import { assertSizeWithinLimit, shapeSize, shapesEqual, type Shape } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { add, reluBackward } from "./binary.js";
-import { sum } from "./reduce.js";
 import { reshape } from "./reshape.js";
+import { slice } from "./slice.js";
 import { relu } from "./unary.js";
-import { assertFloat, assertTensor, optionsArgument } from "./util.js";
+import { assertFloat, assertTensor, booleanAttr, optionsArgument } from "./util.js";
 import {
   axisGeometry,
   resolveConvPadding,
@@ -50,6 +55,11 @@ export interface FusedConv2dOptions extends Conv2dGeometryOptions {
   readonly activation?: ConvActivation;
 }
 
+export interface FusedConv2dBackwardOptions extends FusedConv2dOptions {
+  /** Whether the packed result starts with dx (default false: dw and dbias only). */
+  readonly inputGrad?: boolean;
+}
+
 export interface Conv2dBackpropInputOptions extends Conv2dGeometryOptions {
   /** The shape of conv2d's x, [N, Cin, H, W] or [Cin, H, W]: the shape of the result. */
   readonly inputShape: Shape;
@@ -74,6 +84,11 @@ export interface Conv2dAttrs {
 
 export interface FusedConv2dAttrs extends Conv2dAttrs {
   readonly activation: ConvActivation;
+}
+
+export interface FusedConv2dBackwardAttrs extends FusedConv2dAttrs {
+  /** Whether the packed result starts with dx. */
+  readonly inputGrad: boolean;
 }
 
 export interface Conv2dBackpropInputAttrs extends Conv2dAttrs {
@@ -424,15 +439,17 @@ const fusedConv2dOp = defineOp({
       kernels().fusedConv2d(xData, wData, y, params, epilogue),
     );
   },
+  // All three gradients come from one fusedConv2dBackward call (g, the relu-masked dy, is made
+  // inside it) and are sliced out of its packed result; with no filter or bias gradient wanted,
+  // dx alone is conv2dBackpropInput of g.
   vjp: ({ dy, y, inputs: [x, w], attrs, needsGrad }): (Tensor | null)[] => {
-    const g = attrs.activation === "relu" ? reluBackward(dy, y) : dy;
-    const geometry = geometryOf(attrs);
-    const batchAndSpatial = x.shape.length === 4 ? [0, 2, 3] : [1, 2];
-    return [
-      needsGrad[0] ? conv2dBackpropInputOp(g, w, { ...geometry, inputShape: x.shape }) : null,
-      needsGrad[1] ? conv2dBackpropFilterOp(x, g, { ...geometry, filterShape: w.shape }) : null,
-      needsGrad[2] ? sum(g, { axis: batchAndSpatial }) : null,
-    ];
+    if (!needsGrad[1] && !needsGrad[2]) {
+      const g = attrs.activation === "relu" ? reluBackward(dy, y) : dy;
+      const inputShape = x.shape;
+      return [conv2dBackpropInputOp(g, w, { ...geometryOf(attrs), inputShape }), null, null];
+    }
+    const packed = fusedConv2dBackwardOp(dy, y, x, w, { ...attrs, inputGrad: needsGrad[0]! });
+    return unpackConvGrads(packed, x.shape, w.shape, needsGrad[0]!);
   },
   // For relu, samples whose sums lie near 0 are dropped: finite differences across the kink
   // would not match the one-sided derivative.
@@ -453,6 +470,84 @@ const fusedConv2dOp = defineOp({
         .map(([x, w, bias, activation]) => ({
           inputs: [x, w, bias],
           attrs: { ...attrs, activation },
+        })),
+    ),
+});
+
+/** [dx | dw | dbias] of fusedConv2dBackward as tensors of x's, w's and [Cout] shapes. */
+function unpackConvGrads(
+  packed: Tensor,
+  xShape: Shape,
+  wShape: Shape,
+  inputGrad: boolean,
+): [Tensor | null, Tensor, Tensor] {
+  const dxSize = inputGrad ? shapeSize(xShape) : 0;
+  const dwEnd = dxSize + shapeSize(wShape);
+  return [
+    inputGrad ? reshape(slice(packed, [0], [dxSize]), xShape) : null,
+    reshape(slice(packed, [dxSize], [dwEnd]), wShape),
+    slice(packed, [dwEnd]),
+  ];
+}
+
+const fusedConv2dBackwardOp = defineOp({
+  name: "fusedConv2dBackward",
+  inputs: ["dy", "y", "x", "w"],
+  forward: ([dy, y, x, w], attrs: FusedConv2dBackwardAttrs) => {
+    const op = "fusedConv2dBackward";
+    const data = [floats(op, "dy", dy), floats(op, "y", y), floats(op, "x", x), floats(op, "w", w)];
+    const { params, yShape } = convGeometry(op, x.shape, w.shape, attrs, INPUTS);
+    const why = `fusedConv2d's output for x ${showShape(x.shape)} and w ${showShape(w.shape)}`;
+    expectShape(op, "dy", dy.shape, yShape, why);
+    expectShape(op, "y", y.shape, yShape, why);
+    const plan: ConvBackwardPlan = {
+      relu: checkActivation(op, attrs.activation) === "relu",
+      inputGrad: booleanAttr(op, "inputGrad", attrs.inputGrad),
+    };
+    const dtype = dy.dtype === "float64" ? "float64" : resultType(x, w);
+    const [dyData, yData, xData, wData] = data as [FloatArray, FloatArray, FloatArray, FloatArray];
+    return convOutput(dtype, [convBackwardLayout(params, plan).size], (out) =>
+      kernels().fusedConv2dBackward(dyData, yData, xData, wData, out, params, plan),
+    );
+  },
+  // With g = dy·[y > 0] (or dy) the result is [BI(g, w), BF(x, g), Σ g], linear in g and in
+  // each of x and w, so for a cotangent [gdx | gdw | gdb]: d(dy) is the mask applied to
+  // conv2d(gdx, w) + conv2d(x, gdw) + gdb, dx = BI(g, gdw), dw = BF(gdx, g) (the identities
+  // below); y only masks, and the mask is constant almost everywhere.
+  vjp: ({ dy: cotangent, inputs: [dy, y, x, w], attrs, needsGrad }): (Tensor | null)[] => {
+    const geometry = geometryOf(attrs);
+    const relu = attrs.activation === "relu";
+    const [gdx, gdw, gdb] = unpackConvGrads(cotangent, x.shape, w.shape, attrs.inputGrad);
+    const g = relu ? reluBackward(dy, y) : dy;
+    let dg: Tensor | null = null;
+    if (needsGrad[0]) {
+      dg = add(conv2dOp(x, gdw, geometry), reshape(gdb, [gdb.size, 1, 1]));
+      if (gdx !== null) dg = add(dg, conv2dOp(gdx, w, geometry));
+      if (relu) dg = reluBackward(dg, y);
+    }
+    return [
+      dg,
+      null,
+      needsGrad[2] ? conv2dBackpropInputOp(g, gdw, { ...geometry, inputShape: x.shape }) : null,
+      needsGrad[3] && gdx !== null
+        ? conv2dBackpropFilterOp(gdx, g, { ...geometry, filterShape: w.shape })
+        : null,
+    ];
+  },
+  samples: (kit) =>
+    convCases(kit).chain(({ xShape, wShape, yShape, attrs }) =>
+      kit.fc
+        .tuple(
+          kit.tensor(yShape),
+          kit.tensor(yShape, { awayFrom: [0] }),
+          kit.tensor(xShape),
+          kit.tensor(wShape),
+          kit.fc.constantFrom<ConvActivation>("linear", "relu"),
+          kit.fc.boolean(),
+        )
+        .map(([dy, y, x, w, activation, inputGrad]) => ({
+          inputs: [dy, y, x, w],
+          attrs: { ...attrs, activation, inputGrad },
         })),
     ),
 });
@@ -598,6 +693,35 @@ export function fusedConv2d(
   const attrs = resolveConv2dAttrs("fusedConv2d", "w", w.shape, opts);
   const activation = checkActivation("fusedConv2d", opts.activation ?? "linear");
   return fusedConv2dOp(x, w, bias, { ...attrs, activation });
+}
+
+/**
+ * fusedConv2d's gradients from one kernel call, packed in a 1-D tensor [dx | dw | dbias] (dx
+ * only with `inputGrad`): for y = fusedConv2d's output and g = reluBackward(dy, y) with
+ * activation "relu" (else dy), dx = conv2dBackpropInput(g, w), dw = conv2dBackpropFilter(x, g),
+ * dbias = Σ g over N, H, W. fusedConv2d's vjp is this op; only y's sign is read.
+ */
+export function fusedConv2dBackward(
+  dy: Tensor,
+  y: Tensor,
+  x: Tensor,
+  w: Tensor,
+  options?: FusedConv2dBackwardOptions,
+): Tensor {
+  const op = "fusedConv2dBackward";
+  for (const [name, t] of [
+    ["dy", dy],
+    ["y", y],
+    ["x", x],
+    ["w", w],
+  ] as const) {
+    assertTensor(op, name, t);
+  }
+  const opts = optionsArgument(op, options);
+  const attrs = resolveConv2dAttrs(op, "w", w.shape, opts);
+  const activation = checkActivation(op, opts.activation ?? "linear");
+  const inputGrad = booleanAttr(op, "inputGrad", opts.inputGrad ?? false);
+  return fusedConv2dBackwardOp(dy, y, x, w, { ...attrs, activation, inputGrad });
 }
 
 /**

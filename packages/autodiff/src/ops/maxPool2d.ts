@@ -14,7 +14,7 @@ import {
 import { Tensor, type TensorLike } from "../tensor.js";
 import { gather } from "./gather.js";
 import { reshape } from "./reshape.js";
-import { assertFloat, assertInt, produce } from "./util.js";
+import { assertFloat, assertInt, booleanAttr, produce } from "./util.js";
 import { axisGeometry, resolvePair, type AxisGeometry, type Pair } from "./window.js";
 
 /** The window attrs every 2-D pooling op takes; a number means the same for height and width. */
@@ -38,14 +38,6 @@ export interface MaxPool2dAttrs extends Pool2dAttrs {
 export interface Pool2dLayout {
   readonly geometry: PoolGeometry;
   readonly outShape: number[];
-}
-
-/** Requires a boolean attr (JavaScript callers may pass anything). */
-export function booleanAttr(op: string, name: string, value: unknown): boolean {
-  if (typeof value !== "boolean") {
-    throw argumentError(op, `${name} must be a boolean, got ${show(value)}`);
-  }
-  return value;
 }
 
 /** Requires `[C, H, W]` or `[N, C, H, W]`. */

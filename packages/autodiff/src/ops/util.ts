@@ -23,6 +23,14 @@ export function produce(
   return new Tensor(out, shape);
 }
 
+/** Requires a boolean attr (JavaScript callers may pass anything). */
+export function booleanAttr(op: string, name: string, value: unknown): boolean {
+  if (typeof value !== "boolean") {
+    throw argumentError(op, `${name} must be a boolean, got ${show(value)}`);
+  }
+  return value;
+}
+
 /** Float ops compute in the input's float type; int32 inputs compute in float32. */
 export function floatTypeOf(x: Tensor): DType {
   return isFloat(x.dtype) ? x.dtype : "float32";

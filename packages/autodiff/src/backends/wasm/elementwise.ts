@@ -6,7 +6,7 @@ import {
   type UnaryKind,
 } from "../../kernels/elementwise.js";
 import { broadcastStrides } from "../../kernels/strided.js";
-import { singleThreadRuntime } from "./runtime.js";
+import { singleThreadRuntime, type WasmRuntime } from "./runtime.js";
 
 // Float32 unary and binary kernels for the kinds whose wasm results equal js exactly (see
 // assembly/elementwise.ts). They pay for copying operands in and the result out: measured in a
@@ -145,6 +145,19 @@ function binary(
     offsetsAt,
   );
   runtime.copyOut(outAt, out);
+}
+
+/** @internal g = dy·[y > 0] over `count` float32s already in the arena (reluGrad's kernel). */
+export function reluGradIn(
+  runtime: WasmRuntime,
+  dyAt: number,
+  yAt: number,
+  gAt: number,
+  count: number,
+): void {
+  // One row of `count`, both operands stepping by 1.
+  const offsetsAt = runtime.args([0, 0]);
+  runtime.exports.binaryRowsF32(BINARY.reluGrad!, dyAt, 1, yAt, 1, gAt, 1, count, offsetsAt);
 }
 
 /** The elementwise kernels the wasm backend replaces (where is js's). */

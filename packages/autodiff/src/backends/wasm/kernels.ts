@@ -1,12 +1,16 @@
 import type { FloatArray } from "../../dtype.js";
 import {
+  convBackwardLayout,
   jsConvKernels,
   type Conv2dParams,
+  type ConvBackwardPlan,
   type ConvEpilogue,
   type ConvKernels,
 } from "../../kernels/conv.js";
 import { jsMatmulKernels, type MatmulKernels } from "../../kernels/matmul.js";
 import { wasmRuntime, type WasmRuntime } from "./runtime.js";
+import { reluGradIn } from "./elementwise.js";
+import { sumIn } from "./reduce.js";
 import { runTask, runtimeOn, threadsFor } from "./threads.js";
 
 // Adapters from the kernel interfaces to the wasm kernels: float32 operands are copied into the
@@ -237,11 +241,8 @@ function convForward(
   runtime.reset();
   const xAt = runtime.copyIn(x);
   const wAt = runtime.copyIn(w);
-  const direct = wasmTuning.directForward && directFits(p);
-  // The direct kernels write every output once; the GEMM adds into y, block by block.
-  const yAt = direct ? runtime.alloc(4 * y.length) : runtime.zeros(y.length);
-  const args = convArgs(runtime, p, xAt, wAt, yAt, threads, 0, direct);
-  runTask(runtime, "conv2dTask", args, threads);
+  const yAt = runtime.alloc(4 * y.length);
+  forwardIn(runtime, p, xAt, wAt, yAt, threads);
   if (epilogue !== undefined) {
     const biasAt = runtime.copyIn(epilogue.bias);
     const plane = p.outH * p.outW;
@@ -251,23 +252,34 @@ function convForward(
   runtime.copyOut(yAt, y);
 }
 
+/** y = x ⋆ w on operands already in the arena; y's contents on entry do not matter. */
+function forwardIn(
+  runtime: WasmRuntime,
+  p: Conv2dParams,
+  xAt: number,
+  wAt: number,
+  yAt: number,
+  threads: number,
+): void {
+  const direct = wasmTuning.directForward && directFits(p);
+  // The direct kernels write every output once; the GEMM adds into y, block by block.
+  if (!direct) runtime.exports.zeroBytes(yAt, 4 * p.batch * p.outChannels * p.outH * p.outW);
+  const args = convArgs(runtime, p, xAt, wAt, yAt, threads, 0, direct);
+  runTask(runtime, "conv2dTask", args, threads);
+}
+
 function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: Conv2dParams): void {
   const main = mainFor(convWork(p), dy, w, dx);
   if (main === null) {
     jsConvKernels.conv2dBackpropInput(dy, w, dx, p);
     return;
   }
-  if (wasmTuning.directForward && directFits(p) && directInputFits(p)) {
-    convForward(dy, flippedFilter(w as Float32Array, p), dx, transposedConv(p));
-    return;
-  }
-  const { threads, runtime } = convPlacement(main, p);
+  const plan = inputGradPlan(main, p);
+  const runtime = runtimeOn(main, plan.threads);
   runtime.reset();
   const dyAt = runtime.copyIn(dy);
-  const wAt = runtime.copyIn(w);
-  const dxAt = runtime.zeros(dx.length);
-  const args = convArgs(runtime, p, dxAt, wAt, dyAt, threads, 0);
-  runTask(runtime, "conv2dBackpropInputTask", args, threads);
+  const dxAt = runtime.alloc(4 * dx.length);
+  inputGradIn(runtime, plan, dyAt, w as Float32Array, dxAt);
   runtime.copyOut(dxAt, dx);
 }
 
@@ -284,6 +296,39 @@ function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: C
  */
 function directInputFits(p: Conv2dParams): boolean {
   return p.inChannels / p.groups >= 8 && p.width >= 8;
+}
+
+/** How an input gradient runs: as a forward conv of dy (`direct`), or the GEMM and col2im. */
+interface InputGradPlan {
+  readonly p: Conv2dParams;
+  readonly direct: boolean;
+  readonly threads: number;
+}
+
+function inputGradPlan(main: WasmRuntime, p: Conv2dParams): InputGradPlan {
+  const direct = wasmTuning.directForward && directFits(p) && directInputFits(p);
+  const { threads } = convPlacement(main, direct ? transposedConv(p) : p);
+  return { p, direct, threads };
+}
+
+/** dx = the input gradient for dy already in the arena; w is copied in as the plan needs it. */
+function inputGradIn(
+  runtime: WasmRuntime,
+  { p, direct, threads }: InputGradPlan,
+  dyAt: number,
+  w: Float32Array,
+  dxAt: number,
+): void {
+  if (direct) {
+    const wAt = runtime.copyIn(flippedFilter(w, p));
+    forwardIn(runtime, transposedConv(p), dyAt, wAt, dxAt, threads);
+    return;
+  }
+  const wAt = runtime.copyIn(w);
+  // col2im adds every column into dx.
+  runtime.exports.zeroBytes(dxAt, 4 * p.batch * p.inChannels * p.height * p.width);
+  const args = convArgs(runtime, p, dxAt, wAt, dyAt, threads, 0);
+  runTask(runtime, "conv2dBackpropInputTask", args, threads);
 }
 
 /** The geometry of that forward convolution: dy in, dx out. */
@@ -334,17 +379,73 @@ function conv2dBackpropFilter(
   runtime.reset();
   const xAt = runtime.copyIn(x);
   const dyAt = runtime.copyIn(dy);
-  const dwAt = runtime.zeros(dw.length);
+  const dwAt = runtime.alloc(4 * dw.length);
+  filterGradIn(runtime, p, xAt, dyAt, dwAt, threads);
+  runtime.copyOut(dwAt, dw);
+}
+
+/** dw = the filter gradient for x and dy already in the arena. */
+function filterGradIn(
+  runtime: WasmRuntime,
+  p: Conv2dParams,
+  xAt: number,
+  dyAt: number,
+  dwAt: number,
+  threads: number,
+): void {
+  const size = p.outChannels * (p.inChannels / p.groups) * p.kernelH * p.kernelW;
+  runtime.exports.zeroBytes(dwAt, 4 * size);
   // Each chunk of samples sums into its own zeroed partial; they are added into dw in order.
   const chunks = Math.ceil(p.batch / convChunk(p));
-  const partials = runtime.zeros(chunks * dw.length);
+  const partials = runtime.zeros(chunks * size);
   const direct = directFits(p) && p.outChannels / p.groups <= wasmTuning.directFilterMaxChannels;
   const args = convArgs(runtime, p, xAt, dwAt, dyAt, threads, partials, direct);
   runTask(runtime, "conv2dBackpropFilterTask", args, threads);
   for (let c = 0; c < chunks; c++) {
-    runtime.exports.addF32(dwAt, partials + 4 * c * dw.length, dw.length);
+    runtime.exports.addF32(dwAt, partials + 4 * c * size, size);
   }
-  runtime.copyOut(dwAt, dw);
+}
+
+/**
+ * fusedConv2d's gradients in one arena: dy (and y) copied in once, g = dy·[y > 0] formed there
+ * and read by the input gradient, the filter gradient and the bias sum, the packed result copied
+ * out once. The same kernels as the separate calls, so the same results.
+ */
+function fusedConv2dBackward(
+  dy: FloatArray,
+  y: FloatArray,
+  x: FloatArray,
+  w: FloatArray,
+  out: FloatArray,
+  p: Conv2dParams,
+  plan: ConvBackwardPlan,
+): void {
+  const main = mainFor(convWork(p), dy, y, x, w, out);
+  if (main === null) {
+    jsConvKernels.fusedConv2dBackward(dy, y, x, w, out, p, plan);
+    return;
+  }
+  const layout = convBackwardLayout(p, plan);
+  const filterThreads = convPlacement(main, p).threads;
+  const input = plan.inputGrad ? inputGradPlan(main, p) : null;
+  // One arena holds every operand, so one runtime serves both products.
+  const runtime = runtimeOn(main, Math.max(filterThreads, input?.threads ?? 1));
+  runtime.reset();
+  const dyAt = runtime.copyIn(dy);
+  const xAt = runtime.copyIn(x);
+  const outAt = runtime.alloc(4 * layout.size);
+  let gAt = dyAt;
+  if (plan.relu) {
+    const yAt = runtime.copyIn(y);
+    gAt = runtime.alloc(4 * dy.length);
+    reluGradIn(runtime, dyAt, yAt, gAt, dy.length);
+  }
+  if (input !== null) inputGradIn(runtime, input, gAt, w as Float32Array, outAt);
+  const dwAt = outAt + 4 * layout.dxSize;
+  filterGradIn(runtime, p, xAt, gAt, dwAt, filterThreads);
+  const yShape = [p.batch, p.outChannels, p.outH, p.outW];
+  sumIn(runtime, gAt, yShape, [0, 2, 3], dwAt + 4 * layout.dwSize);
+  runtime.copyOut(outAt, out);
 }
 
 /** The kernels the wasm backend replaces; everything else falls back to js. */
@@ -354,4 +455,5 @@ export const wasmKernels: MatmulKernels & ConvKernels = {
   fusedConv2d: convForward,
   conv2dBackpropInput,
   conv2dBackpropFilter,
+  fusedConv2dBackward,
 };

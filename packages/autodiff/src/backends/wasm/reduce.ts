@@ -2,7 +2,7 @@ import type { TypedArray } from "../../dtype.js";
 import { jsReduceKernels, type ReduceKernels, type ReduceKind } from "../../kernels/reduce.js";
 import { jsShapeKernels, type ShapeKernels } from "../../kernels/shape.js";
 import { broadcastStrides } from "../../kernels/strided.js";
-import { singleThreadRuntime } from "./runtime.js";
+import { singleThreadRuntime, type WasmRuntime } from "./runtime.js";
 
 // Float32 sum and scatter-add in wasm, in the js kernels' order and rounding (identical
 // results): the bias gradients and the max-pool gradient of a CNN step, whose js loops pay a
@@ -30,15 +30,32 @@ function reduce(
     jsReduceKernels.reduce(kind, x, shape, axes, out);
     return;
   }
-  const rank = shape.length;
-  const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
   runtime.reset();
   const xAt = runtime.copyIn(x);
-  const outAt = runtime.zeros(out.length);
+  const outAt = runtime.alloc(4 * out.length);
+  sumIn(runtime, xAt, shape, axes, outAt);
+  runtime.copyOut(outAt, out);
+}
+
+/**
+ * @internal The float32 sum of x (of `shape`, already in the arena) over `axes`, written over
+ * the out block (whose layout is shape with those axes set to 1).
+ */
+export function sumIn(
+  runtime: WasmRuntime,
+  xAt: number,
+  shape: readonly number[],
+  axes: readonly number[],
+  outAt: number,
+): void {
+  const rank = shape.length;
+  const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  let size = 1;
+  for (const d of kept) size *= d;
+  runtime.exports.zeroBytes(outAt, 4 * size);
   // shape, the output's strides over x's shape (0 along reduced axes), then the odometer.
   const walk = runtime.args([...shape, ...broadcastStrides(kept, shape), ...shape.map(() => 0)]);
   runtime.exports.sumF32(xAt, rank, walk, walk + 4 * rank, outAt);
-  runtime.copyOut(outAt, out);
 }
 
 function scatterAdd(
