@@ -197,3 +197,36 @@ export function avgPool2x2BackwardF32(
     }
   }
 }
+
+/**
+ * max pooling's gradient where every window's argmax lies in the 2×2 block at (2i, 2j) of its
+ * plane: the blocks are disjoint, so the scatter-add of dy into a zero dx is one store per
+ * window, 0 + dy as js adds it (−0 becomes +0). Returns −1, or the first window whose argmax
+ * lies outside its block (dx is then incomplete and the caller scatters in js instead).
+ */
+export function maxPool2x2BackwardF32(
+  dy: usize,
+  argmax: usize,
+  planes: i32,
+  height: i32,
+  width: i32,
+  outH: i32,
+  outW: i32,
+  dx: usize,
+): i32 {
+  memory.fill(dx, 0, <usize>(planes * height * width) * 4);
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * height * width;
+    for (let i = 0; i < outH; i++) {
+      const rowStart = base + 2 * i * width;
+      for (let j = 0; j < outW; j++, o++) {
+        const at = load<i32>(argmax + <usize>o * 4);
+        const r = at - (rowStart + 2 * j);
+        if (r !== 0 && r !== 1 && r !== width && r !== width + 1) return o;
+        store<f32>(dx + <usize>at * 4, <f32>0 + load<f32>(dy + <usize>o * 4));
+      }
+    }
+  }
+  return -1;
+}

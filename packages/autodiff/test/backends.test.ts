@@ -671,9 +671,37 @@ describe("wasm pooling reproduces js exactly", () => {
       k.avgPool2d(x, g, false, avg);
       const dx = new Float32Array(x.length).fill(7);
       k.avgPool2dBackward(avg, g, false, dx);
-      return { y, argmax, avg, dx };
+      // −0 and NaN among the gradients: the scatter adds them to +0, so −0 comes back +0.
+      const dy = Float32Array.from(avg, (v, i) => (i % 7 === 0 ? -0 : i === 50 ? NaN : v));
+      const planes = { planes: 3, height: 9, width: 21, outH: 4, outW: 10 };
+      const maxDx = new Float32Array(x.length).fill(7);
+      const outside = k.maxPool2dBackward(dy, argmax, maxDx, planes);
+      return { y, argmax, avg, dx, maxDx, outside };
     });
     expect(results[1]).toEqual(results[0]);
+    expect(results[0].outside).toBe(-1);
+    expect(Object.is(results[1].maxDx[results[1].argmax[0]!], 0)).toBe(true);
+  });
+
+  it("max pooling's gradient: argmax outside its 2×2 block or outside dx goes to the js scatter", () => {
+    const planes = { planes: 2, height: 4, width: 6, outH: 2, outW: 3 };
+    const dy = randomArray(12, 9);
+    // Window 0's argmax (cell 0) is shared with window 4's, as overlapping windows can be.
+    const argmax = Int32Array.from([0, 2, 4, 13, 15, 17, 24, 26, 28, 36, 38, 40]);
+    const results = [jsKernels, { ...jsKernels, ...wasmPoolKernels }].map((k) => {
+      const shared = Int32Array.from(argmax);
+      shared[4] = 0;
+      const dxShared = new Float32Array(48).fill(7);
+      const outsideShared = k.maxPool2dBackward(dy, shared, dxShared, planes);
+      const bad = Int32Array.from(argmax);
+      bad[5] = 48;
+      const outsideBad = k.maxPool2dBackward(dy, bad, new Float32Array(48), planes);
+      return { dxShared, outsideShared, outsideBad };
+    });
+    expect(results[1]).toEqual(results[0]);
+    expect(results[0].outsideShared).toBe(-1);
+    expect(results[0].dxShared[0]).toBe(Math.fround(dy[0]! + dy[4]!));
+    expect(results[0].outsideBad).toBe(5);
   });
 });
 

@@ -22,6 +22,15 @@ export interface PoolGeometry {
   readonly w: PoolAxis;
 }
 
+/** dy as [planes, outH, outW] over dx as [planes, height, width]. */
+export interface PoolPlanes {
+  readonly planes: number;
+  readonly height: number;
+  readonly width: number;
+  readonly outH: number;
+  readonly outW: number;
+}
+
 export interface PoolKernels {
   /**
    * y[p, i, j] = the max over window (i, j)'s input cells (padding never wins) and argmax[p, i, j]
@@ -30,11 +39,18 @@ export interface PoolKernels {
    */
   maxPool2d(x: TypedArray, g: PoolGeometry, y: TypedArray, argmax: Int32Array): void;
   /**
-   * The transpose of maxPool2d's selection: dx[argmax[i]] += dy[i] for every i, in order, into a
-   * zero-filled dx. Returns −1, or the first i whose argmax[i] lies outside dx (stopping there):
-   * the range check rides along the scatter instead of taking a pass of its own.
+   * The transpose of maxPool2d's selection: dx = 0, then dx[argmax[i]] += dy[i] for every i, in
+   * order (dx arrives with unspecified contents). Returns −1, or the first i whose argmax[i] lies
+   * outside dx (stopping there): the range check rides along the scatter instead of taking a
+   * pass of its own. `planes` describes dy and dx as stacks of planes, where they are: a backend
+   * may then store each dy straight into its window's 2×2 block when every argmax lies in it.
    */
-  maxPool2dBackward(dy: FloatArray, argmax: Int32Array, dx: FloatArray): number;
+  maxPool2dBackward(
+    dy: FloatArray,
+    argmax: Int32Array,
+    dx: FloatArray,
+    planes: PoolPlanes | null,
+  ): number;
   /**
    * y[p, i, j] = the sum of window (i, j)'s input cells / its divisor, as PyTorch: with
    * countIncludePad, the window's cells up to the end of the padding, else its input cells only.
@@ -285,6 +301,7 @@ function avgPool2dBackward(
 }
 
 function maxPool2dBackward(dy: FloatArray, argmax: Int32Array, dx: FloatArray): number {
+  dx.fill(0);
   const n = dx.length;
   for (let i = 0; i < argmax.length; i++) {
     const j = argmax[i]!;

@@ -1,6 +1,6 @@
 import { kernels } from "../backends/backend.js";
 import { argumentError, shapeError, show, showIndex, showShape } from "../errors.js";
-import type { PoolGeometry } from "../kernels/pool.js";
+import type { PoolGeometry, PoolPlanes } from "../kernels/pool.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import { allocateUninitialized, type FloatArray } from "../dtype.js";
@@ -203,6 +203,20 @@ export interface MaxPool2dBackwardAttrs {
   readonly inputShape: Shape;
 }
 
+/** dy and dx as stacks of planes: both of rank ≥ 2 with the same leading axes; else null. */
+function poolPlanes(dyShape: Shape, inputShape: Shape): PoolPlanes | null {
+  const rank = inputShape.length;
+  if (rank < 2 || dyShape.length !== rank) return null;
+  if (!shapesEqual(dyShape.slice(0, -2), inputShape.slice(0, -2))) return null;
+  return {
+    planes: shapeSize(inputShape.slice(0, -2)),
+    height: inputShape[rank - 2]!,
+    width: inputShape[rank - 1]!,
+    outH: dyShape[rank - 2]!,
+    outW: dyShape[rank - 1]!,
+  };
+}
+
 const maxPool2dBackwardOp = defineOp({
   name: "maxPool2dBackward",
   inputs: ["dy", "argmax"],
@@ -221,16 +235,23 @@ const maxPool2dBackwardOp = defineOp({
     assertValidShape(op, inputShape);
     assertSizeWithinLimit(op, inputShape);
     const indices = argmax.buffer as Int32Array;
-    return produce(dy.dtype, [...inputShape], (dx) => {
-      const bad = kernels().maxPool2dBackward(dy.buffer as FloatArray, indices, dx as FloatArray);
-      if (bad >= 0) {
-        throw argumentError(
-          op,
-          `argmax${showIndex(argmax.shape, bad)} = ${indices[bad]} is out of range for ` +
-            `inputShape ${showShape(inputShape)}; expected 0 ≤ index < ${shapeSize(inputShape)}`,
-        );
-      }
-    });
+    const planes = poolPlanes(dy.shape, inputShape);
+    const kernel = kernels().maxPool2dBackward;
+    return produce(
+      dy.dtype,
+      [...inputShape],
+      (dx) => {
+        const bad = kernel(dy.buffer as FloatArray, indices, dx as FloatArray, planes);
+        if (bad >= 0) {
+          throw argumentError(
+            op,
+            `argmax${showIndex(argmax.shape, bad)} = ${indices[bad]} is out of range for ` +
+              `inputShape ${showShape(inputShape)}; expected 0 ≤ index < ${shapeSize(inputShape)}`,
+          );
+        }
+      },
+      "unspecified",
+    );
   },
   // Linear in dy, and gather at the same indices is its transpose.
   vjp: ({ dy: g, inputs: [, argmax], needsGrad }) => [

@@ -51,6 +51,16 @@ export interface KernelExports {
     y: number,
     argmax: number,
   ): void;
+  maxPool2x2BackwardF32(
+    dy: number,
+    argmax: number,
+    planes: number,
+    height: number,
+    width: number,
+    outH: number,
+    outW: number,
+    dx: number,
+  ): number;
   avgPool2x2F32(
     x: number,
     planes: number,
