@@ -1,3 +1,4 @@
+import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { arange, grad, mul, reshape, slice, sum, tensor, type Tensor } from "../index.js";
 import { checkGrads } from "../testing/checkGrads.js";
@@ -85,5 +86,61 @@ describe("slice", () => {
     const g = grad((u: Tensor) => sum(mul(inner(u), u)))(v);
     expect(Array.from(g.data)).toEqual([0, 36, 81]);
     checkGrads((u: Tensor) => slice(u, [0, 0], [-1]), [reshape(v, [3, 1])]);
+  });
+
+  it("shares x's memory exactly when the box is one run of x's elements", () => {
+    const x = tensor(
+      Array.from({ length: 2 * 3 * 4 }, (_, i) => i),
+      { shape: [2, 3, 4] },
+    );
+    const shares = (t: Tensor) => t.data.buffer === x.data.buffer;
+    // Rows of the leading axis, a row's columns, and a part of one row: single runs.
+    expect(shares(slice(x, [1]))).toBe(true);
+    expect(shares(slice(x, [0, 1], [1, 3]))).toBe(true);
+    expect(shares(slice(x, [1, 2, 1], [2, 3, 3]))).toBe(true);
+    // Two rows cut short, and columns of several rows: not runs.
+    expect(shares(slice(x, [0, 0, 0], [2, 3, 2]))).toBe(false);
+    expect(shares(slice(x, [0, 1], [2, 3]))).toBe(false);
+    expect(slice(x, [1, 2, 1], [2, 3, 3]).toArray()).toEqual([[[21, 22]]]);
+    expect(slice(x, [0, 1], [1, 3]).toArray()).toEqual([
+      [
+        [4, 5, 6, 7],
+        [8, 9, 10, 11],
+      ],
+    ]);
+  });
+
+  it("gives the same elements as a naive copy for random boxes (property)", () => {
+    fc.assert(
+      fc.property(
+        fc
+          .array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 })
+          .chain((shape) =>
+            fc.tuple(
+              fc.constant(shape),
+              fc.tuple(...shape.map((d) => fc.integer({ min: 0, max: d - 1 }))),
+              fc.tuple(...shape.map((d) => fc.integer({ min: 1, max: d }))),
+            ),
+          ),
+        ([shape, begin, lengths]) => {
+          const size = shape.reduce((a, b) => a * b, 1);
+          const x = tensor(
+            Array.from({ length: size }, (_, i) => i),
+            { shape },
+          );
+          const end = begin.map((b, i) => Math.min(b + lengths[i]!, shape[i]!));
+          const expected: number[] = [];
+          const walk = (axis: number, offset: number) => {
+            if (axis === shape.length) return void expected.push(offset);
+            for (let i = begin[axis]!; i < end[axis]!; i++)
+              walk(axis + 1, offset * shape[axis]! + i);
+          };
+          walk(0, 0);
+          const y = slice(x, begin, end);
+          expect(y.shape).toEqual(end.map((e, i) => e - begin[i]!));
+          expect(Array.from(y.data)).toEqual(expected);
+        },
+      ),
+    );
   });
 });

@@ -1,7 +1,8 @@
 import { kernels } from "../backends/backend.js";
 import { argumentError, show, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
-import type { Tensor, TensorLike } from "../tensor.js";
+import { shapeSize } from "../shape.js";
+import { Tensor, type TensorLike } from "../tensor.js";
 import { pad } from "./pad.js";
 import { produce } from "./util.js";
 
@@ -64,12 +65,39 @@ function resolveSlice(
   return { start, size };
 }
 
+/**
+ * Where the box lies in x's elements when they are one run (every axis after the first partial
+ * one whole, every axis before it of size 1, and the box not empty), else null.
+ */
+function contiguousOffset(
+  shape: readonly number[],
+  start: readonly number[],
+  size: readonly number[],
+): number | null {
+  let partial = shape.length - 1;
+  while (partial >= 0 && size[partial] === shape[partial]) partial--;
+  if (size.some((d) => d === 0)) return null;
+  for (let axis = 0; axis < partial; axis++) if (size[axis] !== 1) return null;
+  let offset = 0;
+  let stride = 1;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    offset += start[axis]! * stride;
+    stride *= shape[axis]!;
+  }
+  return offset;
+}
+
 const sliceOp = defineOp({
   name: "slice",
   inputs: ["x"],
   forward: ([x], { begin, end }: SliceAttrs) => {
     const { start, size } = resolveSlice(x.shape, begin, end);
     if (size.every((d, i) => d === x.shape[i])) return x;
+    const offset = contiguousOffset(x.shape, start, size);
+    if (offset !== null) {
+      // One run of x's elements: share them (tensors are immutable) instead of copying.
+      return new Tensor(x.buffer.subarray(offset, offset + shapeSize(size)), size);
+    }
     return produce(x.dtype, size, (out) => kernels().slice(x.buffer, x.shape, start, out, size));
   },
   vjp: ({ dy, inputs: [x], attrs: { begin, end } }) => {
@@ -103,8 +131,10 @@ const sliceOp = defineOp({
 
 /**
  * x[begin[0]:end[0], begin[1]:end[1], …] (NumPy slicing, no steps). Missing trailing entries
- * take whole axes; negatives count from the end; ends clamp like Python. Gradient: dy padded
- * with zeros back to x's shape.
+ * take whole axes; negatives count from the end; ends clamp like Python. A slice whose elements
+ * are one run of x's (rows of a batch, a prefix of a vector) shares x's memory instead of
+ * copying it, as NumPy's basic slicing does, and so keeps all of x alive while it lives.
+ * Gradient: dy padded with zeros back to x's shape.
  */
 export function slice(x: TensorLike, begin: readonly number[], end?: readonly number[]): Tensor {
   return sliceOp(x, { begin, end });
