@@ -1,5 +1,6 @@
 import { allocate, dtypeOfArray, isDType, type DType, type TypedArray } from "./dtype.js";
 import { argumentError, show, showShape } from "./errors.js";
+import { markExposed } from "./exposure.js";
 import { assertValidShape, shapeSize, type Shape } from "./shape.js";
 import type { Trace, TapeNode } from "./tape.js";
 
@@ -31,6 +32,8 @@ export class Tensor {
   readonly inner: Tensor | null;
   /** @internal The tape entry that produced this view (null for a traced input). */
   readonly node: TapeNode | null;
+  /** Whether `data` has handed the buffer out (see exposure.ts). */
+  private handedOut = false;
 
   /** @internal Use `tensor`, `zeros`, … to create tensors. */
   constructor(
@@ -49,8 +52,15 @@ export class Tensor {
     this.node = node;
   }
 
-  /** The elements in row-major order. Treat them as read-only: tensors are values. */
+  /**
+   * The elements in row-major order. Treat them as read-only: tensors are values. (Once handed
+   * out here, a buffer is no longer read from a backend's own copy, so a write through it is seen.)
+   */
   get data(): TypedArray {
+    if (!this.handedOut) {
+      markExposed(this.buffer);
+      this.handedOut = true;
+    }
     return this.buffer;
   }
 

@@ -163,7 +163,7 @@ describe("the single-thread runtime", () => {
     const main = wasmRuntime()!;
     const single = singleThreadRuntime()!;
     expect(main.shared).toBe(true);
-    expect(single).not.toBe(main);
+    expect(single === main).toBe(false);
     expect(single.shared).toBe(false);
     expect(single.variant).toBe(main.variant === "relaxed" ? "relaxedLocal" : "local");
   });

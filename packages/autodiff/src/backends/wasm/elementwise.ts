@@ -129,10 +129,10 @@ function binary(
   }
   const plan = rows(aShape, bShape, outShape);
   runtime.reset();
-  const aAt = runtime.copyIn(a);
-  const bAt = runtime.copyIn(b);
+  const aAt = runtime.input(a);
+  const bAt = runtime.input(b);
   const offsetsAt = runtime.copyIn(plan.offsets);
-  const outAt = runtime.alloc(4 * out.length);
+  const outAt = runtime.output(4 * out.length);
   runtime.exports.binaryRowsF32(
     code,
     aAt,

@@ -76,9 +76,11 @@ function matmul(
   const threads = threadsFor(main, batches * m * n * k);
   const runtime = runtimeOn(main, threads);
   runtime.reset();
-  const aAt = runtime.copyIn(a);
-  const bAt = runtime.copyIn(b);
-  const cAt = f64 ? runtime.zerosF64(batches * m * n) : runtime.zeros(batches * m * n);
+  const aAt = runtime.input(a);
+  const bAt = runtime.input(b);
+  // The GEMM adds into C.
+  const cAt = runtime.output(bytes * batches * m * n);
+  runtime.exports.zeroBytes(cAt, bytes * batches * m * n);
   // [batch, m, k]·[k, n] with one shared B is one (batch·m)×k·k×n product, as in js.
   if (batches > 1 && !transA && foldable(aOffsets, bOffsets, m * k)) {
     m *= batches;
@@ -239,12 +241,12 @@ function convForward(
   }
   const { threads, runtime } = convPlacement(main, p);
   runtime.reset();
-  const xAt = runtime.copyIn(x);
-  const wAt = runtime.copyIn(w);
-  const yAt = runtime.alloc(4 * y.length);
+  const yAt = runtime.output(4 * y.length);
+  const xAt = runtime.input(x);
+  const wAt = runtime.input(w);
   forwardIn(runtime, p, xAt, wAt, yAt, threads);
   if (epilogue !== undefined) {
-    const biasAt = runtime.copyIn(epilogue.bias);
+    const biasAt = runtime.input(epilogue.bias);
     const plane = p.outH * p.outW;
     const relu = epilogue.relu ? 1 : 0;
     runtime.exports.biasActivationF32(yAt, p.batch, p.outChannels, plane, biasAt, relu);
@@ -277,8 +279,8 @@ function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: C
   const plan = inputGradPlan(main, p);
   const runtime = runtimeOn(main, plan.threads);
   runtime.reset();
-  const dyAt = runtime.copyIn(dy);
-  const dxAt = runtime.alloc(4 * dx.length);
+  const dxAt = runtime.output(4 * dx.length);
+  const dyAt = runtime.input(dy);
   inputGradIn(runtime, plan, dyAt, w as Float32Array, dxAt);
   runtime.copyOut(dxAt, dx);
 }
@@ -324,7 +326,7 @@ function inputGradIn(
     forwardIn(runtime, transposedConv(p), dyAt, wAt, dxAt, threads);
     return;
   }
-  const wAt = runtime.copyIn(w);
+  const wAt = runtime.input(w);
   // col2im adds every column into dx.
   runtime.exports.zeroBytes(dxAt, 4 * p.batch * p.inChannels * p.height * p.width);
   const args = convArgs(runtime, p, dxAt, wAt, dyAt, threads, 0);
@@ -377,9 +379,9 @@ function conv2dBackpropFilter(
   }
   const { threads, runtime } = convPlacement(main, p);
   runtime.reset();
-  const xAt = runtime.copyIn(x);
-  const dyAt = runtime.copyIn(dy);
-  const dwAt = runtime.alloc(4 * dw.length);
+  const dwAt = runtime.output(4 * dw.length);
+  const xAt = runtime.input(x);
+  const dyAt = runtime.input(dy);
   filterGradIn(runtime, p, xAt, dyAt, dwAt, threads);
   runtime.copyOut(dwAt, dw);
 }
@@ -431,12 +433,12 @@ function fusedConv2dBackward(
   // One arena holds every operand, so one runtime serves both products.
   const runtime = runtimeOn(main, Math.max(filterThreads, input?.threads ?? 1));
   runtime.reset();
-  const dyAt = runtime.copyIn(dy);
-  const xAt = runtime.copyIn(x);
-  const outAt = runtime.alloc(4 * layout.size);
+  const outAt = runtime.output(4 * layout.size);
+  const dyAt = runtime.input(dy);
+  const xAt = runtime.input(x);
   let gAt = dyAt;
   if (plan.relu) {
-    const yAt = runtime.copyIn(y);
+    const yAt = runtime.input(y);
     gAt = runtime.alloc(4 * dy.length);
     reluGradIn(runtime, dyAt, yAt, gAt, dy.length);
   }

@@ -39,13 +39,13 @@ function maxPool2d(x: TypedArray, g: PoolGeometry, y: TypedArray, argmax: Int32A
     return;
   }
   runtime.reset();
-  const xAt = runtime.copyIn(x);
-  const yAt = runtime.alloc(4 * y.length);
-  const argmaxAt = runtime.alloc(4 * argmax.length);
+  const yAt = runtime.output(4 * y.length);
+  const argmaxAt = runtime.output(4 * argmax.length);
+  const xAt = runtime.input(x as Float32Array);
   const { planes, h, w } = g;
   runtime.exports.maxPool2x2F32(xAt, planes, h.size, w.size, h.out, w.out, yAt, argmaxAt);
   runtime.copyOut(yAt, y as Float32Array);
-  argmax.set(runtime.i32.subarray(argmaxAt / 4, argmaxAt / 4 + argmax.length));
+  runtime.copyOut(argmaxAt, argmax);
 }
 
 function avgPool2d(x: FloatArray, g: PoolGeometry, countIncludePad: boolean, y: FloatArray): void {
@@ -55,8 +55,8 @@ function avgPool2d(x: FloatArray, g: PoolGeometry, countIncludePad: boolean, y: 
     return;
   }
   runtime.reset();
-  const xAt = runtime.copyIn(x);
-  const yAt = runtime.alloc(4 * y.length);
+  const yAt = runtime.output(4 * y.length);
+  const xAt = runtime.input(x);
   const { planes, h, w } = g;
   runtime.exports.avgPool2x2F32(xAt, planes, h.size, w.size, h.out, w.out, yAt);
   runtime.copyOut(yAt, y);
@@ -74,8 +74,8 @@ function avgPool2dBackward(
     return;
   }
   runtime.reset();
-  const dyAt = runtime.copyIn(dy);
-  const dxAt = runtime.alloc(4 * dx.length);
+  const dxAt = runtime.output(4 * dx.length);
+  const dyAt = runtime.input(dy);
   const { planes, h, w } = g;
   runtime.exports.avgPool2x2BackwardF32(dyAt, planes, h.size, w.size, h.out, w.out, dxAt);
   runtime.copyOut(dxAt, dx);
@@ -105,9 +105,9 @@ function maxPool2dBackward(
     return jsPoolKernels.maxPool2dBackward(dy, argmax, dx, planes);
   }
   runtime.reset();
-  const dyAt = runtime.copyIn(dy);
-  const argmaxAt = runtime.copyIn(argmax);
-  const dxAt = runtime.alloc(4 * dx.length);
+  const dxAt = runtime.output(4 * dx.length);
+  const dyAt = runtime.input(dy);
+  const argmaxAt = runtime.input(argmax);
   const { height, width, outH, outW } = planes;
   const outside = runtime.exports.maxPool2x2BackwardF32(
     dyAt,

@@ -31,8 +31,8 @@ function reduce(
     return;
   }
   runtime.reset();
-  const xAt = runtime.copyIn(x);
-  const outAt = runtime.alloc(4 * out.length);
+  const outAt = runtime.output(4 * out.length);
+  const xAt = runtime.input(x);
   sumIn(runtime, xAt, shape, axes, outAt);
   runtime.copyOut(outAt, out);
 }
@@ -77,9 +77,10 @@ function scatterAdd(
     return;
   }
   runtime.reset();
-  const updatesAt = runtime.copyIn(updates);
-  const indicesAt = runtime.copyIn(indices);
-  const outAt = runtime.zeros(out.length);
+  const outAt = runtime.output(4 * out.length);
+  runtime.exports.zeroBytes(outAt, 4 * out.length);
+  const updatesAt = runtime.input(updates);
+  const indicesAt = runtime.input(indices);
   runtime.exports.scatterAddF32(updatesAt, outer, n, inner, indicesAt, indices.length, outAt);
   runtime.copyOut(outAt, out);
 }

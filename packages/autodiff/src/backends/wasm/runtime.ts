@@ -6,6 +6,7 @@ import {
   relaxedModule,
   sharedModule,
 } from "./module.generated.js";
+import { RING_BYTES, ResidentRing } from "./residency.js";
 
 /** The kernels assembly/index.ts exports; addresses are byte offsets into the one memory. */
 export interface KernelExports {
@@ -163,8 +164,9 @@ const MODULES: Record<ModuleVariant, string> = {
 };
 
 /**
- * The compiled module, its memory and an arena over that memory: every kernel call resets the
- * arena, copies its typed arrays in, runs and copies its results out.
+ * The compiled module, its memory, a ring of resident kernel outputs (residency.ts) and an
+ * arena after it: every kernel call resets the arena, copies in the typed arrays that are not
+ * resident, runs, and copies its results out.
  */
 export class WasmRuntime {
   readonly module: WasmModule;
@@ -176,6 +178,7 @@ export class WasmRuntime {
   readonly shared: boolean;
   private readonly base: number;
   private top: number;
+  private readonly ring: ResidentRing;
   private f32View: Float32Array;
   private f64View: Float64Array;
   private i32View: Int32Array;
@@ -189,11 +192,15 @@ export class WasmRuntime {
     this.memory = new api.Memory({ initial: 16, maximum: MAXIMUM_PAGES, shared });
     const instance = new api.Instance(this.module, { env: { memory: this.memory } });
     this.exports = instance.exports as KernelExports;
-    this.base = roundUp(Math.max(this.exports.heapBase(), 1024), ALIGN);
+    const ringStart = roundUp(Math.max(this.exports.heapBase(), 1024), ALIGN);
+    this.ring = new ResidentRing(ringStart);
+    this.base = ringStart + RING_BYTES;
     this.top = this.base;
     this.f32View = new Float32Array(this.memory.buffer);
     this.f64View = new Float64Array(this.memory.buffer);
     this.i32View = new Int32Array(this.memory.buffer);
+    // The ring's pages, reserved now (the operating system maps them only when written).
+    this.alloc(0);
   }
 
   /** The whole memory as float32; a new view after the memory grows. */
@@ -208,6 +215,25 @@ export class WasmRuntime {
   /** Frees every block: called at the start of each kernel call (kernels never re-enter). */
   reset(): void {
     this.top = this.base;
+    this.ring.beginCall();
+  }
+
+  /**
+   * The address of `data` for a kernel that only reads it: where it is resident from an earlier
+   * call's output, else a fresh copy (copyIn). The kernel must not write there.
+   */
+  input(data: Float32Array | Float64Array | Int32Array): number {
+    const at = this.ring.find(data);
+    return at >= 0 ? at : this.copyIn(data);
+  }
+
+  /**
+   * A block for a result that will be copied out whole: in the ring, so that the array it is
+   * copied to stays resident for later calls, or in the arena when the ring cannot take it.
+   */
+  output(bytes: number): number {
+    const at = this.ring.allocate(bytes);
+    return at >= 0 ? at : this.alloc(bytes);
   }
 
   /** Reserves `bytes` (uninitialised) and returns their address, growing the memory if needed. */
@@ -266,13 +292,16 @@ export class WasmRuntime {
     return at;
   }
 
-  /** Copies `target.length` elements from `at` into `target`. */
-  copyOut(at: number, target: Float32Array | Float64Array): void {
+  /** Copies `target.length` elements from `at` into `target` (resident from then on if `at` is an output block). */
+  copyOut(at: number, target: Float32Array | Float64Array | Int32Array): void {
     if (target instanceof Float64Array) {
       target.set(this.f64View.subarray(at / 8, at / 8 + target.length));
-    } else {
+    } else if (target instanceof Float32Array) {
       target.set(this.f32View.subarray(at / 4, at / 4 + target.length));
+    } else {
+      target.set(this.i32View.subarray(at / 4, at / 4 + target.length));
     }
+    this.ring.remember(at, target);
   }
 }
 

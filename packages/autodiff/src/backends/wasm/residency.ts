@@ -1,0 +1,94 @@
+import type { TypedArray } from "../../dtype.js";
+import { isExposed } from "../../exposure.js";
+
+// Kernel outputs kept in wasm memory after their copy out. A CNN step feeds most outputs
+// straight to the next kernel (conv → pool → conv, and back), which would copy the same bytes
+// in again: a LeNet-5 step copied about 6 MB that way. Outputs are therefore written into a
+// ring of wasm memory, and the ring remembers which JS array each one was copied out to; a later
+// call that reads that array (or a view of it) reads the ring instead. Nothing has to be freed:
+// new outputs overwrite old ones, and an entry is used only while its bytes are intact. Tensor
+// buffers never change after their op writes them, except through `Tensor.data`, which marks
+// the buffer exposed (exposure.ts): such buffers are always copied in again.
+
+/** Bytes of wasm memory the ring spans (virtual until used). */
+export const RING_BYTES = 32 << 20;
+
+/** @internal The part of the ring in use; tests shrink it so that outputs wrap over each other. */
+export const residencyTuning = { ringBytes: RING_BYTES };
+
+/** Where one output lives in the ring, and which JS array bytes it holds. */
+interface Resident {
+  readonly at: number;
+  readonly bytes: number;
+  /** The byte offset in its ArrayBuffer of the array it was copied out to. */
+  readonly offset: number;
+  /** The ring's lap when it was written. */
+  readonly lap: number;
+}
+
+const ALIGN = 64;
+
+export class ResidentRing {
+  private top: number;
+  private lap = 0;
+  private readonly residents = new WeakMap<ArrayBufferLike, Resident>();
+  /** Ring blocks the current call reads or writes: no new output may land on them. */
+  private readonly busy: { at: number; end: number }[] = [];
+  /** The current call's outputs in the ring: address → lap. */
+  private readonly slots = new Map<number, number>();
+
+  constructor(private readonly start: number) {
+    this.top = start;
+  }
+
+  /** Starts a kernel call: nothing is in use yet. */
+  beginCall(): void {
+    this.busy.length = 0;
+    this.slots.clear();
+  }
+
+  /**
+   * A ring block of `bytes` for an output, or −1 when it belongs in the arena instead: larger
+   * than a quarter of the ring, or landing on a block this call already uses.
+   */
+  allocate(bytes: number): number {
+    const size = Math.min(residencyTuning.ringBytes, RING_BYTES);
+    const span = Math.ceil(bytes / ALIGN) * ALIGN;
+    if (span > size / 4) return -1;
+    let at = this.top;
+    let lap = this.lap;
+    if (at + span > this.start + size) {
+      at = this.start;
+      lap++;
+    }
+    for (const block of this.busy) if (at < block.end && block.at < at + span) return -1;
+    this.top = at + span;
+    this.lap = lap;
+    this.busy.push({ at, end: at + span });
+    this.slots.set(at, lap);
+    return at;
+  }
+
+  /** After `target` got a copy of the block at `at`: remember it, if the block is an output. */
+  remember(at: number, target: TypedArray): void {
+    const lap = this.slots.get(at);
+    if (lap === undefined) return;
+    const entry = { at, bytes: target.byteLength, offset: target.byteOffset, lap };
+    this.residents.set(target.buffer, entry);
+  }
+
+  /** Where `data`'s bytes are intact in the ring, or −1; a hit is protected for this call. */
+  find(data: TypedArray): number {
+    const entry = this.residents.get(data.buffer);
+    if (entry === undefined || !this.intact(entry) || isExposed(data)) return -1;
+    const from = data.byteOffset - entry.offset;
+    if (from < 0 || from + data.byteLength > entry.bytes) return -1;
+    this.busy.push({ at: entry.at, end: entry.at + entry.bytes });
+    return entry.at + from;
+  }
+
+  /** Not yet written over: from this lap, or from the last one beyond where this lap has reached. */
+  private intact(entry: Resident): boolean {
+    return entry.lap === this.lap || (entry.lap === this.lap - 1 && this.top <= entry.at);
+  }
+}
