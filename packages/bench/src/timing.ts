@@ -24,15 +24,18 @@ export interface Timing {
 }
 
 /**
- * Adaptive repetitions: warm-up calls until 0.3 s or 10 calls (at least 1), then timed calls
- * until both 3 calls and 0.7 s are done, at most 15. Fast cells thus get 10 warm-ups (enough
- * for V8 to optimise the code a call runs through; with 2, the first peer of the LeNet row
- * could time 20 ms against 13–14 ms for the next) and 15 runs, slow ones 1 and 3, and the whole
- * bench (6 peers × 11 workloads) stays within a few minutes.
+ * Adaptive repetitions: warm-up calls until 1 s or 40 calls (at least 1), then timed calls
+ * until both 3 calls and 0.7 s are done, at most 15. Fast cells thus get up to 40 warm-ups and
+ * 15 runs, slow ones 1 and 3, and the whole bench (6 peers × 11 workloads) stays within a few
+ * minutes. The warm-up is what makes a row's cells independent of their order: V8 keeps
+ * optimising the code a call runs through for a while. With 2 warm-ups the first peer of the
+ * LeNet row timed 20 ms against 13–14 ms for the next; with 10 (0.3 s) still 10.0–10.4 ms
+ * against 9.6–10.0 for the same single-threaded kernels one cell later; with 40 (1 s)
+ * 9.57–9.73 against 9.68–10.1.
  */
 export const defaultTiming: TimingOptions = {
-  warmup: 10,
-  warmupBudgetMs: 300,
+  warmup: 40,
+  warmupBudgetMs: 1000,
   minRuns: 3,
   maxRuns: 15,
   budgetMs: 700,
