@@ -70,6 +70,25 @@ describe("the ring of resident outputs", () => {
     expect(ring.allocate(16 * 1024)).toBe(-1);
   });
 
+  it("starts at 4 MiB and doubles each time a call finds an array written over", () => {
+    const ring = new ResidentRing(START);
+    const put = () => {
+      ring.beginCall();
+      const a = copied(256 * 1024);
+      ring.remember(ring.allocate(1 << 20), a);
+      return a;
+    };
+    const first = put();
+    for (let i = 0; i < 4; i++) put();
+    // Five 1 MiB outputs in 4 MiB: the fifth wrapped over the first.
+    ring.beginCall();
+    expect(ring.find(first)).toBe(-1);
+    // Now 8 MiB: seven more (at 1…7 MiB) all stay, where 4 MiB would have wrapped at the fourth.
+    const later = Array.from({ length: 7 }, put);
+    ring.beginCall();
+    expect(later.map((a) => ring.find(a) >= 0)).toEqual(later.map(() => true));
+  });
+
   it("keeps blocks larger than a quarter of the ring out of it", () => {
     residencyTuning.ringBytes = 64 * 1024;
     const ring = new ResidentRing(START);
