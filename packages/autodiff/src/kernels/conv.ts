@@ -327,15 +327,7 @@ function conv2dBackpropFilter(
   });
 }
 
-function fusedConv2dBackward(
-  dy: FloatArray,
-  y: FloatArray,
-  x: FloatArray,
-  w: FloatArray,
-  out: FloatArray,
-  p: Conv2dParams,
-  plan: ConvBackwardPlan,
-): void {
+const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (dy, y, x, w, out, p, plan) => {
   const { dxSize, dwSize } = convBackwardLayout(p, plan);
   let g = dy;
   if (plan.relu) {
@@ -347,7 +339,7 @@ function fusedConv2dBackward(
   conv2dBackpropFilter(x, g, out.subarray(dxSize, dxSize + dwSize), p);
   const yShape = [p.batch, p.outChannels, p.outH, p.outW];
   jsReduceKernels.reduce("sum", g, yShape, [0, 2, 3], out.subarray(dxSize + dwSize));
-}
+};
 
 export const jsConvKernels: ConvKernels = {
   conv2d,

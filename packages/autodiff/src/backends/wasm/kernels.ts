@@ -3,7 +3,6 @@ import {
   convBackwardLayout,
   jsConvKernels,
   type Conv2dParams,
-  type ConvBackwardPlan,
   type ConvEpilogue,
   type ConvKernels,
 } from "../../kernels/conv.js";
@@ -413,15 +412,7 @@ function filterGradIn(
  * and read by the input gradient, the filter gradient and the bias sum, the packed result copied
  * out once. The same kernels as the separate calls, so the same results.
  */
-function fusedConv2dBackward(
-  dy: FloatArray,
-  y: FloatArray,
-  x: FloatArray,
-  w: FloatArray,
-  out: FloatArray,
-  p: Conv2dParams,
-  plan: ConvBackwardPlan,
-): void {
+const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (dy, y, x, w, out, p, plan) => {
   const main = mainFor(convWork(p), dy, y, x, w, out);
   if (main === null) {
     jsConvKernels.fusedConv2dBackward(dy, y, x, w, out, p, plan);
@@ -448,7 +439,7 @@ function fusedConv2dBackward(
   const yShape = [p.batch, p.outChannels, p.outH, p.outW];
   sumIn(runtime, gAt, yShape, [0, 2, 3], dwAt + 4 * layout.dwSize);
   runtime.copyOut(outAt, out);
-}
+};
 
 /** The kernels the wasm backend replaces; everything else falls back to js. */
 export const wasmKernels: MatmulKernels & ConvKernels = {
