@@ -13,11 +13,12 @@ import { sumIn } from "./reduce.js";
 import { runTask, runtimeOn, threadsFor } from "./threads.js";
 
 // Adapters from the kernel interfaces to the wasm kernels: float32 operands are copied into the
-// arena, computed there (split over the pool's threads when the work is large enough) and the
-// results copied back; small products go to the js kernels, and so do float64 convolutions
-// (float64 matmul runs in wasm too). Outputs arrive zero-filled (the interfaces promise it), so
-// they are zeroed in the arena rather than copied in; a copy is a memcpy, a small fraction of
-// any product worth sending here.
+// arena unless an earlier call left them resident (runtime.input), computed there (split over
+// the pool's threads when the work is large enough) and the results copied back from output
+// blocks that stay resident for later calls (runtime.output); small products go to the js
+// kernels, and so do float64 convolutions (float64 matmul runs in wasm too). Outputs are written
+// whole, so nothing is copied in for them: where a kernel adds into its result, the result is
+// zeroed in wasm memory first.
 
 /** @internal Work threshold, in multiply-adds; tests lower it to reach every code path. */
 export const wasmTuning = {

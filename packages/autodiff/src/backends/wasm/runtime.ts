@@ -278,13 +278,6 @@ export class WasmRuntime {
     return at;
   }
 
-  /** A zero-filled block of `count` float64s. */
-  zerosF64(count: number): number {
-    const at = this.alloc(count * 8);
-    this.exports.zeroBytes(at, count * 8);
-    return at;
-  }
-
   /** Writes i32 arguments into a new block and returns its address. */
   args(values: readonly number[]): number {
     const at = this.alloc(values.length * 4);
