@@ -66,10 +66,15 @@ export interface ConvBackwardPlan {
   readonly inputGrad: boolean;
 }
 
+/** Elements of the filter w [Cout, Cin/groups, kh, kw], and of its gradient. */
+export function filterSize(p: Conv2dParams): number {
+  return p.outChannels * (p.inChannels / p.groups) * p.kernelH * p.kernelW;
+}
+
 /** The packed result of fusedConv2dBackward: [dx | dw | dbias], each part's offset and size. */
 export function convBackwardLayout(p: Conv2dParams, plan: ConvBackwardPlan) {
   const dxSize = plan.inputGrad ? p.batch * p.inChannels * p.height * p.width : 0;
-  const dwSize = p.outChannels * (p.inChannels / p.groups) * p.kernelH * p.kernelW;
+  const dwSize = filterSize(p);
   return { dxSize, dwSize, dbSize: p.outChannels, size: dxSize + dwSize + p.outChannels };
 }
 

@@ -91,7 +91,7 @@ function taps(a: PoolAxis): Taps {
 }
 
 /** 2×2 windows, stride 2, no padding or dilation, every window whole: the common CNN case. */
-function isPlain2x2(g: PoolGeometry): boolean {
+export function isPlain2x2(g: PoolGeometry): boolean {
   const plain = (a: PoolAxis) =>
     a.kernel === 2 &&
     a.stride === 2 &&

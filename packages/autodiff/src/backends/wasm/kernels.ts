@@ -1,6 +1,7 @@
 import type { FloatArray } from "../../dtype.js";
 import {
   convBackwardLayout,
+  filterSize,
   jsConvKernels,
   type Conv2dParams,
   type ConvEpilogue,
@@ -395,7 +396,7 @@ function filterGradIn(
   dwAt: number,
   threads: number,
 ): void {
-  const size = p.outChannels * (p.inChannels / p.groups) * p.kernelH * p.kernelW;
+  const size = filterSize(p);
   runtime.exports.zeroBytes(dwAt, 4 * size);
   // Each chunk of samples sums into its own zeroed partial; they are added into dw in order.
   const chunks = Math.ceil(p.batch / convChunk(p));

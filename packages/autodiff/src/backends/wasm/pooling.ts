@@ -1,7 +1,7 @@
 import type { FloatArray, TypedArray } from "../../dtype.js";
 import {
+  isPlain2x2,
   jsPoolKernels,
-  type PoolAxis,
   type PoolGeometry,
   type PoolKernels,
   type PoolPlanes,
@@ -13,17 +13,6 @@ import { singleThreadRuntime, type WasmRuntime } from "./runtime.js";
 
 /** @internal Inputs smaller than this stay in js; tests lower it to reach the wasm kernels. */
 export const poolingTuning = { minLength: 4096 };
-
-function isPlain2x2(g: PoolGeometry): boolean {
-  const plain = (a: PoolAxis) =>
-    a.kernel === 2 &&
-    a.stride === 2 &&
-    a.dilation === 1 &&
-    a.padBefore === 0 &&
-    a.padAfter === 0 &&
-    2 * a.out <= a.size;
-  return plain(g.h) && plain(g.w);
-}
 
 /** The runtime when `x` is float32, large enough and pooled 2×2 with stride 2, else null. */
 function runtimeFor(g: PoolGeometry, ...arrays: TypedArray[]): WasmRuntime | null {
