@@ -133,6 +133,13 @@ export function directSetup(
 /**
  * y (rows yo, cout × Hout·Wout) = x ⋆ w for one sample and group, every output written once
  * (y needs no zeroing first); directSetup came first.
+ *
+ * Output rows go in pairs. A row's whole 8-column tiles run on tile4 (4 channels); its last
+ * one to four columns, which a tile of their own would compute twice over, are stacked with
+ * the same columns of the next row in one tile (B's second vector one padded row below the
+ * first): LeNet's 28- and 10-wide rows take 7 and 3 tiles per pair instead of 8 and 4. The
+ * last one or two channels (LeNet conv1's 6 = 4 + 2) take both rows' vectors at once
+ * (tile2x4), so that their tile, too, keeps eight sums in flight.
  */
 export function directForward(
   q: ConvArgs,
@@ -144,40 +151,67 @@ export function directForward(
   k: i32,
 ): void {
   padInput(q, xo, cin, at.padded);
-  const pw = paddedWidth(q);
+  const pitch = <usize>paddedWidth(q) * 4;
   const outW = q.outW;
   const rowBytes = <usize>outW * 4;
   const planeBytes = <usize>(q.outH * outW) * 4;
+  const rest = outW & (COLS - 1);
+  const stacked = rest > 0 && rest <= 4;
+  const wide = stacked ? outW - rest : outW;
   for (let o = 0; o < cout; o += MR) {
     const h = min(MR, cout - o);
     const pa = at.packed + <usize>(o * k) * 4;
-    for (let i = 0; i < q.outH; i++) {
-      const corner = at.padded + <usize>(i * pw) * 4;
-      const yRow = yo + <usize>o * planeBytes + <usize>i * rowBytes;
-      for (let j = 0; j < outW; j += COLS) {
+    const offs = at.offsets;
+    const tile = at.tile;
+    for (let i = 0; i < q.outH; i += 2) {
+      const pair = i + 1 < q.outH;
+      const x = at.padded + <usize>i * pitch;
+      const y = yo + <usize>o * planeBytes + <usize>i * rowBytes;
+      for (let j = 0; j < wide; j += COLS) {
         const w = min(COLS, outW - j);
-        const x = corner + <usize>j * 4;
-        const y = yRow + <usize>j * 4;
-        if (h <= 2) tile2(pa, at.offsets, k, x, y, planeBytes, h, w, at.tile);
-        else tile4(pa, at.offsets, k, x, y, planeBytes, h, w, at.tile);
+        const xj = x + <usize>j * 4;
+        const yj = y + <usize>j * 4;
+        if (h > 2) {
+          tile4(pa, offs, k, xj, 16, yj, planeBytes, h, w, 0, tile);
+          if (pair) tile4(pa, offs, k, xj + pitch, 16, yj + rowBytes, planeBytes, h, w, 0, tile);
+        } else if (pair) {
+          tile2x4(pa, offs, k, xj, pitch, yj, planeBytes, h, w, rowBytes, tile);
+        } else {
+          tile2(pa, offs, k, xj, 16, yj, planeBytes, h, w, 0, tile);
+        }
       }
+      if (!stacked) continue;
+      const xj = x + <usize>wide * 4;
+      const yj = y + <usize>wide * 4;
+      // The second vector: the next row's columns, or (the last of an odd number of rows)
+      // columns past the row's end, computed and not written.
+      const next = pair ? pitch : 16;
+      const below = pair ? rowBytes : 0;
+      if (h > 2) tile4(pa, offs, k, xj, next, yj, planeBytes, h, rest, below, tile);
+      else tile2(pa, offs, k, xj, next, yj, planeBytes, h, rest, below, tile);
     }
   }
 }
 
-/**
- * 4 output channels × 8 output columns over the k taps: the GEMM micro-kernel with B's two
- * vectors loaded from the padded input at each tap's offset instead of from a packed sliver.
- */
+// The forward micro-tiles, for one block of h ≤ 4 output channels whose packed weights start
+// at pa: the GEMM's micro-kernels with B's vectors loaded from the padded input at each tap's
+// offset instead of from a packed sliver. A tile's first vector starts at x, its second `next`
+// bytes on (16: the row's next four columns). Results go to y (rows ldy bytes apart), w columns
+// wide; with `below` ≠ 0 the second vector's go to the next output row instead (y + below, and
+// w ≤ 4). Each output is written once: y needs no zeroing.
+
+/** 4 output channels × two vectors. */
 function tile4(
   pa: usize,
   offsets: usize,
   k: i32,
   x: usize,
+  next: usize,
   y: usize,
   ldy: usize,
   h: i32,
   w: i32,
+  below: usize,
   tile: usize,
 ): void {
   let c00 = f32x4.splat(0);
@@ -191,7 +225,7 @@ function tile4(
   for (let t = 0; t < k; t++) {
     const src = x + <usize>load<i32>(offsets + <usize>t * 4);
     const b0 = v128.load(src);
-    const b1 = v128.load(src, 16);
+    const b1 = v128.load(src + next);
     let a = v128.load32_splat(pa);
     c00 = madd(a, b0, c00);
     c01 = madd(a, b1, c01);
@@ -206,8 +240,12 @@ function tile4(
     c31 = madd(a, b1, c31);
     pa += MR * 4;
   }
-  // Each output is written once: y needs no zeroing.
-  writeTile(y, ldy, h, w, tile, false, c00, c01, c10, c11, c20, c21, c30, c31);
+  if (below == 0) {
+    writeTile(y, ldy, h, w, tile, false, c00, c01, c10, c11, c20, c21, c30, c31);
+    return;
+  }
+  writeTile(y, ldy, h, w, tile, false, c00, c00, c10, c10, c20, c20, c30, c30);
+  writeTile(y + below, ldy, h, w, tile, false, c01, c01, c11, c11, c21, c21, c31, c31);
 }
 
 /** tile4 for the last one or two output channels. */
@@ -216,10 +254,12 @@ function tile2(
   offsets: usize,
   k: i32,
   x: usize,
+  next: usize,
   y: usize,
   ldy: usize,
   h: i32,
   w: i32,
+  below: usize,
   tile: usize,
 ): void {
   let c00 = f32x4.splat(0);
@@ -229,7 +269,7 @@ function tile2(
   for (let t = 0; t < k; t++) {
     const src = x + <usize>load<i32>(offsets + <usize>t * 4);
     const b0 = v128.load(src);
-    const b1 = v128.load(src, 16);
+    const b1 = v128.load(src + next);
     let a = v128.load32_splat(pa);
     c00 = madd(a, b0, c00);
     c01 = madd(a, b1, c01);
@@ -238,7 +278,60 @@ function tile2(
     c11 = madd(a, b1, c11);
     pa += MR * 4;
   }
+  if (below == 0) {
+    writeTile2(y, ldy, h, w, tile, false, c00, c01, c10, c11);
+    return;
+  }
+  writeTile2(y, ldy, h, w, tile, false, c00, c00, c10, c10);
+  writeTile2(y + below, ldy, h, w, tile, false, c01, c01, c11, c11);
+}
+
+/**
+ * The last one or two output channels × 8 columns of two output rows (the second row's vectors
+ * `next` bytes below the first's, its results `below` bytes on): eight sums in flight, as
+ * tile4's, where tile2 on one row has four.
+ */
+function tile2x4(
+  pa: usize,
+  offsets: usize,
+  k: i32,
+  x: usize,
+  next: usize,
+  y: usize,
+  ldy: usize,
+  h: i32,
+  w: i32,
+  below: usize,
+  tile: usize,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c02 = f32x4.splat(0);
+  let c03 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c12 = f32x4.splat(0);
+  let c13 = f32x4.splat(0);
+  for (let t = 0; t < k; t++) {
+    const src = x + <usize>load<i32>(offsets + <usize>t * 4);
+    const b0 = v128.load(src);
+    const b1 = v128.load(src, 16);
+    const b2 = v128.load(src + next);
+    const b3 = v128.load(src + next, 16);
+    let a = v128.load32_splat(pa);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    c02 = madd(a, b2, c02);
+    c03 = madd(a, b3, c03);
+    a = v128.load32_splat(pa, 4);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    c12 = madd(a, b2, c12);
+    c13 = madd(a, b3, c13);
+    pa += MR * 4;
+  }
   writeTile2(y, ldy, h, w, tile, false, c00, c01, c10, c11);
+  writeTile2(y + below, ldy, h, w, tile, false, c02, c03, c12, c13);
 }
 
 /**

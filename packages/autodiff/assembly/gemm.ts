@@ -350,6 +350,24 @@ export function writeTile2(
   c10: v128,
   c11: v128,
 ): void {
+  if (h <= 2 && w == NR) {
+    // Whole rows go straight to C (the direct conv's two-channel tiles write most of theirs so).
+    if (add) {
+      c00 = f32x4.add(v128.load(c), c00);
+      c01 = f32x4.add(v128.load(c, 16), c01);
+    }
+    v128.store(c, c00);
+    v128.store(c, c01, 16);
+    if (h == 2) {
+      if (add) {
+        c10 = f32x4.add(v128.load(c + ldc), c10);
+        c11 = f32x4.add(v128.load(c + ldc, 16), c11);
+      }
+      v128.store(c + ldc, c10);
+      v128.store(c + ldc, c11, 16);
+    }
+    return;
+  }
   v128.store(tile, c00);
   v128.store(tile, c01, 16);
   v128.store(tile, c10, 32);

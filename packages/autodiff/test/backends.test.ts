@@ -437,6 +437,9 @@ describe("wasm kernels agree with js kernels (float32)", () => {
     },
     // Direct kernels: a channel count past one 4-row tile, rows of 7 and of 11.
     { label: "odd rows", batch: 3, inChannels: 2, outChannels: 5, height: 8, kernelH: 3 },
+    // 9 rows of 10: the last 2 columns of each pair of rows share a tile, and the ninth row is
+    // alone; the last two channels take both rows of a pair in one tile.
+    { label: "odd rows of 10", batch: 2, inChannels: 1, outChannels: 6, height: 11, kernelH: 3 },
     {
       label: "three channels, pad 2",
       batch: 2,
