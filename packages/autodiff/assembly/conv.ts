@@ -188,12 +188,18 @@ function isPointwise(q: ConvArgs): bool {
 }
 
 /**
- * The first of thread `tid`'s chunks: chunk c holds samples [c·chunk, (c + 1)·chunk), and each
- * thread takes a contiguous, near-equal range of chunks. The chunks themselves never depend on
- * the thread count, so neither does any result.
+ * The next chunk for the calling thread to run, or ≥ the chunk count when all are taken: chunk c
+ * holds samples [c·chunk, (c + 1)·chunk). Threads take chunks as they come free, so a thread the
+ * scheduler runs late takes fewer (the pool runs such a job without waiting for threads that
+ * have not started it). What a chunk computes never depends on which thread runs it, or on how
+ * many there are, so neither does any result.
  */
-function firstChunk(chunks: i32, tid: i32, threads: i32): i32 {
-  return <i32>((<i64>chunks * tid) / threads);
+function claimChunk(q: ConvArgs): i32 {
+  const counter = changetype<usize>(q) + offsetof<ConvArgs>("nextChunk");
+  if (ASC_FEATURE_THREADS) return atomic.add<i32>(counter, 1);
+  const chunk = load<i32>(counter);
+  store<i32>(counter, chunk + 1);
+  return chunk;
 }
 
 /** What every task derives from the arguments and its thread index. */
@@ -205,9 +211,8 @@ class Plan {
   k: i32;
   /** Output positions per sample, Hout·Wout. */
   p: i32;
-  /** This thread's chunks [first, end). */
-  first: i32;
-  end: i32;
+  /** Chunks of samples in the batch. */
+  chunks: i32;
   gemmScratch: usize;
   col: usize;
   /** [cout, chunk·P]: forward results or gathered dy, per group. */
@@ -222,16 +227,14 @@ class Plan {
 /** Bytes at the start of each thread's scratch that hold its Plan. */
 const PLAN_BYTES: usize = 128;
 
-function makePlan(q: ConvArgs, tid: i32, threads: i32): Plan {
+function makePlan(q: ConvArgs, tid: i32): Plan {
   // Each thread keeps its plan in its own scratch: static data would be shared by all threads.
   const plan = changetype<Plan>(q.scratch + <usize>tid * q.scratchStride);
   plan.cin = q.inChannels / q.groups;
   plan.cout = q.outChannels / q.groups;
   plan.k = plan.cin * q.kernelH * q.kernelW;
   plan.p = q.outH * q.outW;
-  const chunks = (q.batch + q.chunk - 1) / q.chunk;
-  plan.first = firstChunk(chunks, tid, threads);
-  plan.end = firstChunk(chunks, tid + 1, threads);
+  plan.chunks = (q.batch + q.chunk - 1) / q.chunk;
   plan.gemmScratch = changetype<usize>(plan) + PLAN_BYTES;
   plan.col = plan.gemmScratch + <usize>gemmScratchBytes();
   plan.staged = plan.col + <usize>(plan.k * q.chunk * plan.p) * 4;
@@ -249,11 +252,11 @@ function plane(base: usize, q: ConvArgs, n: i32, g: i32, channels: i32, size: i3
 /** y += x ⋆ w for this thread's chunks of samples. */
 export function conv2dTask(args: usize, tid: i32, threads: i32): void {
   const q = changetype<ConvArgs>(args);
-  const t = makePlan(q, tid, threads);
+  const t = makePlan(q, tid);
   const k = t.k;
   const p = t.p;
   const hw = q.height * q.width;
-  for (let chunk = t.first; chunk < t.end; chunk++) {
+  for (let chunk = claimChunk(q); chunk < t.chunks; chunk = claimChunk(q)) {
     const n0 = chunk * q.chunk;
     const count = min(q.chunk, q.batch - n0);
     const wide = count * p;
@@ -337,11 +340,11 @@ function gatherDy(q: ConvArgs, t: Plan, n0: i32, count: i32, g: i32): void {
 /** dx += the gradient of conv2d with respect to x (q.x is dx, q.y is dy), this thread's chunks. */
 export function conv2dBackpropInputTask(args: usize, tid: i32, threads: i32): void {
   const q = changetype<ConvArgs>(args);
-  const t = makePlan(q, tid, threads);
+  const t = makePlan(q, tid);
   const k = t.k;
   const p = t.p;
   const hw = q.height * q.width;
-  for (let chunk = t.first; chunk < t.end; chunk++) {
+  for (let chunk = claimChunk(q); chunk < t.chunks; chunk = claimChunk(q)) {
     const n0 = chunk * q.chunk;
     const count = min(q.chunk, q.batch - n0);
     const wide = count * p;
@@ -389,12 +392,12 @@ export function conv2dBackpropInputTask(args: usize, tid: i32, threads: i32): vo
 /** The gradient of conv2d with respect to w (q.y is dy) for each of this thread's chunks. */
 export function conv2dBackpropFilterTask(args: usize, tid: i32, threads: i32): void {
   const q = changetype<ConvArgs>(args);
-  const t = makePlan(q, tid, threads);
+  const t = makePlan(q, tid);
   const k = t.k;
   const p = t.p;
   const hw = q.height * q.width;
   const dwSize = <usize>(q.outChannels * k) * 4;
-  for (let chunk = t.first; chunk < t.end; chunk++) {
+  for (let chunk = claimChunk(q); chunk < t.chunks; chunk = claimChunk(q)) {
     const n0 = chunk * q.chunk;
     const count = min(q.chunk, q.batch - n0);
     const wide = count * p;

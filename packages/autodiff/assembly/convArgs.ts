@@ -29,4 +29,6 @@ export class ConvArgs {
   chunk: i32;
   /** Not 0: stride 1, dilation 1 and few output channels, done by convDirect.ts. */
   direct: i32;
+  /** The next chunk of samples no thread has taken yet (0 when the call starts). */
+  nextChunk: i32;
 }

@@ -319,6 +319,37 @@ describe("wasm kernels agree with js kernels (float32)", () => {
     closeTo(c, expected, "batched");
   });
 
+  it("conv jobs (threads claim chunks, closed to late workers) between matmul jobs (fixed shares)", () => {
+    // Back-to-back jobs of both kinds on two threads, each checked against one thread: a worker
+    // that wakes after the main thread closed a conv job must skip it, and one that entered a
+    // job it woke late for must not run that job's share twice.
+    const { p, x, w } = convOperands({
+      batch: 9,
+      inChannels: 2,
+      outChannels: 5,
+      height: 7,
+      kernelH: 3,
+    });
+    const [m, k, n] = [33, 40, 50];
+    const a = randomArray(m * k, 7);
+    const b = randomArray(k * n, 8);
+    const run = () => {
+      const y = new Float32Array(p.batch * p.outChannels * p.outH * p.outW);
+      wasmKernels.conv2d(x, w, y, p);
+      const c = new Float32Array(m * n);
+      wasmKernels.matmul(a, [0], b, [0], c, m, k, n, false, false);
+      return [y, c];
+    };
+    setWasmThreads(1);
+    const expected = run();
+    setWasmThreads(2);
+    for (let i = 0; i < 200; i++) {
+      const [y, c] = run();
+      expect(y).toEqual(expected[0]);
+      expect(c).toEqual(expected[1]);
+    }
+  });
+
   it("float64 matmul, every layout, 1 and 2 threads", () => {
     for (const [transA, transB] of layouts) {
       for (const [m, k, n] of sizes) {

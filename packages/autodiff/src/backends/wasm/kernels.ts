@@ -194,6 +194,7 @@ function convArgs(
     partials,
     chunk,
     direct ? 1 : 0,
+    0,
   ]);
 }
 

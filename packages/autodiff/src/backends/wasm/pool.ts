@@ -3,10 +3,17 @@ import { startWorker, type HostWorker } from "./host.js";
 import { TASKS, type TaskName, type WasmRuntime } from "./runtime.js";
 
 // The control block, an Int32Array on its own SharedArrayBuffer. The main thread writes a job
-// (task, args, threads), sets PENDING to the number of workers and bumps GENERATION; every
-// worker wakes, runs its share if its tid < threads, and decrements PENDING; the main thread
-// runs share 0 itself, then waits until PENDING is 0. No new job is written before then, so a
-// worker always reads the job of the generation that woke it.
+// (task, args, threads, a new JOB number), sets PENDING to the number of workers, opens the job
+// and bumps GENERATION; the main thread runs share 0 itself. A worker that wakes enters the job
+// (ACTIVE counts the workers inside it), runs its share if its tid < threads and it has not run
+// this JOB already, decrements PENDING and leaves.
+//
+// A job whose threads take their work as it comes free (the conv tasks claim chunks of samples)
+// does not need every worker: once the main thread has run out of work it closes the job
+// (CLOSED in ACTIVE), so a worker the scheduler has not run yet never enters it, and waits only
+// for the workers inside. A job with fixed shares (matmul's blocks of C) waits until PENDING is
+// 0, every share done, before it closes. The next job is written only when no worker is inside,
+// so a worker always reads the job it entered.
 const GENERATION = 0;
 const TASK = 1;
 const ARGS = 2;
@@ -14,6 +21,12 @@ const THREADS = 3;
 const PENDING = 4;
 const FAILED = 5;
 const READY = 6;
+const ACTIVE = 7;
+const JOB = 8;
+/** Whether the job's threads claim their work (1) or have fixed shares (0). */
+const CLAIMS = 9;
+/** ACTIVE's flag bit: the job is closed to workers that have not entered it. */
+const CLOSED = 1 << 30;
 
 /**
  * How long a worker spins before sleeping in Atomics.wait: a futex wake-up costs 50–100 µs,
@@ -34,6 +47,7 @@ function serve(init) {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
   const tasks = init.tasks.map((name) => instance.exports[name]);
   let seen = Atomics.load(control, ${GENERATION});
+  let lastJob = -1;
   Atomics.add(control, ${READY}, 1);
   Atomics.notify(control, ${READY});
   for (;;) {
@@ -45,14 +59,27 @@ function serve(init) {
       since = performance.now();
     }
     seen = Atomics.load(control, ${GENERATION});
-    const threads = control[${THREADS}];
-    if (threads < 0) return;
-    try {
-      if (init.tid < threads) tasks[control[${TASK}]](control[${ARGS}], init.tid, threads);
-    } catch (error) {
-      Atomics.store(control, ${FAILED}, 1);
+    if (control[${THREADS}] < 0) return;
+    let active = Atomics.load(control, ${ACTIVE});
+    while ((active & ${CLOSED}) === 0) {
+      const was = Atomics.compareExchange(control, ${ACTIVE}, active, active + 1);
+      if (was === active) break;
+      active = was;
     }
-    if (Atomics.sub(control, ${PENDING}, 1) === 1) Atomics.notify(control, ${PENDING});
+    // Closed: the main thread did the work itself.
+    if ((active & ${CLOSED}) !== 0) continue;
+    const job = control[${JOB}];
+    if (job !== lastJob) {
+      lastJob = job;
+      const threads = control[${THREADS}];
+      try {
+        if (init.tid < threads) tasks[control[${TASK}]](control[${ARGS}], init.tid, threads);
+      } catch (error) {
+        Atomics.store(control, ${FAILED}, 1);
+      }
+      if (Atomics.sub(control, ${PENDING}, 1) === 1) Atomics.notify(control, ${PENDING});
+    }
+    if (Atomics.sub(control, ${ACTIVE}, 1) === (${CLOSED} | 1)) Atomics.notify(control, ${ACTIVE});
   }
 }
 if (typeof process === "object" && process.versions && process.versions.node) {
@@ -107,8 +134,12 @@ export class ThreadPool {
     return this.ready ? this.size : 1;
   }
 
-  /** Runs `task(args, tid, threads)` on threads 0…threads−1 and returns when all are done. */
-  run(task: TaskName, args: number, threads: number): void {
+  /**
+   * Runs `task(args, tid, threads)` on threads 0…threads−1 and returns when all are done. With
+   * `claims`, the task's threads take their work as it comes free, so the call returns once the
+   * calling thread finds none left and the workers that started have finished theirs.
+   */
+  run(task: TaskName, args: number, threads: number, claims: boolean): void {
     const kernel = this.runtime.exports[task];
     if (threads <= 1 || this.available() === 1) {
       kernel(args, 0, 1);
@@ -118,8 +149,12 @@ export class ThreadPool {
     control[TASK] = TASKS.indexOf(task);
     control[ARGS] = args;
     control[THREADS] = Math.min(threads, this.size);
+    control[JOB] = (control[JOB]! + 1) | 0;
+    control[CLAIMS] = claims ? 1 : 0;
     Atomics.store(control, FAILED, 0);
     Atomics.store(control, PENDING, this.workers.length);
+    // Open the job (no worker is inside: the last job waited for them all to leave).
+    Atomics.and(control, ACTIVE, ~CLOSED);
     Atomics.add(control, GENERATION, 1);
     Atomics.notify(control, GENERATION);
     const start = performance.now();
@@ -129,7 +164,9 @@ export class ThreadPool {
       mainDone = performance.now();
     } finally {
       // The workers use the arena until they finish, so wait for them even after a trap.
-      this.join();
+      if (!claims) this.waitUntilZero(PENDING);
+      Atomics.or(control, ACTIVE, CLOSED);
+      this.waitUntilZero(ACTIVE, CLOSED);
     }
     // How long the main thread waited for the workers after its own share: near 0 on an idle
     // machine, up to a scheduler time slice when other processes hold the cores.
@@ -159,12 +196,13 @@ export class ThreadPool {
     this.ready = false;
   }
 
-  private join(): void {
+  /** Spins, then sleeps, until control[index] is 0 apart from the `ignored` bits. */
+  private waitUntilZero(index: number, ignored = 0): void {
     const control = this.control;
     for (let spin = 0; ; spin++) {
-      const left = Atomics.load(control, PENDING);
-      if (left === 0) return;
-      if (spin >= JOIN_SPINS && this.canBlock) Atomics.wait(control, PENDING, left);
+      const value = Atomics.load(control, index);
+      if ((value & ~ignored) === 0) return;
+      if (spin >= JOIN_SPINS && this.canBlock) Atomics.wait(control, index, value);
     }
   }
 

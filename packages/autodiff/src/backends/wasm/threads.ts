@@ -9,12 +9,14 @@ import { singleThreadRuntime, wasmRuntime, type TaskName, type WasmRuntime } fro
 export const threadTuning = {
   /**
    * Below this per thread, waking the workers costs more than it saves. Measured on two cores,
-   * one thread against two in alternation in one process: LeNet-5's kernels (3–10 M
-   * multiply-adds) ran 0.88–1.21× as fast on two threads and its whole training step slower
-   * (median 19 ms against 14–17), as did a 128³ matmul (2 M, 0.97×); a 256³ matmul (17 M)
-   * ran 1.66× faster, the 3×3 convs of 116–460 M 1.05–1.84×.
+   * in alternation in one process: a 128³ matmul (2 M multiply-adds) ran 0.97× as fast on two
+   * threads, a 256³ one (17 M) 1.66×, the 3×3 convs of 116–460 M 1.05–1.84×. At 8 M a LeNet-5
+   * step ran on one thread; at 4 M its conv2 passes (15 M each) split, and since the conv
+   * threads claim chunks of samples as they come free (a late worker no longer holds a job up)
+   * the step's median went from 10.24–10.39 to 9.26–9.78 ms, 9.07 to 8.25 with
+   * `--initial-old-space-size=64` (at 2 M: 9.37–9.73 and 8.54).
    */
-  minThreadWork: 1 << 23,
+  minThreadWork: 1 << 22,
   /** Whether a job stays on one thread when the pool's lag exceeds what threads would save. */
   lagAware: true,
 };
@@ -87,5 +89,12 @@ export function runtimeOn(main: WasmRuntime, threads: number): WasmRuntime {
 /** Runs `task` on `threads` threads (the calling one included). */
 export function runTask(runtime: WasmRuntime, task: TaskName, args: number, threads: number) {
   if (threads === 1) runtime.exports[task](args, 0, 1);
-  else poolFor(runtime).run(task, args, threads);
+  else poolFor(runtime).run(task, args, threads, CLAIMING_TASKS.has(task));
 }
+
+/** Tasks whose threads claim chunks of work as they come free (assembly/conv.ts). */
+const CLAIMING_TASKS: ReadonlySet<TaskName> = new Set([
+  "conv2dTask",
+  "conv2dBackpropInputTask",
+  "conv2dBackpropFilterTask",
+]);
