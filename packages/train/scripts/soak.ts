@@ -11,7 +11,7 @@ import { formatEpoch, type Progress } from "../src/progress.js";
 import { train } from "../src/train.js";
 import { writeFixtureDataset } from "../test/fixture.js";
 
-const HELP = `Usage: pnpm soak [options]   (node --expose-gc --initial-old-space-size=64 --import tsx scripts/soak.ts)
+const HELP = `Usage: pnpm soak [options]   (node --expose-gc --initial-old-space-size=256 --import tsx scripts/soak.ts)
 
 Trains LeNet in whole epochs until at least --steps steps are done, sampling memory every
 --every steps, and exits with code 1 if heapUsed or rss grew by more than --max-growth percent
