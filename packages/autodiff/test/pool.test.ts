@@ -1,5 +1,6 @@
 import asc from "assemblyscript/asc";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { webAssembly, type WasmModule } from "../src/backends/wasm/host.js";
 import { ThreadPool } from "../src/backends/wasm/pool.js";
 import type { WasmRuntime } from "../src/backends/wasm/runtime.js";
 
@@ -27,7 +28,7 @@ export function conv2dBackpropInputTask(args: usize, tid: i32, threads: i32): vo
 export function conv2dBackpropFilterTask(args: usize, tid: i32, threads: i32): void {}
 `;
 
-async function compileTasks(): Promise<WebAssembly.Module> {
+async function compileTasks(): Promise<WasmModule> {
   let binary: Uint8Array | undefined;
   const flags = ["tasks.ts", "--enable", "threads", "--sharedMemory", "--importMemory"];
   const memory = ["--initialMemory", "1", "--maximumMemory", "1", "--runtime", "stub"];
@@ -39,7 +40,7 @@ async function compileTasks(): Promise<WebAssembly.Module> {
     reportDiagnostic() {},
   });
   if (error !== null || binary === undefined) throw new Error(`asc: ${error?.message} ${stderr}`);
-  return new WebAssembly.Module(binary);
+  return new webAssembly!.Module(binary);
 }
 
 const ARGS = 1024;
@@ -48,8 +49,8 @@ let view: Int32Array;
 
 beforeAll(async () => {
   const module = await compileTasks();
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const memory = new webAssembly!.Memory({ initial: 1, maximum: 1, shared: true });
+  const instance = new webAssembly!.Instance(module, { env: { memory } });
   view = new Int32Array(memory.buffer);
   const runtime = { module, memory, exports: instance.exports } as unknown as WasmRuntime;
   pool = new ThreadPool(runtime, 2);
