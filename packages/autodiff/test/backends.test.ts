@@ -39,8 +39,9 @@ import { compileVariant } from "../scripts/build-wasm.js";
 // compared within RTOL_F32 times the largest magnitude of the js result. float64 matmul sums in
 // the same depth blocks as js but may group a skinny product's terms differently: RTOL_F64.
 const RTOL_F32 = 1e-4;
-/** threadTuning's own value, which the suites that lower it put back. */
+/** threadTuning's own values, which the suites that lower them put back. */
 const defaultThreadWork = threadTuning.minThreadWork;
+const defaultClaimWork = threadTuning.minClaimWork;
 const RTOL_F64 = 1e-12;
 /**
  * The ops whose wasm kernels sum in another order or precision (batch norm: float64 sums in
@@ -213,6 +214,7 @@ describe("the relaxed-SIMD build", () => {
       const { singleThreadRuntime, wasmRuntime } = await import(${JSON.stringify(runtimePath)});
       const { threadTuning } = await import(${JSON.stringify(threadsPath)});
       threadTuning.minThreadWork = 1;
+      threadTuning.minClaimWork = 1;
       threadTuning.lagAware = false;
       const rng = t.prng(3);
       const a = rng.normal([2, 67, 300]);
@@ -255,11 +257,13 @@ describe("wasm kernels agree with js kernels (float32)", () => {
   beforeAll(() => {
     wasmTuning.minWasmWork = 0;
     threadTuning.minThreadWork = 1;
+    threadTuning.minClaimWork = 1;
     threadTuning.lagAware = false;
   });
   afterAll(() => {
     wasmTuning.minWasmWork = 4096;
     threadTuning.minThreadWork = defaultThreadWork;
+    threadTuning.minClaimWork = defaultClaimWork;
     threadTuning.lagAware = true;
     setWasmThreads(2);
   });
@@ -803,6 +807,7 @@ describe("every registered op gives the same results under js and wasm", () => {
   beforeAll(() => {
     wasmTuning.minWasmWork = 0;
     threadTuning.minThreadWork = 1;
+    threadTuning.minClaimWork = 1;
     threadTuning.lagAware = false;
     elementwiseTuning.minLength = 0;
     poolingTuning.minLength = 0;
@@ -813,6 +818,7 @@ describe("every registered op gives the same results under js and wasm", () => {
   afterAll(() => {
     wasmTuning.minWasmWork = 4096;
     threadTuning.minThreadWork = defaultThreadWork;
+    threadTuning.minClaimWork = defaultClaimWork;
     threadTuning.lagAware = true;
     elementwiseTuning.minLength = 2048;
     poolingTuning.minLength = 4096;

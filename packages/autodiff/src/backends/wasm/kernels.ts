@@ -225,7 +225,7 @@ function convChunk(p: Conv2dParams): number {
 
 /** Threads for a conv pass (split by chunk, so never more than the chunks), and where it runs. */
 function convPlacement(main: WasmRuntime, p: Conv2dParams) {
-  const threads = Math.min(Math.ceil(p.batch / convChunk(p)), threadsFor(main, convWork(p)));
+  const threads = Math.min(Math.ceil(p.batch / convChunk(p)), threadsFor(main, convWork(p), true));
   return { threads, runtime: runtimeOn(main, threads) };
 }
 
