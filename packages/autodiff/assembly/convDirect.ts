@@ -165,6 +165,9 @@ export function directForward(
     const tile = at.tile;
     for (let i = 0; i < q.outH; i += 2) {
       const pair = i + 1 < q.outH;
+      // The next row, in the padded planes and in y; a lone last row has none.
+      const next = pair ? pitch : 0;
+      const below = pair ? rowBytes : 0;
       const x = at.padded + <usize>i * pitch;
       const y = yo + <usize>o * planeBytes + <usize>i * rowBytes;
       for (let j = 0; j < wide; j += COLS) {
@@ -174,21 +177,20 @@ export function directForward(
         if (h > 2) {
           tile4(pa, offs, k, xj, 16, yj, planeBytes, h, w, 0, tile);
           if (pair) tile4(pa, offs, k, xj + pitch, 16, yj + rowBytes, planeBytes, h, w, 0, tile);
-        } else if (pair) {
-          tile2x4(pa, offs, k, xj, pitch, yj, planeBytes, h, w, rowBytes, tile);
         } else {
-          tile2(pa, offs, k, xj, 16, yj, planeBytes, h, w, 0, tile);
+          tile2x4(pa, offs, k, xj, next, yj, planeBytes, h, w, below, tile);
         }
       }
       if (!stacked) continue;
       const xj = x + <usize>wide * 4;
       const yj = y + <usize>wide * 4;
-      // The second vector: the next row's columns, or (the last of an odd number of rows)
-      // columns past the row's end, computed and not written.
-      const next = pair ? pitch : 16;
-      const below = pair ? rowBytes : 0;
-      if (h > 2) tile4(pa, offs, k, xj, next, yj, planeBytes, h, rest, below, tile);
-      else tile2(pa, offs, k, xj, next, yj, planeBytes, h, rest, below, tile);
+      if (h > 2) {
+        // The second vector: the next row's columns, or (the last of an odd number of rows)
+        // columns past the row's end, computed and not written.
+        tile4(pa, offs, k, xj, pair ? pitch : 16, yj, planeBytes, h, rest, below, tile);
+      } else {
+        tile2x4(pa, offs, k, xj, next, yj, planeBytes, h, rest, below, tile);
+      }
     }
   }
 }
@@ -196,7 +198,7 @@ export function directForward(
 // The forward micro-tiles, for one block of h ≤ 4 output channels whose packed weights start
 // at pa: the GEMM's micro-kernels with B's vectors loaded from the padded input at each tap's
 // offset instead of from a packed sliver. A tile's first vector starts at x, its second `next`
-// bytes on (16: the row's next four columns). Results go to y (rows ldy bytes apart), w columns
+// bytes on (16: the row's next four columns; one padded row: the same columns one row down). Results go to y (rows ldy bytes apart), w columns
 // wide; with `below` ≠ 0 the second vector's go to the next output row instead (y + below, and
 // w ≤ 4). Each output is written once: y needs no zeroing.
 
@@ -248,48 +250,11 @@ function tile4(
   writeTile(y + below, ldy, h, w, tile, false, c01, c01, c11, c11, c21, c21, c31, c31);
 }
 
-/** tile4 for the last one or two output channels. */
-function tile2(
-  pa: usize,
-  offsets: usize,
-  k: i32,
-  x: usize,
-  next: usize,
-  y: usize,
-  ldy: usize,
-  h: i32,
-  w: i32,
-  below: usize,
-  tile: usize,
-): void {
-  let c00 = f32x4.splat(0);
-  let c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0);
-  let c11 = f32x4.splat(0);
-  for (let t = 0; t < k; t++) {
-    const src = x + <usize>load<i32>(offsets + <usize>t * 4);
-    const b0 = v128.load(src);
-    const b1 = v128.load(src + next);
-    let a = v128.load32_splat(pa);
-    c00 = madd(a, b0, c00);
-    c01 = madd(a, b1, c01);
-    a = v128.load32_splat(pa, 4);
-    c10 = madd(a, b0, c10);
-    c11 = madd(a, b1, c11);
-    pa += MR * 4;
-  }
-  if (below == 0) {
-    writeTile2(y, ldy, h, w, tile, false, c00, c01, c10, c11);
-    return;
-  }
-  writeTile2(y, ldy, h, w, tile, false, c00, c00, c10, c10);
-  writeTile2(y + below, ldy, h, w, tile, false, c01, c01, c11, c11);
-}
-
 /**
  * The last one or two output channels × 8 columns of two output rows (the second row's vectors
- * `next` bytes below the first's, its results `below` bytes on): eight sums in flight, as
- * tile4's, where tile2 on one row has four.
+ * `next` bytes below the first's, its results `below` bytes on; a lone last row passes 0 for
+ * both and is summed twice): eight sums in flight, as in tile4. Four, for one row's two
+ * vectors, would wait on the multiply-add's latency and take as long.
  */
 function tile2x4(
   pa: usize,
