@@ -23,8 +23,6 @@ const FAILED = 5;
 const READY = 6;
 const ACTIVE = 7;
 const JOB = 8;
-/** Whether the job's threads claim their work (1) or have fixed shares (0). */
-const CLAIMS = 9;
 /** ACTIVE's flag bit: the job is closed to workers that have not entered it. */
 const CLOSED = 1 << 30;
 
@@ -150,7 +148,6 @@ export class ThreadPool {
     control[ARGS] = args;
     control[THREADS] = Math.min(threads, this.size);
     control[JOB] = (control[JOB]! + 1) | 0;
-    control[CLAIMS] = claims ? 1 : 0;
     Atomics.store(control, FAILED, 0);
     Atomics.store(control, PENDING, this.workers.length);
     // Open the job (no worker is inside: the last job waited for them all to leave).
