@@ -3,7 +3,15 @@
 // checks that each checkpoint in the output directory loads whole and that the newest one
 // resumes; at the end the kill-and-resume chain must match an uninterrupted run bit for bit.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  watch,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +26,8 @@ Kills \`pnpm train\` runs on a small generated dataset --kills times in a row, e
 SIGINT or SIGKILL at a random moment (up to 2 s after spawn, up to 0.6 s after the first
 epoch, or the instant one of the first four checkpoint temp files appears), resumes from the
 newest checkpoint after each kill, and compares the end of the chain with an uninterrupted run.
+A chain that reaches its last epoch before a kill starts over from scratch, so that every kill
+happens.
 
 Options:
   --kills N        kills in a row (default 24)
@@ -244,7 +254,6 @@ async function main(): Promise<number> {
 
   const records: KillRecord[] = [];
   const checked = new Map<string, string>();
-  let completedEarly = false;
   for (let index = 1; index <= kills; index++) {
     const before = listOutputs(chainDir);
     const resumedFrom = before.epochs.at(-1) ?? 0;
@@ -257,11 +266,21 @@ async function main(): Promise<number> {
     const atMs = await killAt(child, moment, signal, chainDir, rng);
     const exit = await child.exited;
     if (atMs === undefined) {
-      completedEarly = exit.code === 0;
-      const why = completedEarly ? "finished before the kill" : `failed: ${child.output()}`;
-      console.log(`kill ${index}: the run ${why}`);
-      if (!completedEarly) return 1;
-      break;
+      if (exit.code !== 0) {
+        console.log(`kill ${index}: the run failed: ${child.output()}`);
+        return 1;
+      }
+      // The chain reached its last epoch before this kill (fast steps, or kills that landed
+      // late): the kills left run on a new chain from scratch, so that all of them happen.
+      if (resumedFrom === 0) {
+        console.log(`kill ${index}: a fresh run finished before its kill; raise --epochs`);
+        return 1;
+      }
+      console.log(`kill ${index}: the run finished before the kill; a new chain starts`);
+      rmSync(chainDir, { recursive: true, force: true });
+      mkdirSync(chainDir);
+      index--;
+      continue;
     }
 
     // After the kill: every checkpoint file that is new or changed must load whole and hold
@@ -313,16 +332,13 @@ async function main(): Promise<number> {
   }
 
   // The last resume runs to the end without a kill.
-  let finalOk = completedEarly;
-  if (!completedEarly) {
-    const newest = listOutputs(chainDir).epochs.at(-1) ?? 0;
-    const resumeArgs = newest > 0 ? ["--resume", checkpointPath(chainDir, newest)] : [];
-    const last = startCli([...args(chainDir), ...resumeArgs], backend);
-    const exit = await last.exited;
-    finalOk = exit.code === 0;
-    console.log(`final resume from checkpoint ${newest}: exit code ${exit.code}`);
-    if (!finalOk) console.error(last.output());
-  }
+  const newest = listOutputs(chainDir).epochs.at(-1) ?? 0;
+  const resumeArgs = newest > 0 ? ["--resume", checkpointPath(chainDir, newest)] : [];
+  const last = startCli([...args(chainDir), ...resumeArgs], backend);
+  const lastExit = await last.exited;
+  const finalOk = lastExit.code === 0;
+  console.log(`final resume from checkpoint ${newest}: exit code ${lastExit.code}`);
+  if (!finalOk) console.error(last.output());
 
   const finalPath = checkpointPath(chainDir, epochs);
   const [whole, chained] = await Promise.all([
