@@ -23,6 +23,8 @@ const FAILED = 5;
 const READY = 6;
 const ACTIVE = 7;
 const JOB = 8;
+/** How many workers ran the current job (entered it before it closed). */
+const JOINED = 9;
 /** ACTIVE's flag bit: the job is closed to workers that have not entered it. */
 const CLOSED = 1 << 30;
 
@@ -69,6 +71,7 @@ function serve(init) {
     const job = control[${JOB}];
     if (job !== lastJob) {
       lastJob = job;
+      Atomics.add(control, ${JOINED}, 1);
       const threads = control[${THREADS}];
       try {
         if (init.tid < threads) tasks[control[${TASK}]](control[${ARGS}], init.tid, threads);
@@ -150,6 +153,7 @@ export class ThreadPool {
     control[JOB] = (control[JOB]! + 1) | 0;
     Atomics.store(control, FAILED, 0);
     Atomics.store(control, PENDING, this.workers.length);
+    Atomics.store(control, JOINED, 0);
     // Open the job (no worker is inside: the last job waited for them all to leave).
     Atomics.and(control, ACTIVE, ~CLOSED);
     Atomics.add(control, GENERATION, 1);
@@ -166,8 +170,12 @@ export class ThreadPool {
       this.waitUntilZero(ACTIVE, CLOSED);
     }
     // How long the main thread waited for the workers after its own share: near 0 on an idle
-    // machine, up to a scheduler time slice when other processes hold the cores.
-    this.lagMs = performance.now() - mainDone;
+    // machine, up to a scheduler time slice when other processes hold the cores. A claiming job
+    // never waits for a worker that did not come, but the whole job then ran on this thread,
+    // so that counts as the lag: a worker that keeps missing jobs (a process busy on the other
+    // core) makes threadsFor keep jobs on one thread, and the workers stop spinning for them.
+    const missed = claims && Atomics.load(control, JOINED) < control[THREADS]! - 1;
+    this.lagMs = (missed ? mainDone - start : 0) + performance.now() - mainDone;
     if (Atomics.load(control, FAILED) !== 0) {
       throw new TapegradError(
         "INVALID_STATE",
