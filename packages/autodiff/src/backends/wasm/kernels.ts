@@ -223,10 +223,9 @@ function convChunk(p: Conv2dParams): number {
   return Math.max(1, Math.min(wanted, fits, shared));
 }
 
-/** Threads for a conv pass (split by chunk, so never more than the chunks), and where it runs. */
-function convPlacement(main: WasmRuntime, p: Conv2dParams) {
-  const threads = Math.min(Math.ceil(p.batch / convChunk(p)), threadsFor(main, convWork(p), true));
-  return { threads, runtime: runtimeOn(main, threads) };
+/** Threads for a conv pass: split by chunk, so never more than the chunks. */
+function convThreads(main: WasmRuntime, p: Conv2dParams): number {
+  return Math.min(Math.ceil(p.batch / convChunk(p)), threadsFor(main, convWork(p), true));
 }
 
 /**
@@ -247,7 +246,8 @@ function convForward(
     else jsConvKernels.fusedConv2d(x, w, y, p, epilogue);
     return;
   }
-  const { threads, runtime } = convPlacement(main, p);
+  const threads = convThreads(main, p);
+  const runtime = runtimeOn(main, threads);
   runtime.reset();
   const yAt = runtime.output(4 * y.length);
   const xAt = runtime.input(x);
@@ -317,8 +317,7 @@ interface InputGradPlan {
 
 function inputGradPlan(main: WasmRuntime, p: Conv2dParams): InputGradPlan {
   const direct = wasmTuning.directForward && directFits(p) && directInputFits(p);
-  const { threads } = convPlacement(main, direct ? transposedConv(p) : p);
-  return { p, direct, threads };
+  return { p, direct, threads: convThreads(main, direct ? transposedConv(p) : p) };
 }
 
 /** dx = the input gradient for dy already in the arena; w is copied in as the plan needs it. */
@@ -385,7 +384,8 @@ function conv2dBackpropFilter(
     jsConvKernels.conv2dBackpropFilter(x, dy, dw, p);
     return;
   }
-  const { threads, runtime } = convPlacement(main, p);
+  const threads = convThreads(main, p);
+  const runtime = runtimeOn(main, threads);
   runtime.reset();
   const dwAt = runtime.output(4 * dw.length);
   const xAt = runtime.input(x);
@@ -428,7 +428,7 @@ const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (dy, y, x, w, ou
     return;
   }
   const layout = convBackwardLayout(p, plan);
-  const filterThreads = convPlacement(main, p).threads;
+  const filterThreads = convThreads(main, p);
   const input = plan.inputGrad ? inputGradPlan(main, p) : null;
   // One arena holds every operand, so one runtime serves both products.
   const runtime = runtimeOn(main, Math.max(filterThreads, input?.threads ?? 1));
