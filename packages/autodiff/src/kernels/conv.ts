@@ -1,4 +1,5 @@
 import type { FloatArray } from "../dtype.js";
+import { jsElementwiseKernels } from "./elementwise.js";
 import { gemm } from "./matmul.js";
 import { jsReduceKernels } from "./reduce.js";
 
@@ -334,15 +335,14 @@ function conv2dBackpropFilter(
 
 const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (dy, y, x, w, out, p, plan) => {
   const { dxSize, dwSize } = convBackwardLayout(p, plan);
+  const yShape = [p.batch, p.outChannels, p.outH, p.outW];
   let g = dy;
   if (plan.relu) {
     g = out instanceof Float64Array ? new Float64Array(dy.length) : new Float32Array(dy.length);
-    // As the reluGrad kernel: a NaN in dy still propagates where y > 0.
-    for (let i = 0; i < g.length; i++) g[i] = dy[i]! * (y[i]! > 0 ? 1 : 0);
+    jsElementwiseKernels.binary("reluGrad", dy, yShape, y, yShape, g, yShape);
   }
   if (plan.inputGrad) conv2dBackpropInput(g, w, out.subarray(0, dxSize), p);
   conv2dBackpropFilter(x, g, out.subarray(dxSize, dxSize + dwSize), p);
-  const yShape = [p.batch, p.outChannels, p.outH, p.outW];
   jsReduceKernels.reduce("sum", g, yShape, [0, 2, 3], out.subarray(dxSize + dwSize));
 };
 
