@@ -8,6 +8,20 @@ import {
 } from "./module.generated.js";
 import { RING_BYTES, ResidentRing } from "./residency.js";
 
+/**
+ * An average-pooling kernel, forward or backward: `from` holds planes of height × width (of
+ * outH × outW backward) and `to` receives the other side.
+ */
+type AvgPool2x2 = (
+  from: number,
+  planes: number,
+  height: number,
+  width: number,
+  outH: number,
+  outW: number,
+  to: number,
+) => void;
+
 /** The kernels assembly/index.ts exports; addresses are byte offsets into the one memory. */
 export interface KernelExports {
   heapBase(): number;
@@ -62,24 +76,8 @@ export interface KernelExports {
     outW: number,
     dx: number,
   ): number;
-  avgPool2x2F32(
-    x: number,
-    planes: number,
-    height: number,
-    width: number,
-    outH: number,
-    outW: number,
-    y: number,
-  ): void;
-  avgPool2x2BackwardF32(
-    dy: number,
-    planes: number,
-    height: number,
-    width: number,
-    outH: number,
-    outW: number,
-    dx: number,
-  ): void;
+  avgPool2x2F32: AvgPool2x2;
+  avgPool2x2BackwardF32: AvgPool2x2;
   binaryRowsF32(
     kind: number,
     a: number,
@@ -327,9 +325,8 @@ export function wasmRuntime(): WasmRuntime | null {
  * The runtime for calls that run on one thread: where the main runtime's memory is shared, a
  * second instance of the same kernels (same SIMD flavour, so the same results) over an ordinary
  * memory, because V8 copies typed arrays into and out of a SharedArrayBuffer with relaxed atomic
- * word moves instead of memcpy: 884 KB took 0.070 ms against 0.026–0.032 ms, and those copies
- * are a tenth of a LeNet-5 training step, whose kernels all run on one thread. Elsewhere the
- * main runtime itself; null where there is none.
+ * word moves instead of memcpy (884 KB took 0.070 ms against 0.026–0.032 ms in a LeNet-5 step).
+ * Elsewhere the main runtime itself; null where there is none.
  */
 export function singleThreadRuntime(): WasmRuntime | null {
   if (twin === undefined) {
