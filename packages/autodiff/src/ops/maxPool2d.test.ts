@@ -353,36 +353,24 @@ describe("maxPool2dBackward", () => {
     ]);
   });
 
+  /** maxPool2dBackward of dy into [2, 4] with the given indices. */
+  const scatterWith = (indices: number[][]) => () =>
+    maxPool2dBackward(dy, tensor(indices, { dtype: "int32" }), { inputShape: [2, 4] });
+
   it.each([
     [
-      () =>
-        maxPool2dBackward(
-          dy,
-          tensor(
-            [
-              [0, 5, 5],
-              [7, 8, 2],
-            ],
-            { dtype: "int32" },
-          ),
-          { inputShape: [2, 4] },
-        ),
+      scatterWith([
+        [0, 5, 5],
+        [7, 8, 2],
+      ]),
       "INVALID_ARGUMENT",
       "maxPool2dBackward: argmax[1,1] = 8 is out of range for inputShape [2,4]; expected 0 ≤ index < 8",
     ],
     [
-      () =>
-        maxPool2dBackward(
-          dy,
-          tensor(
-            [
-              [0, -1, 5],
-              [7, 7, 2],
-            ],
-            { dtype: "int32" },
-          ),
-          { inputShape: [2, 4] },
-        ),
+      scatterWith([
+        [0, -1, 5],
+        [7, 7, 2],
+      ]),
       "INVALID_ARGUMENT",
       "maxPool2dBackward: argmax[0,1] = -1 is out of range for inputShape [2,4]; expected 0 ≤ index < 8",
     ],
