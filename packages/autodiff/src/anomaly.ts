@@ -1,13 +1,20 @@
-import { TapegradError, showShape } from "./errors.js";
+import { TapegradError, showIndex, showShape } from "./errors.js";
 import type { TapeNode } from "./tape.js";
 import { Tensor } from "./tensor.js";
 
-// Anomaly mode finds the op that first turns finite values into NaN or ±Infinity. Off, it costs
-// a boolean test or two per op application and one per vjp call; on, every op's output and
-// every vjp's gradients are scanned, and each op recorded on a tape keeps a stack trace.
+// Anomaly mode finds the op that first makes NaN from values without NaN, or ±Infinity from
+// finite values. Off, it costs a boolean test or two per op application and one per vjp call;
+// on, every op's output and every vjp's gradients are scanned, and each op recorded on a tape
+// keeps a stack trace.
 
 /** @internal True while `detectAnomaly` runs; read by the registry and the tape. */
 export let anomalyMode = false;
+
+/**
+ * @internal True while ops recorded on a tape keep their call site although anomaly mode is off:
+ * the gradient checker reads them to say where user code applied a faulty op.
+ */
+export let keepingCallSites = false;
 
 /**
  * Vjp calls under way in anomaly mode. The ops a vjp rule is written with are not checked one
@@ -33,8 +40,9 @@ export interface NonFiniteDetails {
 }
 
 /**
- * Thrown in anomaly mode (code NON_FINITE) by the first op that produces NaN or ±Infinity from
- * finite values: its forward from finite inputs, or its vjp from a finite dy and finite inputs.
+ * Thrown in anomaly mode (code NON_FINITE) by the first op that produces NaN from values without
+ * NaN, or ±Infinity from finite values: its forward from its inputs, or its vjp from dy, the op's
+ * inputs and its output. (softmax of a row that is −Infinity throughout makes NaN this way.)
  */
 export class NonFiniteError extends TapegradError implements NonFiniteDetails {
   readonly op: string;
@@ -56,8 +64,9 @@ export class NonFiniteError extends TapegradError implements NonFiniteDetails {
 
 /**
  * Runs `fn` in anomaly mode and returns its result: every op's output and every vjp's gradients
- * are checked, and the first op that makes NaN or ±Infinity from finite values throws a
- * NonFiniteError naming the op, the phase, the input shapes and where user code applied it.
+ * are checked, and the first op that makes NaN from values without NaN, or ±Infinity from finite
+ * values, throws a NonFiniteError naming the op, the phase, the input shapes and where user code
+ * applied it.
  * The previous mode comes back afterwards, also when fn throws; calls nest. fn must be
  * synchronous (the mode ends when fn returns, not when a promise it returns settles).
  */
@@ -68,6 +77,17 @@ export function detectAnomaly<T>(fn: () => T): T {
     return fn();
   } finally {
     anomalyMode = previous;
+  }
+}
+
+/** @internal Runs fn with call sites kept for every op recorded on a tape (see keepingCallSites). */
+export function keepCallSites<T>(fn: () => T): T {
+  const previous = keepingCallSites;
+  keepingCallSites = true;
+  try {
+    return fn();
+  } finally {
+    keepingCallSites = previous;
   }
 }
 
@@ -93,11 +113,11 @@ interface OpLike {
   readonly variadic?: boolean;
 }
 
-/** @internal Checks an op's forward output; the op is blamed only if its inputs were finite. */
+/** @internal Checks an op's forward output; the op is blamed only for values its inputs lack. */
 export function checkForward(op: OpLike, inputs: readonly Tensor[], y: Tensor): void {
   if (vjpDepth > 0) return;
-  const bad = firstNonFinite(y);
-  if (bad < 0 || inputs.some((x) => firstNonFinite(x) >= 0)) return;
+  const bad = firstUnexplained(y, inputs);
+  if (bad < 0) return;
   const details: NonFiniteDetails = {
     op: op.name,
     phase: "forward",
@@ -107,8 +127,9 @@ export function checkForward(op: OpLike, inputs: readonly Tensor[], y: Tensor): 
   };
   throw new NonFiniteError(
     details,
-    `${op.name} (forward) produced ${describe(y, bad)} in its output ${typed(y)} from finite ` +
-      `inputs ${listInputs(op, inputs)}${siteLines(details.site)}`,
+    `${op.name} (forward) produced ${describe(y, bad)} in its output ${typed(y)} from ` +
+      `${finiteness(inputs)} inputs ${listInputs(op, inputs)}${infinities(op, inputs)}` +
+      siteLines(details.site),
   );
 }
 
@@ -129,14 +150,13 @@ export function checkedVjp(
   } finally {
     vjpDepth--;
   }
+  const saved = node.saved instanceof Tensor ? [node.saved] : [];
+  const given = [dy, node.innerOutput, ...node.innerInputs, ...saved];
   for (let i = 0; i < grads.length; i++) {
     const g = grads[i];
     if (!(g instanceof Tensor)) continue;
-    const bad = firstNonFinite(g);
+    const bad = firstUnexplained(g, given);
     if (bad < 0) continue;
-    const saved = node.saved instanceof Tensor ? [node.saved] : [];
-    const given = [dy, node.innerOutput, ...node.innerInputs, ...saved];
-    if (given.some((x) => firstNonFinite(x) >= 0)) continue;
     const details: NonFiniteDetails = {
       op: node.op.name,
       phase: "backward",
@@ -147,11 +167,29 @@ export function checkedVjp(
     throw new NonFiniteError(
       details,
       `${node.op.name} (backward) produced ${describe(g, bad)} in the gradient of input ` +
-        `${details.input} ${typed(g)} from finite dy ${typed(dy)} and finite inputs ` +
-        `${listInputs(node.op, node.innerInputs)}${siteLines(details.site)}`,
+        `${details.input} ${typed(g)} from ${finiteness(given)} dy ${typed(dy)} and inputs ` +
+        `${listInputs(node.op, node.innerInputs)}${infinities(node.op, node.innerInputs)}` +
+        siteLines(details.site),
     );
   }
   return grads;
+}
+
+/**
+ * The flat index of the first value of `out` that `given` cannot explain, or −1: a NaN when no
+ * given value is NaN, or ±Infinity when every given value is finite. An op that only passes on
+ * a NaN or an infinity it was given is not blamed; one that makes NaN out of infinities is
+ * (−Infinity − −Infinity in a fully masked softmax row, 0·Infinity).
+ */
+function firstUnexplained(out: Tensor, given: readonly Tensor[]): number {
+  if (firstNonFinite(out) < 0 || given.some(hasNaN)) return -1;
+  const infinityGiven = given.some((x) => firstNonFinite(x) >= 0);
+  const data = out.buffer;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (Number.isNaN(v) || (!infinityGiven && v - v !== 0)) return i;
+  }
+  return -1;
 }
 
 /** The flat index of the first NaN or ±Infinity in x, or −1 (int32 is always finite). */
@@ -166,15 +204,28 @@ function firstNonFinite(x: Tensor): number {
   return -1;
 }
 
+function hasNaN(x: Tensor): boolean {
+  const i = firstNonFinite(x);
+  return i >= 0 && Number.isNaN(x.buffer[i]!);
+}
+
+/** "finite", or "NaN-free" when some of `given` holds an infinity. */
+function finiteness(given: readonly Tensor[]): string {
+  return given.some((x) => firstNonFinite(x) >= 0) ? "NaN-free" : "finite";
+}
+
+/** ` (x holds -Infinity at [1,0])`, naming each input's first infinity; "" if all are finite. */
+function infinities(op: OpLike, inputs: readonly Tensor[]): string {
+  const held = inputs.flatMap((x, i) => {
+    const at = firstNonFinite(x);
+    return at < 0 ? [] : [`${nameOf(op, i)} holds ${describe(x, at)}`];
+  });
+  return held.length === 0 ? "" : ` (${held.join("; ")})`;
+}
+
 /** `NaN at [1,0]`: the bad value and where it sits. */
 function describe(x: Tensor, flat: number): string {
-  const index = new Array<number>(x.shape.length);
-  let rest = flat;
-  for (let i = x.shape.length - 1; i >= 0; i--) {
-    index[i] = rest % x.shape[i]!;
-    rest = Math.floor(rest / x.shape[i]!);
-  }
-  return `${String(x.buffer[flat])} at [${index.join(",")}]`;
+  return `${String(x.buffer[flat])} at ${showIndex(x.shape, flat) || "[]"}`;
 }
 
 function typed(x: Tensor): string {
@@ -216,13 +267,14 @@ function internalFramePattern(): RegExp | null {
 
 /** Whether a stack frame is tapegrad's own code or the runtime's, not the user's. */
 function isInternalFrame(frame: string): boolean {
-  if (frame.includes("node:internal") || frame.includes("(native)")) return true;
+  // Runtime frames: Node's own modules and built-ins such as Array.prototype.forEach.
+  if (/node:internal|\((?:native|<anonymous>)\)$/.test(frame)) return true;
   if (INTERNAL === null || /\.test\.[cm]?[jt]s/.test(frame)) return false;
   return INTERNAL.test(frame);
 }
 
-/** The first three frames of `site` outside tapegrad's files, one per line ("" if none). */
-function userFrames(site: Error): string {
+/** @internal The first three frames of `site` outside tapegrad's files, one per line ("" if none). */
+export function userFrames(site: Error): string {
   const lines = (site.stack ?? "").split("\n");
   // V8 frames read "    at f (file:line:col)"; Firefox and Safari ones "f@file:line:col".
   const frames = lines.filter((line) => /^\s+at /.test(line) || line.includes("@"));

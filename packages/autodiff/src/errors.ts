@@ -29,12 +29,17 @@ export class TapegradError extends Error {
 /** `[1,0]`: the multi-index of flat element `flat` of `shape` (empty for a scalar). */
 export function showIndex(shape: readonly number[], flat: number): string {
   if (shape.length === 0) return "";
+  return `[${unravelIndex(shape, flat).join(",")}]`;
+}
+
+/** The multi-index of flat (row-major) element `flat` of `shape`. */
+export function unravelIndex(shape: readonly number[], flat: number): number[] {
   const index = new Array<number>(shape.length);
   for (let i = shape.length - 1; i >= 0; i--) {
     index[i] = flat % shape[i]!;
     flat = Math.floor(flat / shape[i]!);
   }
-  return `[${index.join(",")}]`;
+  return index;
 }
 
 /** Formats a shape the way every error message shows it: `[2,3]` (anything else via `show`). */

@@ -81,4 +81,11 @@ export {
   type CheckGradsReport,
   type GradMode,
 } from "./testing/checkGrads.js";
+export {
+  GradientMismatchError,
+  type GradientMismatch,
+  type FaultyOp,
+  type MismatchKind,
+} from "./testing/mismatch.js";
+export type { CheckProgress } from "./testing/progress.js";
 export * from "./ops/index.js";

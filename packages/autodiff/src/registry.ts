@@ -1,5 +1,5 @@
 import type { Arbitrary } from "fast-check";
-import { anomalyMode, captureSite, checkForward } from "./anomaly.js";
+import { anomalyMode, captureSite, checkForward, keepingCallSites } from "./anomaly.js";
 import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, show } from "./errors.js";
 import type { SampleKit } from "./sampling.js";
@@ -212,7 +212,7 @@ function run(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): ForwardResu
   const innerInputs = inputs.map((x) => lower(x, top));
   const { y, saved } = run(op, innerInputs, attrs);
   if (op.vjp === undefined || !isFloat(y.dtype)) return { y, saved };
-  const site = anomalyMode ? captureSite() : undefined;
+  const site = anomalyMode || keepingCallSites ? captureSite() : undefined;
   const node = { op, inputs, innerInputs, innerOutput: y, attrs, saved, site };
   return { y: traceOutput(y, top, node), saved };
 }

@@ -31,7 +31,7 @@ export interface TapeNode {
   readonly innerOutput: Tensor;
   readonly attrs: unknown;
   readonly saved: Saved;
-  /** Where the op was applied, captured only in anomaly mode (for its reports). */
+  /** Where the op was applied: captured in anomaly mode and for the gradient checker's reports. */
   readonly site: Error | undefined;
 }
 
@@ -88,7 +88,8 @@ function keyOf(view: Tensor): CotangentKey {
 
 /**
  * Walks `trace` backwards from `outputs` seeded with `cotangents`, calling each recorded op's
- * vjp once all of its output's cotangent has arrived. Iterative, so chains of any length work.
+ * vjp once all of its output's cotangent has arrived (and `observe` with that cotangent and the
+ * vjp's gradients, for the gradient checker's estimate of rounding error). Iterative, so chains of any length work.
  * Returns a function giving the accumulated cotangent of any view of `trace` (undefined if
  * nothing flowed into it).
  */
@@ -98,6 +99,7 @@ export function backward(
   cotangents: readonly Tensor[],
   accumulate: (a: Tensor, b: Tensor) => Tensor,
   cast: (x: Tensor, like: Tensor) => Tensor,
+  observe?: (node: TapeNode, dy: Tensor, grads: readonly (Tensor | null)[]) => void,
 ): (view: Tensor) => Tensor | undefined {
   const cts = new Map<CotangentKey, Tensor>();
   const add = (key: CotangentKey, ct: Tensor) => {
@@ -131,6 +133,7 @@ export function backward(
         )
       : node.op.vjp!(ctx);
     checkGradientCount(node, grads);
+    observe?.(node, dy, grads);
     for (let i = 0; i < node.inputs.length; i++) {
       const g = grads[i];
       if (!needsGrad[i] || g === null || g === undefined) continue;

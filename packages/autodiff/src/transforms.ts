@@ -160,19 +160,7 @@ export function vjp<Args extends unknown[], R>(
   f: (...args: Args) => R,
   ...primals: Args
 ): [R, (cotangent: R) => Args] {
-  const trace = openTrace();
-  let traced: unknown[];
-  let out: R;
-  try {
-    traced = primals.map((p) => traceTree(p, trace));
-    // As in valueAndGrad: strip views of finished inner transforms while this trace is open.
-    out = treeMap(
-      (leaf: unknown) => (leaf instanceof Tensor ? live(leaf) : leaf),
-      f(...(traced as Args)),
-    );
-  } finally {
-    closeTrace(trace);
-  }
+  const { trace, traced, out } = record(f, primals);
   const plainOut = treeMap(
     (leaf: unknown) => (leaf instanceof Tensor ? lower(leaf, trace) : leaf),
     out,
@@ -206,6 +194,35 @@ export function vjp<Args extends unknown[], R>(
     return primals.map((p, i) => gradientTree(traced[i], p, trace, cotangentOf)) as Args;
   };
   return [plainOut, pullback];
+}
+
+/** What `record` returns: the closed trace, the traced primals and f's output as views of it. */
+export interface Recording<R> {
+  readonly trace: Trace;
+  readonly traced: unknown[];
+  readonly out: R;
+}
+
+/**
+ * @internal Runs f on `primals` traced at a new level and returns that level's tape: the base
+ * of `vjp`, and of the gradient checker, which reads the recorded ops themselves.
+ */
+export function record<Args extends unknown[], R>(
+  f: (...args: Args) => R,
+  primals: Args,
+): Recording<R> {
+  const trace = openTrace();
+  try {
+    const traced = primals.map((p) => traceTree(p, trace));
+    // As in valueAndGrad: strip views of finished inner transforms while this trace is open.
+    const out = treeMap(
+      (leaf: unknown) => (leaf instanceof Tensor ? live(leaf) : leaf),
+      f(...(traced as Args)),
+    );
+    return { trace, traced, out };
+  } finally {
+    closeTrace(trace);
+  }
 }
 
 /** x as a constant: no gradient flows through it, at any level of nesting. */

@@ -12,13 +12,20 @@ import {
   reshape,
   sin,
   square,
+  stopGradient,
   sum,
   tanh,
   tensor,
   transpose,
   type Tensor,
 } from "../index.js";
-import { arbitraries, checkGrads, checkOpGradients, differentiableOps } from "./index.js";
+import {
+  GradientMismatchError,
+  arbitraries,
+  checkGrads,
+  checkOpGradients,
+  differentiableOps,
+} from "./index.js";
 import { caught } from "../../test/helpers.js";
 
 const f64 = (v: number | number[] | number[][]) => tensor(v, { dtype: "float64" });
@@ -155,27 +162,37 @@ describe("checkGrads passes on correct functions", () => {
   });
 });
 
+/** The GradientMismatchError `fn` throws. */
+function mismatch(fn: () => unknown): GradientMismatchError {
+  const e = caught(fn);
+  expect(e).toBeInstanceOf(GradientMismatchError);
+  expect(e.code).toBe("GRADIENT_MISMATCH");
+  return e as GradientMismatchError;
+}
+
 describe("checkGrads detects wrong gradients", () => {
-  it("throws a TapegradError GRADIENT_MISMATCH naming the argument path and element index", () => {
+  it("names the element by path and multi-index, with the true derivatives and their errors", () => {
     const params = { layer: { w: f64([Math.sqrt(2 / 3), 2, 1]) }, b: f64(0.5) };
-    const e = caught(() =>
+    const e = mismatch(() =>
       checkGrads((p: typeof params) => add(sum(brokenCube(p.layer.w)), p.b), [params]),
     );
-    expect(e).toBeInstanceOf(TapegradError);
-    expect((e as TapegradError).code).toBe("GRADIENT_MISMATCH");
-    // Element 0 matches by construction; element 1 is the first wrong one. The scalar output is
-    // projected on a random cotangent c: analytic 2c against numeric 3·2²·c = 12c.
-    const match =
-      /^checkGrads: gradient mismatch at argument 0 \("layer\.w"\), element 1 of shape \[3\]: analytic (\S+), numeric (\S+) /.exec(
-        e.message,
-      );
-    expect(match, e.message).not.toBeNull();
-    expect(Number(match![2]) / Number(match![1])).toBeCloseTo(6, 6);
-    expect(e.message).toMatch(/> atol 0\.00001 \+ rtol 0\.001·\|numeric\|/);
+    // Element 0 matches by construction; element 1 is the first wrong one. A scalar output is
+    // not projected: the values compared are ∂out/∂w[1] themselves, 2 against 3·2² = 12.
+    expect(e.message.split("\n")[0]).toBe(
+      "checkGrads: reverse-mode gradient (vjp) disagrees with finite differences at " +
+        "args[0].layer.w[1] (args[0].layer.w has shape [3])",
+    );
+    expect(e.message).toContain("∂out/∂args[0].layer.w[1]: analytic 2, numeric 12 ");
+    expect(e.message).toContain("(abs error 10, rel error 0.833333)");
+    expect(e.message).toContain("pass { seed: 0 } to replay");
+    expect(e).toMatchObject({ kind: "rev", input: "args[0].layer.w", index: [1], output: "out" });
+    expect(e.analytic).toBe(2);
+    expect(e.numeric).toBeCloseTo(12, 6);
+    expect(e.relError).toBeCloseTo(10 / 12, 6);
   });
 
-  it("names later arguments and uses the name option", () => {
-    const e = caught(() =>
+  it("names arguments by argnames and the check by name", () => {
+    const e = mismatch(() =>
       checkGrads(
         (a: Tensor, b: Tensor) => mul(sum(a), sum(brokenCube(b))),
         [
@@ -185,22 +202,56 @@ describe("checkGrads detects wrong gradients", () => {
             [Math.sqrt(2 / 3), 3],
           ]),
         ],
-        {
-          name: "myModel",
-        },
+        { name: "myModel", argnames: ["scale", "x"] },
       ),
     );
-    expect((e as TapegradError).code).toBe("GRADIENT_MISMATCH");
-    // A bare tensor argument has no path: only the index and the element.
-    expect(e.message).toMatch(
-      /^myModel: gradient mismatch at argument 1, element 0 of shape \[2,2\]/,
-    );
+    expect(e.message).toMatch(/^myModel: reverse-mode gradient \(vjp\) disagrees .* at x\[0,0\] /);
+    expect(e.message).toContain("(x has shape [2,2])");
+    expect(e.input).toBe("x");
+    expect(e.index).toEqual([0, 0]);
   });
 
-  it("catches a wrong gradient for a non-scalar output as well", () => {
-    const e = caught(() => checkGrads((x: Tensor) => brokenCube(x), [f64([1.5, 2])], { seed: 3 }));
-    expect((e as TapegradError).code).toBe("GRADIENT_MISMATCH");
-    expect(e.message).toMatch(/argument 0, element 0 of shape \[2\]/);
+  it("a projected output: the true partial derivatives are recovered, whatever the seed", () => {
+    // brokenCube's vjp gives 2 where the truth is 3x² = 6.75 at x = 1.5; the output is projected
+    // on a cotangent of random signs, but the message reports ∂out[0]/∂x[0] itself.
+    for (const seed of [0, 1, 2, 3, 4]) {
+      const e = mismatch(() => checkGrads((x: Tensor) => brokenCube(x), [f64([1.5, 2])], { seed }));
+      expect(e.message).toContain("∂out[0]/∂args[0][0]: analytic 2, numeric 6.75 ");
+      expect(e.message).toContain("for a cotangent c of random ±1 entries");
+      expect(e.output).toBe("out[0]");
+      expect(e.analytic).toBe(2);
+      expect(e.numeric).toBeCloseTo(6.75, 6);
+      expect(e.seed).toBe(seed);
+    }
+  });
+
+  it("a wrong derivative is caught at the same size for every seed", () => {
+    // 0.5·x³ plus a term whose derivative (5e-5) the rule misses. A scalar is compared as it is,
+    // so every seed sees the full 5e-5 > atol 1e-5 + rtol·0.015 at x = 0.1; a projection on a
+    // random c ∈ (−1, 1) would have shrunk it below the tolerance whenever |c| < 0.29.
+    const rightRule = (x: Tensor) => mul(0.5, sum(goodCube(x)));
+    const missedTerm = (x: Tensor) => add(rightRule(x), mul(5e-5, sum(stopGradient(x))));
+    const x = f64([0.1, 1]);
+    for (let seed = 0; seed < 20; seed++) {
+      const e = mismatch(() => checkGrads(missedTerm, [x], { seed }));
+      expect(e.index).toEqual([0]);
+      expect(e.absError).toBeCloseTo(5e-5, 9);
+      expect(checkGrads(rightRule, [x], { seed }).checked).toBe(2);
+    }
+  });
+
+  it("the default atol shrinks with the derivatives: a loss scaled down is checked as strictly", () => {
+    // A 5% error in derivatives near 1e-6 hides under a fixed atol of 1e-5; the default atol
+    // shrinks with the largest derivative (here down to finite differences' own error).
+    const f = (scale: number) => (x: Tensor) => mul(scale, sum(brokenCube(x)));
+    const x = f64([0.8, 0.85]);
+    expect(() => checkGrads(f(1e-6), [x], { atol: 1e-5 })).not.toThrow();
+    const e = mismatch(() => checkGrads(f(1e-6), [x]));
+    const atol = Number(/ > atol (\S+) \(/.exec(e.message)![1]);
+    expect(atol).toBeLessThan(1e-9);
+    expect(e.relError).toBeCloseTo(0.08 / 2, 6);
+    // Scaled up instead, rtol catches it either way.
+    expect(() => checkGrads(f(1e6), [x])).toThrow(GradientMismatchError);
   });
 
   it("tolerances can be loosened", () => {
@@ -215,17 +266,29 @@ describe("checkGrads detects wrong gradients", () => {
 });
 
 describe("checkOpGradients (the registry-wide check)", () => {
-  it("fails for an op with a broken vjp, naming the op", () => {
+  it("fails for an op with a broken vjp: first failing case, shrunk case, and how to replay", () => {
     const op = getOp("checkGradsTest_brokenCube")!;
     const e = caught(() => checkOpGradients(op, { numRuns: 10, seed: 1 }));
-    expect(e.message).toMatch(/^checkGradsTest_brokenCube: gradient mismatch at argument 0/);
-    expect(e.message).toMatch(/counterexample: /);
+    expect(e.code).toBe("GRADIENT_MISMATCH");
+    const lines = e.message.split("\n");
+    expect(lines[0]).toMatch(/^checkGradsTest_brokenCube: the gradient check failed at case \d+$/);
+    const replay =
+      /replay: checkOpGradients\(getOp\("checkGradsTest_brokenCube"\)!, \{ seed: (-?\d+), path: "([\d:]+)" \}\)/.exec(
+        e.message,
+      );
+    expect(replay, e.message).not.toBeNull();
+    expect(e.message).toMatch(/first failing case, before shrinking: x: float64\[[\d,]*\] /);
+    expect(e.message).toMatch(/shrunk to: x: float64\[[\d,]*\] .*; attrs \{\}; probe seed \d+/);
+    // Both cases carry checkGrads' own report, indented, naming the input by its declared name.
+    expect(e.message).toMatch(/\n {4}checkGradsTest_brokenCube: reverse-mode .* at x/);
     const cause = (e as Error & { cause?: unknown }).cause;
-    expect(cause).toBeInstanceOf(TapegradError);
-    expect((cause as TapegradError).code).toBe("GRADIENT_MISMATCH");
-    expect((cause as TapegradError).message).toMatch(
-      /^checkGradsTest_brokenCube: gradient mismatch at argument 0, element \d+ of shape/,
+    expect(cause).toBeInstanceOf(GradientMismatchError);
+    expect((cause as GradientMismatchError).input).toBe("x");
+    // The seed and path replay the shrunk case directly.
+    const again = caught(() =>
+      checkOpGradients(op, { seed: Number(replay![1]), path: replay![2] }),
     );
+    expect(again.message).toContain(e.message.slice(e.message.indexOf("shrunk to:")));
   });
 
   it("fails for an op whose vjp returns a wrongly shaped gradient, naming the op and the input", () => {

@@ -10,6 +10,13 @@ export {
   type CheckGradsReport,
   type GradMode,
 } from "./checkGrads.js";
+export {
+  GradientMismatchError,
+  type GradientMismatch,
+  type FaultyOp,
+  type MismatchKind,
+} from "./mismatch.js";
+export type { CheckProgress } from "./progress.js";
 export { arbitraries } from "./arbitraries.js";
 export { checkOpGradients, differentiableOps, type CheckOpOptions } from "./checkOps.js";
 export type { SampleKit, ShapeOptions, ValueOptions } from "../sampling.js";

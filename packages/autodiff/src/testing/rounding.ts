@@ -1,0 +1,48 @@
+import { add } from "../ops/binary.js";
+import { cast } from "../ops/cast.js";
+import { backward, type TapeNode } from "../tape.js";
+import { Tensor } from "../tensor.js";
+import { record } from "../transforms.js";
+import { treeMap } from "../tree.js";
+
+/**
+ * How much rounding can move ⟨f(x), c⟩, as the size of the terms it is made of: for every op on
+ * f's tape, Σ |y|·|dy| over its output and Σ |x|·|vjp(dy)| over each input. An op rounds its
+ * result by a few units of float64's roundoff relative to these (relative to the inputs where
+ * they cancel, as in a sum of ±1s), and each such error reaches ⟨f, c⟩ times its adjoint: a
+ * first-order rounding analysis. Unlike |f| it stays large where f cancels.
+ */
+export function roundingSize(
+  fn: (...args: unknown[]) => unknown,
+  primals: readonly unknown[],
+  cotangent: unknown,
+): number {
+  const { trace, out } = record(fn, [...primals]);
+  const outputs: Tensor[] = [];
+  const cotangents: Tensor[] = [];
+  treeMap(
+    (y: unknown, c: unknown) => {
+      if (y instanceof Tensor && y.trace === trace && c instanceof Tensor) {
+        outputs.push(y);
+        cotangents.push(c);
+      }
+      return null;
+    },
+    out,
+    cotangent,
+  );
+  let size = 0;
+  const accumulate = (values: Tensor, adjoints: Tensor) => {
+    const v = values.buffer;
+    const g = adjoints.buffer;
+    for (let i = 0; i < v.length; i++) size += Math.abs(v[i]! * g[i]!);
+  };
+  const observe = (node: TapeNode, dy: Tensor, grads: readonly (Tensor | null)[]) => {
+    accumulate(node.innerOutput, dy);
+    grads.forEach((g, i) => {
+      if (g !== null && g !== undefined) accumulate(node.innerInputs[i]!, g);
+    });
+  };
+  backward(trace, outputs, cotangents, add, (g, x) => cast(g, x.dtype), observe);
+  return size;
+}
