@@ -6,11 +6,12 @@ import { record } from "../transforms.js";
 import { treeMap } from "../tree.js";
 
 /**
- * How much rounding can move ⟨f(x), c⟩, as the size of the terms it is made of: for every op on
- * f's tape, Σ |y|·|dy| over its output and Σ |x|·|vjp(dy)| over each input. An op rounds its
- * result by a few units of float64's roundoff relative to these (relative to the inputs where
- * they cancel, as in a sum of ±1s), and each such error reaches ⟨f, c⟩ times its adjoint: a
- * first-order rounding analysis. Unlike |f| it stays large where f cancels.
+ * How much rounding can move ⟨f(x), c⟩, as the size of the terms it is made of: Σ |f|·|c| for
+ * the projection itself, and for every op on f's tape Σ |y|·|dy| over its output and
+ * Σ |x|·|vjp(dy)| over each input. An op rounds its result by a few units of float64's
+ * roundoff relative to these (relative to the inputs where they cancel, as in a sum of ±1s), and
+ * each such error reaches ⟨f, c⟩ times its adjoint: a first-order rounding analysis. Unlike
+ * |⟨f, c⟩| it stays large where f or the projection cancels.
  */
 export function roundingSize(
   fn: (...args: unknown[]) => unknown,
@@ -18,11 +19,19 @@ export function roundingSize(
   cotangent: unknown,
 ): number {
   const { trace, out } = record(fn, [...primals]);
+  let size = 0;
+  const accumulate = (values: Tensor, adjoints: Tensor) => {
+    const v = values.buffer;
+    const g = adjoints.buffer;
+    for (let i = 0; i < v.length; i++) size += Math.abs(v[i]! * g[i]!);
+  };
   const outputs: Tensor[] = [];
   const cotangents: Tensor[] = [];
   treeMap(
     (y: unknown, c: unknown) => {
-      if (y instanceof Tensor && y.trace === trace && c instanceof Tensor) {
+      if (!(y instanceof Tensor && c instanceof Tensor)) return null;
+      accumulate(y, c);
+      if (y.trace === trace) {
         outputs.push(y);
         cotangents.push(c);
       }
@@ -31,12 +40,6 @@ export function roundingSize(
     out,
     cotangent,
   );
-  let size = 0;
-  const accumulate = (values: Tensor, adjoints: Tensor) => {
-    const v = values.buffer;
-    const g = adjoints.buffer;
-    for (let i = 0; i < v.length; i++) size += Math.abs(v[i]! * g[i]!);
-  };
   const observe = (node: TapeNode, dy: Tensor, grads: readonly (Tensor | null)[]) => {
     accumulate(node.innerOutput, dy);
     grads.forEach((g, i) => {
