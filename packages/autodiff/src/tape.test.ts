@@ -16,6 +16,7 @@ import {
   mul,
   ones,
   reshape,
+  sigmoid,
   sign,
   sin,
   square,
@@ -321,6 +322,32 @@ describe("vjp", () => {
     expect(out[1]).toBe("label");
     const [g] = pullback([f64([1]), "label"]);
     expect(arr(g)).toEqual([2]);
+  });
+});
+
+describe("values recorded on the tape", () => {
+  it("cannot be changed by writing to an array from Tensor.data", () => {
+    // sin keeps x for its vjp (dy·cos x), sigmoid keeps its output y (dy·y·(1 − y)).
+    const f = (x: Tensor) => {
+      const y = sigmoid(sin(x));
+      x.data.fill(7);
+      y.data.fill(0.5);
+      return sum(y);
+    };
+    const x = f64([0.3, -1.2]);
+    const [value, g] = valueAndGrad(f)(x);
+    const expected = [0.3, -1.2].map((v) => {
+      const s = 1 / (1 + Math.exp(-Math.sin(v)));
+      return s * (1 - s) * Math.cos(v);
+    });
+    const [g0, g1] = (g as Tensor).toArray() as number[];
+    expect(g0).toBeCloseTo(expected[0]!, 14);
+    expect(g1).toBeCloseTo(expected[1]!, 14);
+    expect(value.item()).toBeCloseTo(
+      [0.3, -1.2].reduce((t, v) => t + 1 / (1 + Math.exp(-Math.sin(v))), 0),
+      14,
+    );
+    expect(x.toArray()).toEqual([0.3, -1.2]);
   });
 });
 

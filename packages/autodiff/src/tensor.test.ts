@@ -188,8 +188,8 @@ describe("tensor() from typed arrays", () => {
     const data = new Float32Array([1, 2, 3, 4]);
     const copied = tensor(data, { shape: [2, 2] });
     const kept = tensor(data, { shape: [2, 2], copy: false });
-    expect(copied.data).not.toBe(data);
-    expect(kept.data).toBe(data);
+    expect(copied.buffer).not.toBe(data);
+    expect(kept.buffer).toBe(data);
     expect(kept.shape).toEqual([2, 2]);
     // Another dtype is a conversion, so a copy whatever `copy` says; shapes are still checked.
     const converted = tensor(data, { dtype: "float64", copy: false });
@@ -463,6 +463,17 @@ describe("Tensor accessors", () => {
     );
     expectTapegradError(() => zeros([0]).item(), "INVALID_ARGUMENT", /got shape \[0\]/);
     expectTapegradError(() => zeros([2, 3]).item(), "INVALID_ARGUMENT", /got shape \[2,3\]/);
+  });
+
+  it("data is a fresh copy: writing to it never changes the tensor", () => {
+    const t = tensor([1, 2, 3]);
+    const data = t.data;
+    data[0] = 100;
+    expect(t.data[0]).toBe(1);
+    expect(t.toArray()).toEqual([1, 2, 3]);
+    expect(t.data).not.toBe(t.data);
+    expect(add(t, 0).toArray()).toEqual([1, 2, 3]);
+    expect(tensor([1, 2], { dtype: "int32" }).data).toBeInstanceOf(Int32Array);
   });
 
   it("size and ndim agree with the shape", () => {

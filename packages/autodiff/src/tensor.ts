@@ -1,6 +1,5 @@
 import { allocate, dtypeOfArray, isDType, type DType, type TypedArray } from "./dtype.js";
 import { argumentError, show, showShape } from "./errors.js";
-import { markExposed } from "./exposure.js";
 import { assertValidShape, shapeSize, type Shape } from "./shape.js";
 import type { Trace, TapeNode } from "./tape.js";
 
@@ -32,8 +31,6 @@ export class Tensor {
   readonly inner: Tensor | null;
   /** @internal The tape entry that produced this view (null for a traced input). */
   readonly node: TapeNode | null;
-  /** Whether `data` has handed the buffer out (see exposure.ts). */
-  private handedOut = false;
 
   /** @internal Use `tensor`, `zeros`, … to create tensors. */
   constructor(
@@ -53,15 +50,12 @@ export class Tensor {
   }
 
   /**
-   * The elements in row-major order. Treat them as read-only: tensors are values. (Once handed
-   * out here, a buffer is no longer read from a backend's own copy, so a write through it is seen.)
+   * A copy of the elements in row-major order, as a typed array of the tensor's dtype. Writing
+   * to it never changes the tensor: tensors are values, and the tape may hold this one for a
+   * gradient. Each read makes a new copy, so read it once, outside loops.
    */
   get data(): TypedArray {
-    if (!this.handedOut) {
-      markExposed(this.buffer);
-      this.handedOut = true;
-    }
-    return this.buffer;
+    return this.buffer.slice();
   }
 
   /** The number of axes, shape.length. */

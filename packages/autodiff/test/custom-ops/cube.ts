@@ -5,8 +5,9 @@ const cubeOp = defineOp({
   name: "cube",
   inputs: ["x"],
   forward: ([x]) => {
+    const values = x.data;
     const out = x.dtype === "float64" ? new Float64Array(x.size) : new Float32Array(x.size);
-    for (let i = 0; i < x.size; i++) out[i] = x.data[i]! ** 3;
+    for (let i = 0; i < x.size; i++) out[i] = values[i]! ** 3;
     return tensor(out, { shape: x.shape });
   },
   vjp: ({ dy, inputs: [x] }) => [mul(dy, mul(3, mul(x, x)))],

@@ -63,16 +63,16 @@ export function mnistFromIdx(
       `holds ${labels.shape[0]} labels but ${sources.images} holds ${n} images`,
     );
   }
+  const values = labels.data;
   const labelData = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const label = labels.data[i]!;
+    const label = values[i]!;
     if (label >= numClasses) {
       throw corruptFile(sources.labels, `label ${i} is ${label}; expected 0…${numClasses - 1}`);
     }
     labelData[i] = label;
   }
-  const pixels = new Float32Array(images.data.length);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i]! / 255;
+  const pixels = Float32Array.from(images.data, (v) => v / 255);
   return {
     images: tensor(pixels, { shape: [n, 1, h, w], copy: false }),
     labels: tensor(labelData, { copy: false }),

@@ -80,12 +80,13 @@ export function randomCrop(
         `crop ${oh}×${ow} is larger than the padded image ${h + 2 * padding}×${w + 2 * padding}`,
       );
     }
-    const out = allocateLike(x.data, n * c * oh * ow);
+    const src = x.data;
+    const out = allocateLike(src, n * c * oh * ow);
     if (fill !== 0) out.fill(fill);
     for (let s = 0; s < n; s++) {
       const top = upTo(rng, h + 2 * padding - oh);
       const left = upTo(rng, w + 2 * padding - ow);
-      shiftedCopy(x.data, layout, out, oh, ow, s, top - padding, left - padding);
+      shiftedCopy(src, layout, out, oh, ow, s, top - padding, left - padding);
     }
     const shape = x.ndim === 3 ? [c, oh, ow] : [n, c, oh, ow];
     return fromData(out, shape);
@@ -101,12 +102,13 @@ export function randomTranslate(maxShift: number): Transform {
   return (x, rng) => {
     const layout = imageLayout("randomTranslate", x);
     const { n, h, w } = layout;
-    const out = allocateLike(x.data, x.size);
+    const src = x.data;
+    const out = allocateLike(src, x.size);
     for (let s = 0; s < n; s++) {
       const dy = upTo(rng, 2 * m) - m;
       const dx = upTo(rng, 2 * m) - m;
       // Moving the content by (dy, dx) means output pixel (y, x) reads (y − dy, x − dx).
-      shiftedCopy(x.data, layout, out, h, w, s, -dy, -dx);
+      shiftedCopy(src, layout, out, h, w, s, -dy, -dx);
     }
     return fromData(out, x.shape);
   };

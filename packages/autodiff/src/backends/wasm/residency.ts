@@ -1,5 +1,4 @@
 import type { TypedArray } from "../../dtype.js";
-import { isExposed } from "../../exposure.js";
 
 // Kernel outputs kept in wasm memory after their copy out. A CNN step feeds most outputs
 // straight to the next kernel (conv → pool → conv, and back), which would copy the same bytes
@@ -7,8 +6,7 @@ import { isExposed } from "../../exposure.js";
 // ring of wasm memory, and the ring remembers which JS array each one was copied out to; a later
 // call that reads that array (or a view of it) reads the ring instead. Nothing has to be freed:
 // new outputs overwrite old ones, and an entry is used only while its bytes are intact. Tensor
-// buffers never change after their op writes them, except through `Tensor.data`, which marks
-// the buffer exposed (exposure.ts): such buffers are always copied in again.
+// buffers never change after their op writes them: `Tensor.data` hands out copies.
 
 /** Bytes of wasm memory reserved for the ring (virtual until written). */
 export const RING_BYTES = 32 << 20;
@@ -96,7 +94,6 @@ export class ResidentRing {
       this.size = Math.min(2 * this.size, RING_BYTES);
       return -1;
     }
-    if (isExposed(data)) return -1;
     const from = data.byteOffset - entry.offset;
     if (from < 0 || from + data.byteLength > entry.bytes) return -1;
     this.busy.push({ at: entry.at, end: entry.at + entry.bytes });
