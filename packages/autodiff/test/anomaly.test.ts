@@ -9,7 +9,10 @@ import {
   grad,
   isDetectingAnomaly,
   log,
+  logSoftmax,
   mul,
+  relu,
+  softmax,
   sqrt,
   sub,
   sum,
@@ -82,6 +85,37 @@ describe("detectAnomaly pinpoints the op that first makes a non-finite value", (
     expect(error.message).toContain("Infinity at [0,1]");
     expect(error.message).toContain("x: float32[1,2]");
     expect(error.site).toContain(THIS_FILE);
+  });
+
+  it("forward: softmax of a row masked entirely with −Infinity makes NaN, and is named", () => {
+    const x = tensor([
+      [0, -Infinity, 1],
+      [-Infinity, -Infinity, -Infinity],
+    ]);
+    // Such a row has no distribution: NaN, as in PyTorch and JAX.
+    const y = softmax(x).toArray() as number[][];
+    expect(y[1]!.every(Number.isNaN)).toBe(true);
+    expect(y[0]![1]).toBe(0);
+    const error = anomalyOf(() => detectAnomaly(() => sum(softmax(x))));
+    expect(error.op).toBe("softmax");
+    expect(error.phase).toBe("forward");
+    expect(error.message).toContain(
+      "softmax (forward) produced NaN at [1,0] in its output float32[2,3] from NaN-free inputs " +
+        "x: float32[2,3] (x holds -Infinity at [0,1])",
+    );
+    expect(error.site.split("\n")[0]).toContain(THIS_FILE);
+    // Masking with −Infinity is fine while every row keeps a finite entry.
+    expect(() => detectAnomaly(() => logSoftmax(tensor([[0, -Infinity]])))).not.toThrow();
+  });
+
+  it("backward: a gradient NaN made from an infinite input is named", () => {
+    // d(x·w)/dw = x: with x = Infinity and dy = 0 from the relu below, 0·Infinity = NaN.
+    const x = tensor([Infinity, 1]);
+    const f = (w: Tensor) => sum(relu(mul(mul(x, w), -1)));
+    const error = anomalyOf(() => grad(f, { detectAnomaly: true })(tensor([1, 1])));
+    expect(error.op).toBe("mul");
+    expect(error.phase).toBe("backward");
+    expect(error.message).toContain("from NaN-free dy");
   });
 
   it("does not blame ops that only propagate a non-finite input", () => {

@@ -65,7 +65,9 @@ const logSoftmaxOp = defineOp({
 
 /**
  * exp(x − max) / Σ exp(x − max) along `axis` (default last), stable for any finite x; int32
- * computes in float32. Gradient: y·(dy − Σ dy·y) along the axis.
+ * computes in float32. −Infinity entries get 0 (masking), but a row that is −Infinity
+ * throughout has no distribution and gives NaN, as in PyTorch and JAX; anomaly mode names it.
+ * Gradient: y·(dy − Σ dy·y) along the axis.
  */
 export function softmax(x: TensorLike, axis = -1): Tensor {
   return softmaxOp(x, { axis });
@@ -73,7 +75,8 @@ export function softmax(x: TensorLike, axis = -1): Tensor {
 
 /**
  * x − logSumExp(x) along `axis` (default last), stable for any finite x; int32 computes in
- * float32. Gradient: dy − exp(y)·Σ dy along the axis.
+ * float32. A row that is −Infinity throughout gives NaN, as softmax does. Gradient:
+ * dy − exp(y)·Σ dy along the axis.
  */
 export function logSoftmax(x: TensorLike, axis = -1): Tensor {
   return logSoftmaxOp(x, { axis });
