@@ -75,10 +75,11 @@ export function trainXor(options: XorOptions = {}): XorResult {
   const logits = model.apply(params, INPUTS);
   const p1 = softmax(logits, -1).toArray() as number[][];
   const predicted = argmax(logits, { axis: 1 }).data;
+  const [inputs, labels] = [INPUTS.data, LABELS.data];
   const table = [0, 1, 2, 3].map((i) => ({
-    a: INPUTS.data[2 * i]!,
-    b: INPUTS.data[2 * i + 1]!,
-    label: LABELS.data[i]!,
+    a: inputs[2 * i]!,
+    b: inputs[2 * i + 1]!,
+    label: labels[i]!,
     predicted: predicted[i]!,
     p1: p1[i]![1]!,
   }));

@@ -182,6 +182,8 @@ function buildPredictionCells(images: Tensor, labels: Tensor, classes: readonly 
   container.replaceChildren();
   const cells: { guess: HtmlElement }[] = [];
   const [, , h, w] = images.shape as [number, number, number, number];
+  const pixels = images.data;
+  const truths = labels.data;
   for (let n = 0; n < images.shape[0]!; n++) {
     const cell = document.createElement("div");
     cell.className = "prediction";
@@ -191,7 +193,7 @@ function buildPredictionCells(images: Tensor, labels: Tensor, classes: readonly 
     const ctx = context2d(canvas);
     const picture = ctx.createImageData(w, h);
     for (let i = 0; i < h * w; i++) {
-      const v = Math.round(255 * (1 - images.data[n * h * w + i]!));
+      const v = Math.round(255 * (1 - pixels[n * h * w + i]!));
       picture.data.set([v, v, v, 255], 4 * i);
     }
     ctx.putImageData(picture, 0, 0);
@@ -200,7 +202,7 @@ function buildPredictionCells(images: Tensor, labels: Tensor, classes: readonly 
     guess.textContent = "…";
     const truth = document.createElement("div");
     truth.className = "truth";
-    truth.textContent = classes[labels.data[n]!] ?? String(labels.data[n]);
+    truth.textContent = classes[truths[n]!] ?? String(truths[n]);
     cell.append(canvas, guess, truth);
     container.append(cell);
     cells.push({ guess });
@@ -254,8 +256,9 @@ async function main(): Promise<void> {
 
   const showPredictions = () => {
     const guesses = trainer.predict(sampleX);
+    const truths = test.y.data;
     guesses.forEach((g, n) => {
-      const right = g === test.y.data[n];
+      const right = g === truths[n];
       cells[n]!.guess.textContent = manifest.classes[g] ?? String(g);
       cells[n]!.guess.className = `guess ${right ? "right" : "wrong"}`;
     });

@@ -185,9 +185,10 @@ describe("jvp", () => {
       name: "forwardTest_cube",
       inputs: ["x"],
       forward: ([x]) => {
-        const out = new Float64Array(x.size);
-        for (let i = 0; i < x.size; i++) out[i] = x.data[i]! ** 3;
-        return tensor(out, { shape: x.shape });
+        return tensor(
+          x.data.map((v) => v ** 3),
+          { shape: x.shape },
+        );
       },
       vjp: ({ dy, inputs: [x] }) => [mul(dy, mul(3, square(x)))],
     });

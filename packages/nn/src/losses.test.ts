@@ -170,9 +170,11 @@ describe("binaryCrossEntropyWithLogits", () => {
     const p = f64([0.5, 1, 2, 3]);
     const plain = binaryCrossEntropyWithLogits(z, t, { reduction: "none" });
     const weighted = binaryCrossEntropyWithLogits(z, t, { reduction: "none", posWeight: p });
+    const [zs, ts, ps] = [z.data, t.data, p.data];
+    const [plains, weighteds] = [plain.data, weighted.data];
     for (let i = 0; i < 12; i++) {
-      expect(plain.data[i]).toBeCloseTo(naive(z.data[i]!, t.data[i]!), 10);
-      expect(weighted.data[i]).toBeCloseTo(naive(z.data[i]!, t.data[i]!, p.data[i % 4]!), 10);
+      expect(plains[i]).toBeCloseTo(naive(zs[i]!, ts[i]!), 10);
+      expect(weighteds[i]).toBeCloseTo(naive(zs[i]!, ts[i]!, ps[i % 4]!), 10);
     }
     const scalarWeighted = binaryCrossEntropyWithLogits(z, t, { reduction: "none", posWeight: 3 });
     expect(scalarWeighted.data[5]).toBeCloseTo(naive(z.data[5]!, t.data[5]!, 3), 10);

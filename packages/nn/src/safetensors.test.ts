@@ -47,8 +47,9 @@ function expectSameValues(a: unknown, b: unknown) {
     expect((y as Tensor).dtype, path).toBe(x.dtype);
     expect((y as Tensor).shape, path).toEqual(x.shape);
     // Object.is per element: NaN, -0 and every bit of precision must survive.
+    const [got, want] = [Array.from((y as Tensor).data), x.data];
     expect(
-      Array.from((y as Tensor).data).every((v, j) => Object.is(v, x.data[j])),
+      got.every((v, j) => Object.is(v, want[j])),
       path,
     ).toBe(true);
   });

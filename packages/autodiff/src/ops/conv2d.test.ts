@@ -145,7 +145,7 @@ describe("conv2d: the seed notes' numbers", () => {
     const dy = prng(3).normal([2, 4, 3, 4], { dtype: "float64" });
     const db = grad((b: Tensor) => sum(mul(conv2d(x, w, { bias: b }), dy)))(zeros([4], "float64"));
     const expected = sum(dy, { axis: [0, 2, 3] });
-    db.data.forEach((v, i) => expect(v).toBeCloseTo(expected.data[i]!, 12));
+    expect(Array.from(db.data)).toEqual(Array.from(expected.data, (v) => expect.closeTo(v, 12)));
   });
 });
 
@@ -211,7 +211,7 @@ describe("conv2d: layouts and options", () => {
     };
     const parts = [0, 1].map((g) => conv2d(half(x, g, 1), half(w, g, 0), { padding: 1 }));
     const expected = concat(parts, 1);
-    y.data.forEach((v, i) => expect(v).toBeCloseTo(expected.data[i]!, 12));
+    expect(Array.from(y.data)).toEqual(Array.from(expected.data, (v) => expect.closeTo(v, 12)));
   });
 
   it("is depthwise when groups = Cin", () => {
@@ -247,7 +247,7 @@ describe("conv2d: layouts and options", () => {
     const w = prng(7).normal([4, 3, 1, 1], { dtype: "float64" });
     const y = conv2d(x, w);
     const expected = matmul(reshape(w, [4, 3]), reshape(x, [2, 3, 20]));
-    y.data.forEach((v, i) => expect(v).toBeCloseTo(expected.data[i]!, 12));
+    expect(Array.from(y.data)).toEqual(Array.from(expected.data, (v) => expect.closeTo(v, 12)));
     // ...and its gradients are the matrix product's.
     const dy = prng(8).normal([2, 4, 4, 5], { dtype: "float64" });
     const [dx, dw] = grad((x: Tensor, w: Tensor) => sum(mul(conv2d(x, w), dy)), {
@@ -256,8 +256,8 @@ describe("conv2d: layouts and options", () => {
     const g = reshape(dy, [2, 4, 20]);
     const dxExpected = matmul(transpose(reshape(w, [4, 3])), g);
     const dwExpected = sum(matmul(g, reshape(x, [2, 3, 20]), { transB: true }), { axis: 0 });
-    dx.data.forEach((v, i) => expect(v).toBeCloseTo(dxExpected.data[i]!, 12));
-    dw.data.forEach((v, i) => expect(v).toBeCloseTo(dwExpected.data[i]!, 12));
+    expect(Array.from(dx.data)).toEqual(Array.from(dxExpected.data, (v) => expect.closeTo(v, 12)));
+    expect(Array.from(dw.data)).toEqual(Array.from(dwExpected.data, (v) => expect.closeTo(v, 12)));
   });
 
   it("keeps float32, and computes in float64 when either operand is", () => {
@@ -299,8 +299,8 @@ describe("conv2dBackpropInput and conv2dBackpropFilter", () => {
     const bf = conv2dBackpropFilter(x, dy, { ...options, filterShape: w.shape });
     expect(bi.shape).toEqual(x.shape);
     expect(bf.shape).toEqual(w.shape);
-    bi.data.forEach((v, i) => expect(v).toBeCloseTo(dx.data[i]!, 12));
-    bf.data.forEach((v, i) => expect(v).toBeCloseTo(dw.data[i]!, 12));
+    expect(Array.from(bi.data)).toEqual(Array.from(dx.data, (v) => expect.closeTo(v, 12)));
+    expect(Array.from(bf.data)).toEqual(Array.from(dw.data, (v) => expect.closeTo(v, 12)));
   });
 
   it("support second-order gradients through conv2d (checked by finite differences)", () => {

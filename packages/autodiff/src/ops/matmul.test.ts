@@ -42,6 +42,7 @@ function reference(a: Tensor, b: Tensor, transA = false, transB = false): Expect
   const values: number[] = [];
   const flatIndex = (own: number[], index: number[]) =>
     own.reduce((acc, d, i) => acc * d + (d === 1 ? 0 : index[i]!), 0);
+  const [aValues, bValues] = [a.data, b.data];
   for (let e = 0; e < count; e++) {
     const index: number[] = [];
     for (let rest = e, i = rank - 1; i >= 0; i--) {
@@ -54,8 +55,8 @@ function reference(a: Tensor, b: Tensor, transA = false, transB = false): Expect
       for (let j = 0; j < n; j++) {
         let acc = 0;
         for (let p = 0; p < k; p++) {
-          const av = a.data[ao + (transA ? p * m + i : i * k + p)]!;
-          acc += av * b.data[bo + (transB ? j * k + p : p * n + j)]!;
+          const av = aValues[ao + (transA ? p * m + i : i * k + p)]!;
+          acc += av * bValues[bo + (transB ? j * k + p : p * n + j)]!;
         }
         values.push(acc);
       }
@@ -68,7 +69,8 @@ function reference(a: Tensor, b: Tensor, transA = false, transB = false): Expect
 function expectMatches(y: Tensor, want: Expected, digits = 12): void {
   expect(y.shape).toEqual(want.shape);
   expect(y.size).toBe(want.values.length);
-  want.values.forEach((v, i) => expect(y.data[i]).toBeCloseTo(v, digits));
+  const got = y.data;
+  want.values.forEach((v, i) => expect(got[i]).toBeCloseTo(v, digits));
 }
 
 describe("matmul values and shapes", () => {

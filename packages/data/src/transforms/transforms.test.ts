@@ -42,14 +42,14 @@ describe("randomCrop", () => {
     const replay = prng(0);
     const top = Math.floor(replay.nextDouble() * 3) - 1;
     const left = Math.floor(replay.nextDouble() * 3) - 1;
-    const src = x.data;
+    const [src, out] = [x.data, y.data];
     for (let k = 0; k < 2; k++)
       for (let r = 0; r < 3; r++)
         for (let c = 0; c < 3; c++) {
           const sy = r + top;
           const sx = c + left;
           const inside = sy >= 0 && sy < 3 && sx >= 0 && sx < 3;
-          expect(y.data[(k * 3 + r) * 3 + c]).toBe(inside ? src[(k * 3 + sy) * 3 + sx] : 0);
+          expect(out[(k * 3 + r) * 3 + c]).toBe(inside ? src[(k * 3 + sy) * 3 + sx] : 0);
         }
   });
 
@@ -107,7 +107,8 @@ describe("randomTranslate and randomHorizontalFlip", () => {
     const batch = reshape(arange(2 * 1000), [1000, 1, 1, 2]);
     const flipped = randomHorizontalFlip(0.3)(batch, prng(3));
     let count = 0;
-    for (let s = 0; s < 1000; s++) if (flipped.data[2 * s]! > flipped.data[2 * s + 1]!) count++;
+    const pairs = flipped.data;
+    for (let s = 0; s < 1000; s++) if (pairs[2 * s]! > pairs[2 * s + 1]!) count++;
     expect(count).toBeGreaterThan(240);
     expect(count).toBeLessThan(360);
   });

@@ -30,9 +30,10 @@ describe("parallel", () => {
     expect(y.shape).toEqual([2, 2 + 4 + 1, 5, 5]);
     const b3 = block.children!.b3!.apply(params.b3, x);
     // Channels 2…5 of y are the b3 branch.
+    const [all, branch] = [y.data, b3.data];
     for (let n = 0; n < 2; n++) {
       for (let i = 0; i < 4 * 25; i++) {
-        expect(y.data[n * 7 * 25 + 2 * 25 + i]).toBe(b3.data[n * 4 * 25 + i]);
+        expect(all[n * 7 * 25 + 2 * 25 + i]).toBe(branch[n * 4 * 25 + i]);
       }
     }
     expect(treeFlatten(params).map(([path]) => path)).toEqual([

@@ -6,7 +6,8 @@ import { batchNorm1d, batchNorm2d } from "./batchNorm.js";
 
 const close = (actual: Tensor, expected: number[], digits = 5) => {
   expect(actual.size).toBe(expected.length);
-  expected.forEach((e, i) => expect(actual.data[i]).toBeCloseTo(e, digits));
+  const values = actual.data;
+  expected.forEach((e, i) => expect(values[i]).toBeCloseTo(e, digits));
 };
 
 describe("batchNorm2d", () => {
