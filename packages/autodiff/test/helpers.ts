@@ -1,5 +1,12 @@
 import { expect } from "vitest";
-import { TapegradError, tensor, type NestedArray, type Tensor } from "../src/index.js";
+import {
+  TapegradError,
+  getOp,
+  tensor,
+  type AnyOpDefinition,
+  type NestedArray,
+  type Tensor,
+} from "../src/index.js";
 
 /** The error `fn` throws, asserted to be a TapegradError; fails the test if nothing is thrown. */
 export function caught(fn: () => unknown): TapegradError {
@@ -54,3 +61,20 @@ export const seed6 = plane([
   [9, 0, 3, 2, 3, 1],
   [3, 1, 3, 7, 1, 7],
 ]);
+
+type Vjp = NonNullable<AnyOpDefinition["vjp"]>;
+
+/**
+ * Runs fn with registered op `name`'s vjp replaced by `wrong(right)`, a planted bug, and puts the
+ * right rule back afterwards: for tests that gradient checks find a faulty built-in op.
+ */
+export function withPlantedBug<T>(name: string, wrong: (right: Vjp) => Vjp, fn: () => T): T {
+  const definition = getOp(name)!.definition as { vjp: Vjp };
+  const right = definition.vjp;
+  definition.vjp = wrong(right);
+  try {
+    return fn();
+  } finally {
+    definition.vjp = right;
+  }
+}

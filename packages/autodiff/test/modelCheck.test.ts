@@ -26,10 +26,9 @@ import {
   where,
   zeros,
   type Tensor,
-  type VjpContext,
 } from "../src/index.js";
 import { GradientMismatchError, checkGrads, type CheckProgress } from "../src/testing/index.js";
-import { caught } from "./helpers.js";
+import { caught, withPlantedBug } from "./helpers.js";
 
 // Whole-model gradient checks: a bug planted in one op of a model must fail the check for every
 // seed, and the failure must name that op and the line of this file that applied it.
@@ -137,24 +136,6 @@ function cnn() {
     return mean(mul(logSoftmax(logits), targets));
   };
   return { f, params, x };
-}
-
-/** Runs fn with the registered op's vjp replaced by `wrong` (a planted bug), then restores it. */
-function withPlantedBug<T>(
-  name: string,
-  wrong: (
-    right: (ctx: VjpContext<readonly string[], unknown, unknown>) => readonly (Tensor | null)[],
-  ) => typeof right,
-  fn: () => T,
-): T {
-  const definition = getOp(name)!.definition as { vjp: Parameters<typeof wrong>[0] };
-  const right = definition.vjp;
-  definition.vjp = wrong(right);
-  try {
-    return fn();
-  } finally {
-    definition.vjp = right;
-  }
 }
 
 describe("the faulty op is found and named with its line", () => {

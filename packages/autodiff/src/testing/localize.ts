@@ -73,7 +73,10 @@ export function findFaultyOps(
       if (x.trace !== base.trace) return undefined;
       const after = plus.trace.nodes[k]!.innerInputs[j]!.buffer;
       const before = minus.trace.nodes[k]!.innerInputs[j]!.buffer;
-      return Float64Array.from(after, (v, i) => (v - before[i]!) / (2 * eps));
+      // An infinite input (−Infinity in a mask) stays where it is: 0, not ∞ − ∞.
+      return Float64Array.from(after, (v, i) =>
+        v === before[i] ? 0 : (v - before[i]!) / (2 * eps),
+      );
     });
     for (const blame of checkNode(node, movements, settings, rng)) {
       found.push({ ...blame, position: k + 1 });
@@ -164,7 +167,7 @@ function checkAlong(
   rng: Rng,
 ): Pick<Blame, "rule" | "analytic" | "numeric"> | undefined {
   const y = fn(...inputs);
-  const c = signsLike(y, rng);
+  const c = signsWhereFinite(y, rng);
   const { eps } = settings;
   const moved = pointsAlong(inputs[j]!, u.buffer, eps);
   const projected = (x: Tensor) => {
@@ -195,6 +198,26 @@ function checkAlong(
   const tangents = inputs.map((x, i) => (i === j ? moved.direction : zerosLike(x)));
   const byJvp = dot(jvp(fn, [...inputs], tangents)[1], c);
   return wrong(byJvp) ? { rule: "jvp", analytic: byJvp, numeric } : undefined;
+}
+
+/**
+ * Random ±1 entries where y is finite, 0 where it is not: an op's output may hold −Infinity (a
+ * mask added to attention scores) that nothing downstream depends on, and that no finite
+ * difference can measure.
+ */
+function signsWhereFinite<T>(y: T, rng: Rng): T {
+  return treeMap(
+    (c: unknown, value: unknown) => {
+      if (!(c instanceof Tensor) || !(value instanceof Tensor)) return c;
+      const v = value.buffer;
+      return new Tensor(
+        c.buffer.map((s, i) => (Number.isFinite(v[i]!) ? s : 0)),
+        c.shape,
+      );
+    },
+    signsLike(y, rng),
+    y,
+  );
 }
 
 /** x + scale·d as a new float64 tensor. */

@@ -35,18 +35,25 @@ export function isProjected(out: unknown): boolean {
   return floatLeaves(out).reduce((n, [, y]) => n + y.size, 0) !== 1;
 }
 
-/** Σ a·b over the tensor leaves the two trees share. */
-export function dot(a: unknown, b: unknown): number {
+/**
+ * Σ a·probe over the tensor leaves the two trees share, leaving out the terms where the probe
+ * (a cotangent or a direction) is 0: a value there may be infinite, as a masked attention score
+ * is, and takes no part.
+ */
+export function dot(a: unknown, probe: unknown): number {
   let total = 0;
   treeMap(
     (x: unknown, y: unknown) => {
       if (x instanceof Tensor && y instanceof Tensor) {
-        for (let i = 0; i < x.size; i++) total += x.buffer[i]! * y.buffer[i]!;
+        for (let i = 0; i < x.size; i++) {
+          const weight = y.buffer[i]!;
+          if (weight !== 0) total += x.buffer[i]! * weight;
+        }
       }
       return null;
     },
     a,
-    b,
+    probe,
   );
   return total;
 }
@@ -63,7 +70,8 @@ export function pointsAlong(
 ): { plus: Tensor; minus: Tensor; direction: Tensor } {
   const plus = Float64Array.from(x.buffer, (v, i) => v + h * d[i]!);
   const minus = Float64Array.from(x.buffer, (v, i) => v - h * d[i]!);
-  const direction = plus.map((v, i) => (v - minus[i]!) / (2 * h));
+  // Where x is infinite it cannot move: the direction is 0 there, not ∞ − ∞.
+  const direction = plus.map((v, i) => (v === minus[i] ? 0 : (v - minus[i]!) / (2 * h)));
   return {
     plus: new Tensor(plus, x.shape),
     minus: new Tensor(minus, x.shape),

@@ -23,7 +23,11 @@ export function roundingSize(
   const accumulate = (values: Tensor, adjoints: Tensor) => {
     const v = values.buffer;
     const g = adjoints.buffer;
-    for (let i = 0; i < v.length; i++) size += Math.abs(v[i]! * g[i]!);
+    for (let i = 0; i < v.length; i++) {
+      // −Infinity · 0 (a masked score that nothing depends on) rounds nothing.
+      const term = Math.abs(v[i]! * g[i]!);
+      if (term < Infinity) size += term;
+    }
   };
   const outputs: Tensor[] = [];
   const cotangents: Tensor[] = [];

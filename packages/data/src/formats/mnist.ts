@@ -63,16 +63,18 @@ export function mnistFromIdx(
       `holds ${labels.shape[0]} labels but ${sources.images} holds ${n} images`,
     );
   }
-  const values = labels.data;
+  const labelValues = labels.data;
   const labelData = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const label = values[i]!;
+    const label = labelValues[i]!;
     if (label >= numClasses) {
       throw corruptFile(sources.labels, `label ${i} is ${label}; expected 0…${numClasses - 1}`);
     }
     labelData[i] = label;
   }
-  const pixels = Float32Array.from(images.data, (v) => v / 255);
+  const values = images.data;
+  const pixels = new Float32Array(values.length);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = values[i]! / 255;
   return {
     images: tensor(pixels, { shape: [n, 1, h, w], copy: false }),
     labels: tensor(labelData, { copy: false }),
