@@ -18,9 +18,9 @@ export interface CheckGradsOptions {
   /** Finite-difference step (default 1e-6, as torch.autograd.gradcheck). */
   readonly eps?: number;
   /**
-   * Absolute tolerance. Default: 1e-5 for derivatives of magnitude 1 or more, 1e-5·S when the
-   * largest derivative checked, S, is smaller (a loss scaled down is checked as strictly), and
-   * never below the rounding noise of the finite difference (1e-14·|f|/eps).
+   * Absolute tolerance. Default: 1e-5·min(1, S), S the largest |derivative| checked (so a loss
+   * scaled down is checked as strictly), but never below the finite difference's own error:
+   * 100·eps² for truncation, 1e-14·size/eps for rounding (docs/gradient-checking.md).
    */
   readonly atol?: number;
   /** Relative tolerance, against the numeric value (default 1e-3). */
@@ -31,7 +31,7 @@ export interface CheckGradsOptions {
   readonly name?: string;
   /**
    * 1 (default) checks first derivatives; 2 also checks the derivatives of f's vjp, the function
-   * (args, c) ↦ ∂⟨f(args), c⟩/∂args, against finite differences of it, in the same modes.
+   * (args, ct) ↦ ∂⟨f(args), ct⟩/∂args, against finite differences of it, in the same modes.
    */
   readonly order?: 1 | 2;
   /**

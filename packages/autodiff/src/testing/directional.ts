@@ -42,7 +42,6 @@ export function checkForward(subject: Subject, settings: Settings): CheckGradsRe
   const plus = outputValues(fn(...pick("plus")));
   const minus = outputValues(fn(...pick("minus")));
   const cotangent = cotangentFor(out, rng);
-  const size = roundingSize(fn, primals, cotangent);
 
   let checked = 0;
   let maxAbsError = 0;
@@ -56,12 +55,12 @@ export function checkForward(subject: Subject, settings: Settings): CheckGradsRe
   };
   const analytic = floatLeaves(tangent);
   const scale = largest(analytic.map(([, t]) => t.buffer));
+  const allowed = floor(settings, scale, roundingSize(fn, primals, cotangent), eps);
   plus.forEach(({ label, shape, values }, k) => {
     const t = analytic[k]![1].buffer;
     values.forEach((v, i) => {
       const numeric = (v - minus[k]!.values[i]!) / (2 * eps);
       const value = t[i]!;
-      const allowed = floor(settings, scale, size, eps);
       if (!within(allowed.atol, rtol, value, numeric)) {
         const output = elementLabel(label, shape, i);
         const lines = [
@@ -72,7 +71,7 @@ export function checkForward(subject: Subject, settings: Settings): CheckGradsRe
           exceeded(allowed, rtol, value, numeric),
         ];
         const details = { kind: "fwd" as const, output, analytic: value, numeric };
-        throw mismatchError(subject, settings, details, lines, direction);
+        throw mismatchError(settings, details, lines, direction);
       }
       note(value, numeric, allowed);
     });
@@ -83,17 +82,17 @@ export function checkForward(subject: Subject, settings: Settings): CheckGradsRe
   const forward = dot(tangent, cotangent);
   const reverse = dot(pullback(cotangent), direction);
   // Both sides are analytic: nothing was differenced, so no rounding noise to allow for.
-  const allowed = floor(settings, Math.max(Math.abs(forward), Math.abs(reverse)), 0, eps);
-  if (!within(allowed.atol, rtol, forward, reverse)) {
+  const agreed = floor(settings, Math.max(Math.abs(forward), Math.abs(reverse)), 0, eps);
+  if (!within(agreed.atol, rtol, forward, reverse)) {
     const lines = [
       `forward and reverse mode disagree along a direction v and a cotangent c of random ±1 ` +
         `entries: ⟨J·v, c⟩ = ${num(forward)} by jvp, ⟨v, Jᵀ·c⟩ = ${num(reverse)} by vjp ` +
         `(${errors(forward, reverse)})`,
-      exceeded(allowed, rtol, forward, reverse),
+      exceeded(agreed, rtol, forward, reverse),
     ];
     const details = { kind: "fwd-rev" as const, analytic: forward, numeric: reverse };
-    throw mismatchError(subject, settings, details, lines, direction);
+    throw mismatchError(settings, details, lines, direction);
   }
-  note(forward, reverse, allowed);
+  note(forward, reverse, agreed);
   return { checked, maxAbsError, maxRelError };
 }

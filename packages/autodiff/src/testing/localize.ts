@@ -8,7 +8,7 @@ import { Tensor, zerosLike } from "../tensor.js";
 import { record, vjp } from "../transforms.js";
 import { treeMap } from "../tree.js";
 import type { FaultyOp } from "./mismatch.js";
-import { dot, floatLeaves, pointsAlong, signsLike, toFloat64 } from "./probes.js";
+import { dot, floatLeaves, pointsAlong, shifted, signsLike, toFloat64 } from "./probes.js";
 import { roundingSize } from "./rounding.js";
 import { floor, within, type Tolerances } from "./tolerance.js";
 
@@ -217,13 +217,5 @@ function signsWhereFinite<T>(y: T, rng: Rng): T {
     },
     signsLike(y, rng),
     y,
-  );
-}
-
-/** x + scale·d as a new float64 tensor. */
-function shifted(x: Tensor, d: ArrayLike<number>, scale: number): Tensor {
-  return new Tensor(
-    Float64Array.from(x.buffer, (v, i) => v + scale * d[i]!),
-    x.shape,
   );
 }

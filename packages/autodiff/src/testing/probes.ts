@@ -68,15 +68,21 @@ export function pointsAlong(
   d: ArrayLike<number>,
   h: number,
 ): { plus: Tensor; minus: Tensor; direction: Tensor } {
-  const plus = Float64Array.from(x.buffer, (v, i) => v + h * d[i]!);
-  const minus = Float64Array.from(x.buffer, (v, i) => v - h * d[i]!);
+  const plus = shifted(x, d, h);
+  const minus = shifted(x, d, -h);
   // Where x is infinite it cannot move: the direction is 0 there, not ∞ − ∞.
-  const direction = plus.map((v, i) => (v === minus[i] ? 0 : (v - minus[i]!) / (2 * h)));
-  return {
-    plus: new Tensor(plus, x.shape),
-    minus: new Tensor(minus, x.shape),
-    direction: new Tensor(direction, x.shape),
-  };
+  const direction = plus.buffer.map((v, i) =>
+    v === minus.buffer[i] ? 0 : (v - minus.buffer[i]!) / (2 * h),
+  );
+  return { plus, minus, direction: new Tensor(direction, x.shape) };
+}
+
+/** x + h·d as a new float64 tensor. */
+export function shifted(x: Tensor, d: ArrayLike<number>, h: number): Tensor {
+  return new Tensor(
+    Float64Array.from(x.buffer, (v, i) => v + h * d[i]!),
+    x.shape,
+  );
 }
 
 /** The float tensor leaves of a tree with their paths, in tree order. */

@@ -35,7 +35,7 @@ export function checkReverse(subject: Subject, settings: Settings): CheckGradsRe
   const cotangent = cotangentFor(out, rng);
   const grads = gradientLeaves(pullback(cotangent));
   const scale = largest(grads.map((g) => g.buffer));
-  const size = roundingSize(fn, primals, cotangent);
+  const allowed = floor(settings, scale, roundingSize(fn, primals, cotangent), eps);
   const leaves = checkedLeaves(subject);
   const sizes = leaves.map((leaf) => leaf.tensor.size);
   const picked = pickElements(sizes, settings.samples, rng);
@@ -53,7 +53,6 @@ export function checkReverse(subject: Subject, settings: Settings): CheckGradsRe
     );
     const numeric = (plus - minus) / step;
     const analytic = grads[l]!.buffer[i]!;
-    const allowed = floor(settings, scale, size, eps);
     if (!within(allowed.atol, rtol, analytic, numeric)) {
       const failure = { leaves, l, i, cotangent, analytic, numeric, allowed };
       throw reverseMismatch(subject, settings, failure);
@@ -159,7 +158,7 @@ function reverseMismatch(subject: Subject, settings: Settings, failure: Failure)
   }
   const index = unravelIndex(leaf.tensor.shape, i);
   const details = { kind: "rev" as const, input: leaf.label, index, output, analytic, numeric };
-  return mismatchError(subject, settings, details, lines, unit);
+  return mismatchError(settings, details, lines, unit);
 }
 
 /** The output entry whose partial derivative in element i of leaf l is furthest out of tolerance. */

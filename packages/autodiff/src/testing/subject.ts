@@ -69,7 +69,6 @@ export function shapeNote(label: string, shape: readonly number[]): string {
  * turned off) the ops on the tape that disagree along `direction`, the movement that failed.
  */
 export function mismatchError(
-  subject: Subject,
   settings: Settings,
   details: Omit<GradientMismatch, "faultyOps" | "seed" | "absError" | "relError">,
   lines: readonly string[],
@@ -86,7 +85,7 @@ export function mismatchError(
   return new GradientMismatchError(
     {
       ...details,
-      seed: settings.seed,
+      seed,
       absError,
       relError,
       faultyOps: Array.isArray(found) ? found : [],
