@@ -16,8 +16,9 @@ export interface FaultyOp {
    * traced linear map of dy), or, in a second-order check, the derivative of its vjp rule.
    */
   readonly rule: "vjp" | "jvp" | "vjp's derivative";
-  /** The rule's directional derivative along the input's movement, and finite differences'. */
+  /** The rule's derivative along the input's movement, projected on a random cotangent. */
   readonly analytic: number;
+  /** The same by central finite differences of the op alone. */
   readonly numeric: number;
   /** Where user code applied the op: stack frames outside tapegrad, one per line. */
   readonly site: string;
@@ -25,20 +26,24 @@ export interface FaultyOp {
 
 /** What a GradientMismatchError reports, as fields as well as in its message. */
 export interface GradientMismatch {
+  /** Which comparison failed. */
   readonly kind: MismatchKind;
   /**
-   * The argument leaf whose derivative is wrong (`params.l1.w`, `x`, `args[0]`), and the
-   * element's multi-index in it; absent for forward mode, which moves every element at once.
+   * The argument leaf whose derivative is wrong (`params.l1.w`, `x`, `args[0]`); absent for
+   * forward mode, which moves every element at once.
    */
   readonly input?: string;
+  /** The element's multi-index in `input`. */
   readonly index?: readonly number[];
   /** The output element differentiated (`out`, `out[1,0]`, `out.loss`); absent for "fwd-rev". */
   readonly output?: string;
-  /** The derivative by the rules under test, and by central finite differences. */
+  /** The derivative by the rules under test (for "fwd-rev", ⟨J·v, c⟩ by jvp). */
   readonly analytic: number;
+  /** The derivative by central finite differences (for "fwd-rev", ⟨v, Jᵀ·c⟩ by vjp). */
   readonly numeric: number;
-  /** |analytic − numeric|, and that divided by max(|analytic|, |numeric|) (2 for a sign flip). */
+  /** |analytic − numeric|. */
   readonly absError: number;
+  /** |analytic − numeric| / max(|analytic|, |numeric|): 2 for a sign flip, near 0 for noise. */
   readonly relError: number;
   /** The seed of the probes (cotangents, directions, sampled elements): replays the check. */
   readonly seed: number;

@@ -2,8 +2,9 @@
 export interface CheckProgress {
   /** The check's name (the `name` option). */
   readonly name: string;
-  /** Partial derivatives compared so far, and in all. */
+  /** Partial derivatives compared so far. */
   readonly done: number;
+  /** Partial derivatives to compare in all. */
   readonly total: number;
   /** Milliseconds since the element-by-element comparison began. */
   readonly elapsedMs: number;
