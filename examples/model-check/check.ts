@@ -24,9 +24,10 @@ for (const [name, options] of checks) {
     argnames: ["params"],
     ...options,
   });
-  const seconds = (performance.now() - start) / 1000;
+  const seconds = ((performance.now() - start) / 1000).toFixed(1);
+  const { checked, maxAbsError, maxRelError } = report;
   console.log(
-    `${name.padEnd(32)} ${String(report.checked).padStart(6)} compared  ${seconds.toFixed(1).padStart(6)} s` +
-      `  max |error| ${report.maxAbsError.toExponential(1)}  max rel ${report.maxRelError.toExponential(1)}`,
+    `${name.padEnd(32)} ${String(checked).padStart(6)} compared ${seconds.padStart(7)} s  ` +
+      `max |error| ${maxAbsError.toExponential(1)}  max rel ${maxRelError.toExponential(1)}`,
   );
 }

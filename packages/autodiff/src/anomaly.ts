@@ -80,7 +80,7 @@ export function detectAnomaly<T>(fn: () => T): T {
   }
 }
 
-/** @internal Runs fn with call sites kept for every op recorded on a tape (see keepingCallSites). */
+/** @internal Runs fn with call sites kept for the ops recorded on a tape (keepingCallSites). */
 export function keepCallSites<T>(fn: () => T): T {
   const previous = keepingCallSites;
   keepingCallSites = true;
@@ -273,7 +273,7 @@ function isInternalFrame(frame: string): boolean {
   return INTERNAL.test(frame);
 }
 
-/** @internal The first three frames of `site` outside tapegrad's files, one per line ("" if none). */
+/** @internal The first three frames of `site` outside tapegrad's files, one a line ("" if none). */
 export function userFrames(site: Error): string {
   const lines = (site.stack ?? "").split("\n");
   // V8 frames read "    at f (file:line:col)"; Firefox and Safari ones "f@file:line:col".

@@ -89,9 +89,9 @@ function keyOf(view: Tensor): CotangentKey {
 /**
  * Walks `trace` backwards from `outputs` seeded with `cotangents`, calling each recorded op's
  * vjp once all of its output's cotangent has arrived (and `observe` with that cotangent and the
- * vjp's gradients, for the gradient checker's estimate of rounding error). Iterative, so chains of any length work.
- * Returns a function giving the accumulated cotangent of any view of `trace` (undefined if
- * nothing flowed into it).
+ * vjp's gradients: the gradient checker's estimate of rounding error). Iterative, so chains of
+ * any length work. Returns a function giving the accumulated cotangent of any view of `trace`
+ * (undefined if nothing flowed into it).
  */
 export function backward(
   trace: Trace,

@@ -3,7 +3,7 @@ import { TapegradError, type ErrorCode } from "../errors.js";
 import { listOps, type OpSample, type RegisteredOp } from "../registry.js";
 import { makeSampleKit } from "../sampling.js";
 import { inputName } from "../tape.js";
-import { Tensor } from "../tensor.js";
+import type { Tensor } from "../tensor.js";
 import { checkGrads, type GradMode } from "./checkGrads.js";
 
 /** How many cases checkOpGradients generates, and how to replay one. */
