@@ -9,6 +9,7 @@ import {
   mul,
   prng,
   reshape,
+  slice,
   softmax,
   tensor,
   transpose,
@@ -70,21 +71,23 @@ export interface TransformerParams {
 /** Fresh params drawn from `seed`; the layer norms start at weight 1, bias 0, as in PyTorch. */
 export function initTransformer(seed: number): TransformerParams {
   const rng = prng(seed);
-  const params = <K extends keyof typeof layers>(name: K) =>
-    layers[name].init(rng).params as ReturnType<(typeof layers)[K]["init"]>["params"];
   return {
     embed: mul(rng.normal([ALPHABET.length, WIDTH], { dtype }), 0.5),
     position: mul(rng.normal([CONTEXT, WIDTH], { dtype }), 0.1),
     attention: {
-      norm: params("norm1"),
-      query: params("query"),
-      key: params("key"),
-      value: params("value"),
-      out: params("out"),
+      norm: layers.norm1.init(rng).params,
+      query: layers.query.init(rng).params,
+      key: layers.key.init(rng).params,
+      value: layers.value.init(rng).params,
+      out: layers.out.init(rng).params,
     },
-    mlp: { norm: params("norm2"), up: params("up"), down: params("down") },
-    norm: params("norm"),
-    head: params("head"),
+    mlp: {
+      norm: layers.norm2.init(rng).params,
+      up: layers.up.init(rng).params,
+      down: layers.down.init(rng).params,
+    },
+    norm: layers.norm.init(rng).params,
+    head: layers.head.init(rng).params,
   };
 }
 
@@ -128,15 +131,8 @@ export function transformer(p: TransformerParams, tokens: Tensor): Tensor {
 /** Mean cross-entropy of each next character given the ones before, for tokens [B, T + 1]. */
 export function loss(p: TransformerParams, tokens: Tensor): Tensor {
   const [batch] = tokens.shape as [number, number];
-  const all = tokens.toArray() as number[][];
-  const inputs = tensor(
-    all.map((row) => row.slice(0, CONTEXT)),
-    { dtype: "int32" },
-  );
-  const targets = tensor(
-    all.map((row) => row.slice(1)),
-    { dtype: "int32", shape: [batch * CONTEXT] },
-  );
+  const inputs = slice(tokens, [0, 0], [batch, CONTEXT]);
+  const targets = reshape(slice(tokens, [0, 1]), [batch * CONTEXT]);
   const logits = transformer(p, inputs);
   return crossEntropy(reshape(logits, [batch * CONTEXT, ALPHABET.length]), targets);
 }

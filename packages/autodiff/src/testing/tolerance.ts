@@ -52,13 +52,8 @@ export function floor(tolerances: Tolerances, scale: number, size: number, eps: 
 }
 
 /** Whether |analytic − numeric| is within atol + rtol·|numeric| (false for NaN). */
-export function within(
-  floorAtol: number,
-  rtol: number,
-  analytic: number,
-  numeric: number,
-): boolean {
-  return Math.abs(analytic - numeric) <= floorAtol + rtol * Math.abs(numeric);
+export function within(atol: number, rtol: number, analytic: number, numeric: number): boolean {
+  return Math.abs(analytic - numeric) <= atol + rtol * Math.abs(numeric);
 }
 
 /** `|analytic − numeric| 0.1 > atol 1e-5 + rtol 1e-3·|numeric| = 1.5e-3`, with atol's reason. */
@@ -71,7 +66,7 @@ export function exceeded(found: Floor, rtol: number, analytic: number, numeric: 
   );
 }
 
-/** The largest |v| over the buffers of `tensors`. */
+/** The largest |v| over `buffers`. */
 export function largest(buffers: readonly ArrayLike<number>[]): number {
   let m = 0;
   for (const b of buffers) {
