@@ -29,7 +29,7 @@ import {
   sharedModule,
 } from "../src/backends/wasm/module.generated.js";
 import { singleThreadRuntime, wasmRuntime, WasmRuntime } from "../src/backends/wasm/runtime.js";
-import { convBackwardLayout, type Conv2dParams } from "../src/kernels/conv.js";
+import type { Conv2dParams } from "../src/kernels/conv.js";
 import { makeSampleKit } from "../src/sampling.js";
 import { checkOpGradients, differentiableOps } from "../src/testing/index.js";
 import { compileVariant } from "../scripts/build-wasm.js";
@@ -567,21 +567,24 @@ describe("wasm kernels agree with js kernels (float32)", () => {
           { relu: true, inputGrad: false },
           { relu: false, inputGrad: true },
         ]) {
-          const layout = convBackwardLayout(p, plan);
           for (const threads of [1, 2]) {
             setWasmThreads(threads);
             // g, dx, dw and dbias as the separate ops make them on this backend.
             const g = new Float32Array(dy.length);
             if (plan.relu) table.binary("reluGrad", dy, yShape, y, yShape, g, yShape);
             else g.set(dy);
-            const expected = new Float32Array(layout.size);
-            const dxEnd = layout.dxSize;
-            const dwEnd = dxEnd + layout.dwSize;
-            if (plan.inputGrad) table.conv2dBackpropInput(g, w, expected.subarray(0, dxEnd), p);
-            table.conv2dBackpropFilter(x, g, expected.subarray(dxEnd, dwEnd), p);
-            table.reduce("sum", g, yShape, [0, 2, 3], expected.subarray(dwEnd));
-            const actual = new Float32Array(layout.size).fill(NaN);
-            wasmKernels.fusedConv2dBackward(dy, y, x, w, actual, p, plan);
+            const gradients = (fill: number) => ({
+              dx: plan.inputGrad ? new Float32Array(x.length).fill(fill) : null,
+              dw: new Float32Array(w.length).fill(fill),
+              db: new Float32Array(p.outChannels).fill(fill),
+            });
+            const expected = gradients(0);
+            if (expected.dx !== null) table.conv2dBackpropInput(g, w, expected.dx, p);
+            table.conv2dBackpropFilter(x, g, expected.dw, p);
+            table.reduce("sum", g, yShape, [0, 2, 3], expected.db);
+            const actual = gradients(NaN);
+            const { dx, dw, db } = actual;
+            wasmKernels.fusedConv2dBackward(dy, y, x, w, dx, dw, db, p, plan.relu);
             expect(actual, `${JSON.stringify(plan)}, ${threads} threads`).toEqual(expected);
           }
         }
@@ -766,16 +769,18 @@ describe("wasm batch norm agrees with js", () => {
       const weight = randomArray(channels, 3);
       const bias = randomArray(channels, 4);
       const results = [jsNormKernels, wasmNormKernels].map((k) => {
-        const moments = new Float32Array(2 * channels);
-        k.channelMoments(x, layout, moments);
+        const mean = new Float32Array(channels);
+        const variance = new Float32Array(channels);
+        k.channelMoments(x, layout, mean, variance);
         const y = new Float32Array(size);
         k.batchNorm(x, layout, 1e-5, weight, bias, y);
         const dx = new Float32Array(size);
-        const params = new Float32Array(2 * channels);
-        k.batchNormBackward(dy, x, layout, 1e-5, weight, dx, params);
-        return { moments, y, dx, params };
+        const dweight = new Float32Array(channels);
+        const dbias = new Float32Array(channels);
+        k.batchNormBackward(dy, x, layout, 1e-5, weight, dx, dweight, dbias);
+        return { mean, variance, y, dx, dweight, dbias };
       });
-      for (const key of ["moments", "y", "dx", "params"] as const) {
+      for (const key of ["mean", "variance", "y", "dx", "dweight", "dbias"] as const) {
         closeTo(results[1]![key], results[0]![key], key);
       }
     });

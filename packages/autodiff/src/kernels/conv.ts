@@ -59,24 +59,9 @@ export interface ConvEpilogue {
   readonly relu: boolean;
 }
 
-/** Which of fusedConv2d's gradients one fusedConv2dBackward call makes, and from what. */
-export interface ConvBackwardPlan {
-  /** Whether the forward applied relu: g = dy·[y > 0] (else g = dy, and y is not read). */
-  readonly relu: boolean;
-  /** Whether dx leads the packed result (absent when x needs no gradient). */
-  readonly inputGrad: boolean;
-}
-
 /** Elements of the filter w [Cout, Cin/groups, kh, kw], and of its gradient. */
 export function filterSize(p: Conv2dParams): number {
   return p.outChannels * (p.inChannels / p.groups) * p.kernelH * p.kernelW;
-}
-
-/** The packed result of fusedConv2dBackward: [dx | dw | dbias], each part's offset and size. */
-export function convBackwardLayout(p: Conv2dParams, plan: ConvBackwardPlan) {
-  const dxSize = plan.inputGrad ? p.batch * p.inChannels * p.height * p.width : 0;
-  const dwSize = filterSize(p);
-  return { dxSize, dwSize, dbSize: p.outChannels, size: dxSize + dwSize + p.outChannels };
 }
 
 /**
@@ -103,10 +88,10 @@ export interface ConvKernels {
   /** dw = the gradient of conv2d with respect to w, for upstream gradient dy (Σ over n). */
   conv2dBackpropFilter(x: FloatArray, dy: FloatArray, dw: FloatArray, p: Conv2dParams): void;
   /**
-   * fusedConv2d's gradients in one call, packed in `out` as convBackwardLayout says: with
-   * g = dy·[y > 0] for relu, else dy, dx = conv2dBackpropInput(g, w), dw =
-   * conv2dBackpropFilter(x, g) and dbias = Σ g over samples and positions, each exactly as
-   * those kernels and the sum reduction make it. One call, so that a backend which copies
+   * fusedConv2d's gradients in one call: with g = dy·[y > 0] for relu, else g = dy (and y is not
+   * read), dx = conv2dBackpropInput(g, w) (skipped when dx is null: x needs no gradient),
+   * dw = conv2dBackpropFilter(x, g) and db [Cout] = Σ g over samples and positions, each exactly
+   * as those kernels and the sum reduction make it. One call, so that a backend which copies
    * operands into its own memory forms g there instead of three ops copying it back and forth.
    */
   fusedConv2dBackward(
@@ -114,9 +99,11 @@ export interface ConvKernels {
     y: FloatArray,
     x: FloatArray,
     w: FloatArray,
-    out: FloatArray,
+    dx: FloatArray | null,
+    dw: FloatArray,
+    db: FloatArray,
     p: Conv2dParams,
-    plan: ConvBackwardPlan,
+    relu: boolean,
   ): void;
 }
 
@@ -333,17 +320,26 @@ function conv2dBackpropFilter(
   });
 }
 
-const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (dy, y, x, w, out, p, plan) => {
-  const { dxSize, dwSize } = convBackwardLayout(p, plan);
+const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (
+  dy,
+  y,
+  x,
+  w,
+  dx,
+  dw,
+  db,
+  p,
+  relu,
+) => {
   const yShape = [p.batch, p.outChannels, p.outH, p.outW];
   let g = dy;
-  if (plan.relu) {
-    g = out instanceof Float64Array ? new Float64Array(dy.length) : new Float32Array(dy.length);
+  if (relu) {
+    g = dw instanceof Float64Array ? new Float64Array(dy.length) : new Float32Array(dy.length);
     jsElementwiseKernels.binary("reluGrad", dy, yShape, y, yShape, g, yShape);
   }
-  if (plan.inputGrad) conv2dBackpropInput(g, w, out.subarray(0, dxSize), p);
-  conv2dBackpropFilter(x, g, out.subarray(dxSize, dxSize + dwSize), p);
-  jsReduceKernels.reduce("sum", g, yShape, [0, 2, 3], out.subarray(dxSize + dwSize));
+  if (dx !== null) conv2dBackpropInput(g, w, dx, p);
+  conv2dBackpropFilter(x, g, dw, p);
+  jsReduceKernels.reduce("sum", g, yShape, [0, 2, 3], db);
 };
 
 export const jsConvKernels: ConvKernels = {

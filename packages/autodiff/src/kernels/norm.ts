@@ -10,9 +10,15 @@ export interface ChannelLayout {
   readonly inner: number;
 }
 
+/** Batch normalisation over the channels of a ChannelLayout; every output is written in full. */
 export interface NormKernels {
-  /** out[c] = the mean and out[channels + c] = the biased variance of channel c's cells. */
-  channelMoments(x: FloatArray, layout: ChannelLayout, out: FloatArray): void;
+  /** mean[c] and variance[c] (biased) of channel c's cells. */
+  channelMoments(
+    x: FloatArray,
+    layout: ChannelLayout,
+    mean: FloatArray,
+    variance: FloatArray,
+  ): void;
   /** y = (x − mean)/√(var + eps)·weight + bias per channel, with the batch's own mean and var. */
   batchNorm(
     x: FloatArray,
@@ -24,8 +30,9 @@ export interface NormKernels {
   ): void;
   /**
    * The gradients of batchNorm at x for the output cotangent dy, each written where its target is
-   * given: dx = weight/σ·(dy − mean(dy) − x̂·mean(dy·x̂)); params[c] = Σ dy·x̂ (the weight's) and
-   * params[channels + c] = Σ dy (the bias's), sums over the channel's cells.
+   * given (null: not wanted): dx = weight/σ·(dy − mean(dy) − x̂·mean(dy·x̂)),
+   * dweight[c] = Σ dy·x̂ and dbias[c] = Σ dy, sums over channel c's cells. weight may be null
+   * only when dx is.
    */
   batchNormBackward(
     dy: FloatArray,
@@ -34,7 +41,8 @@ export interface NormKernels {
     eps: number,
     weight: FloatArray | null,
     dx: FloatArray | null,
-    params: FloatArray | null,
+    dweight: FloatArray | null,
+    dbias: FloatArray | null,
   ): void;
 }
 
@@ -68,17 +76,21 @@ export function scaleShift(
   return out;
 }
 
-/** params = [Σ dy·x̂; Σ dy] per channel from sums = [Σ dy; Σ dy·(x − μ)]. */
+/**
+ * dweight[c] = Σ dy·x̂ and dbias[c] = Σ dy from sums = [Σ dy; Σ dy·(x − μ)], each written where
+ * given.
+ */
 export function paramGrads(
   stats: Float64Array,
   sums: Float64Array,
   channels: number,
   eps: number,
-  params: FloatArray,
+  dweight: FloatArray | null,
+  dbias: FloatArray | null,
 ): void {
   for (let c = 0; c < channels; c++) {
-    params[c] = sums[channels + c]! / Math.sqrt(stats[channels + c]! + eps);
-    params[channels + c] = sums[c]!;
+    if (dweight !== null) dweight[c] = sums[channels + c]! / Math.sqrt(stats[channels + c]! + eps);
+    if (dbias !== null) dbias[c] = sums[c]!;
   }
 }
 
@@ -194,8 +206,10 @@ function perChannel(
   }
 }
 
-const channelMoments: NormKernels["channelMoments"] = (x, layout, out) => {
-  out.set(moments(x, layout));
+const channelMoments: NormKernels["channelMoments"] = (x, layout, mean, variance) => {
+  const stats = moments(x, layout);
+  mean.set(stats.subarray(0, layout.channels));
+  variance.set(stats.subarray(layout.channels));
 };
 
 const batchNorm: NormKernels["batchNorm"] = (x, layout, eps, weight, bias, y) => {
@@ -212,12 +226,13 @@ const batchNormBackward: NormKernels["batchNormBackward"] = (
   eps,
   weight,
   dx,
-  params,
+  dweight,
+  dbias,
 ) => {
   const { channels } = layout;
   const stats = moments(x, layout);
   const sums = gradSums(dy, x, layout, stats);
-  if (params !== null) paramGrads(stats, sums, channels, eps, params);
+  paramGrads(stats, sums, channels, eps, dweight, dbias);
   if (dx === null) return;
   const k = inputGradCoefficients(stats, sums, layout, eps, weight!);
   const [a, b, d] = [0, 1, 2].map((i) => k.subarray(i * channels, (i + 1) * channels));

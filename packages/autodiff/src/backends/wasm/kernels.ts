@@ -1,6 +1,5 @@
 import type { FloatArray } from "../../dtype.js";
 import {
-  convBackwardLayout,
   filterSize,
   jsConvKernels,
   type Conv2dParams,
@@ -418,36 +417,49 @@ function filterGradIn(
 
 /**
  * fusedConv2d's gradients in one arena: dy (and y) copied in once, g = dy·[y > 0] formed there
- * and read by the input gradient, the filter gradient and the bias sum, the packed result copied
- * out once. The same kernels as the separate calls, so the same results.
+ * and read by the input gradient, the filter gradient and the bias sum, each copied out once.
+ * The same kernels as the separate calls, so the same results.
  */
-const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (dy, y, x, w, out, p, plan) => {
-  const main = mainFor(convWork(p), dy, y, x, w, out);
+const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (
+  dy,
+  y,
+  x,
+  w,
+  dx,
+  dw,
+  db,
+  p,
+  relu,
+) => {
+  const outputs = dx === null ? [dw, db] : [dx, dw, db];
+  const main = mainFor(convWork(p), dy, y, x, w, ...outputs);
   if (main === null) {
-    jsConvKernels.fusedConv2dBackward(dy, y, x, w, out, p, plan);
+    jsConvKernels.fusedConv2dBackward(dy, y, x, w, dx, dw, db, p, relu);
     return;
   }
-  const layout = convBackwardLayout(p, plan);
   const filterThreads = convThreads(main, p);
-  const input = plan.inputGrad ? inputGradPlan(main, p) : null;
+  const input = dx === null ? null : inputGradPlan(main, p);
   // One arena holds every operand, so one runtime serves both products.
   const runtime = runtimeOn(main, Math.max(filterThreads, input?.threads ?? 1));
   runtime.reset();
-  const outAt = runtime.output(4 * layout.size);
+  const dxAt = dx === null ? -1 : runtime.output(4 * dx.length);
+  const dwAt = runtime.output(4 * dw.length);
+  const dbAt = runtime.output(4 * db.length);
   const dyAt = runtime.input(dy);
   const xAt = runtime.input(x);
   let gAt = dyAt;
-  if (plan.relu) {
+  if (relu) {
     const yAt = runtime.input(y);
     gAt = runtime.alloc(4 * dy.length);
     reluGradIn(runtime, dyAt, yAt, gAt, dy.length);
   }
-  if (input !== null) inputGradIn(runtime, input, gAt, w as Float32Array, outAt);
-  const dwAt = outAt + 4 * layout.dxSize;
+  if (input !== null) inputGradIn(runtime, input, gAt, w as Float32Array, dxAt);
   filterGradIn(runtime, p, xAt, gAt, dwAt, filterThreads);
   const yShape = [p.batch, p.outChannels, p.outH, p.outW];
-  sumIn(runtime, gAt, yShape, [0, 2, 3], dwAt + 4 * layout.dwSize);
-  runtime.copyOut(outAt, out);
+  sumIn(runtime, gAt, yShape, [0, 2, 3], dbAt);
+  if (dx !== null) runtime.copyOut(dxAt, dx);
+  runtime.copyOut(dwAt, dw);
+  runtime.copyOut(dbAt, db);
 };
 
 /** The kernels the wasm backend replaces; everything else falls back to js. */

@@ -42,11 +42,13 @@ function moments(runtime: WasmRuntime, x: FloatArray, xAt: number, layout: Chann
   return stats;
 }
 
-const channelMoments: NormKernels["channelMoments"] = (x, layout, out) => {
+const channelMoments: NormKernels["channelMoments"] = (x, layout, mean, variance) => {
   const runtime = runtimeFor(x);
-  if (runtime === null) return jsNormKernels.channelMoments(x, layout, out);
+  if (runtime === null) return jsNormKernels.channelMoments(x, layout, mean, variance);
   runtime.reset();
-  out.set(moments(runtime, x, runtime.copyIn(x), layout));
+  const stats = moments(runtime, x, runtime.copyIn(x), layout);
+  mean.set(stats.subarray(0, layout.channels));
+  variance.set(stats.subarray(layout.channels));
 };
 
 const batchNorm: NormKernels["batchNorm"] = (x, layout, eps, weight, bias, y) => {
@@ -69,11 +71,12 @@ const batchNormBackward: NormKernels["batchNormBackward"] = (
   eps,
   weight,
   dx,
-  params,
+  dweight,
+  dbias,
 ) => {
   const runtime = runtimeFor(x, dy, dx);
   if (runtime === null) {
-    return jsNormKernels.batchNormBackward(dy, x, layout, eps, weight, dx, params);
+    return jsNormKernels.batchNormBackward(dy, x, layout, eps, weight, dx, dweight, dbias);
   }
   const { outer, channels, inner } = layout;
   runtime.reset();
@@ -85,7 +88,7 @@ const batchNormBackward: NormKernels["batchNormBackward"] = (
   runtime.exports.batchNormSumsF32(dyAt, xAt, outer, channels, inner, statsAt, sumsAt);
   const sums = new Float64Array(2 * channels);
   runtime.copyOut(sumsAt, sums);
-  if (params !== null) paramGrads(stats, sums, channels, eps, params);
+  paramGrads(stats, sums, channels, eps, dweight, dbias);
   if (dx === null) return;
   const coefficients = inputGradCoefficients(stats, sums, layout, eps, weight!);
   const coefficientsAt = runtime.copyIn(coefficients);
