@@ -1,25 +1,11 @@
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  TapegradError,
-  isContainer,
-  tensor,
-  treeFlatten,
-  treeLeaves,
-  treeMap,
-  treeUnflatten,
-} from "./index.js";
+import { isContainer, tensor, treeFlatten, treeLeaves, treeMap, treeUnflatten } from "./index.js";
+import { expectTapegradError } from "../test/matchError.js";
 
+/** Asserts `fn` throws an INVALID_ARGUMENT TapegradError whose message matches `message`. */
 function expectStructureError(fn: () => unknown, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, "expected an error").toBeInstanceOf(TapegradError);
-  expect((caught as TapegradError).code).toBe("INVALID_ARGUMENT");
-  expect((caught as TapegradError).message).toMatch(message);
+  expectTapegradError(fn, "INVALID_ARGUMENT", message);
 }
 
 /** Trees of integers with identifier keys (no dots, never all-numeric) and non-empty containers. */
