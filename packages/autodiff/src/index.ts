@@ -8,7 +8,7 @@
  */
 import "./backends/js.js";
 export { setWasmThreads, wasmThreads, wasmAvailable, wasmVariant } from "./backends/wasm/index.js";
-export type { ModuleVariant } from "./backends/wasm/runtime.js";
+export type { ModuleVariant } from "./backends/wasm/index.js";
 
 export {
   Tensor,

@@ -12,23 +12,27 @@ import {
   vjp,
   wasmAvailable,
   wasmThreads,
-  type Tensor,
+  Tensor,
 } from "../src/index.js";
 import { jsKernels } from "../src/backends/js.js";
 import { jsNormKernels } from "../src/kernels/norm.js";
-import { elementwiseTuning } from "../src/backends/wasm/elementwise.js";
-import { wasmKernels, wasmTuning } from "../src/backends/wasm/kernels.js";
-import { threadTuning } from "../src/backends/wasm/threads.js";
-import { poolingTuning, wasmPoolKernels } from "../src/backends/wasm/pooling.js";
-import { reduceTuning, wasmReduceKernels } from "../src/backends/wasm/reduce.js";
-import { normTuning, wasmNormKernels } from "../src/backends/wasm/norm.js";
+import { elementwiseTuning } from "../src/backends/wasm/kernels/elementwise.js";
+import { wasmKernels, wasmTuning } from "../src/backends/wasm/kernels/conv.js";
+import { threadTuning } from "../src/backends/wasm/runtime/threads.js";
+import { poolingTuning, wasmPoolKernels } from "../src/backends/wasm/kernels/pooling.js";
+import { reduceTuning, wasmReduceKernels } from "../src/backends/wasm/kernels/reduce.js";
+import { normTuning, wasmNormKernels } from "../src/backends/wasm/kernels/norm.js";
 import {
   localModule,
   relaxedLocalModule,
   relaxedModule,
   sharedModule,
 } from "../src/backends/wasm/module.generated.js";
-import { singleThreadRuntime, wasmRuntime, WasmRuntime } from "../src/backends/wasm/runtime.js";
+import {
+  singleThreadRuntime,
+  wasmRuntime,
+  WasmRuntime,
+} from "../src/backends/wasm/runtime/wasmRuntime.js";
 import type { Conv2dParams } from "../src/kernels/conv.js";
 import { makeSampleKit } from "../src/sampling.js";
 import { checkOpGradients, differentiableOps } from "../src/testing/index.js";
@@ -208,8 +212,12 @@ describe("the relaxed-SIMD build", () => {
     // this suite runs the baseline build, as a plain Node 20 user gets.
     // One thread runs in the twin over ordinary memory (relaxedLocal), two in the shared
     // runtime; the threshold is lowered so that these small products do split.
-    const runtimePath = fileURLToPath(new URL("../src/backends/wasm/runtime.ts", import.meta.url));
-    const threadsPath = fileURLToPath(new URL("../src/backends/wasm/threads.ts", import.meta.url));
+    const runtimePath = fileURLToPath(
+      new URL("../src/backends/wasm/runtime/wasmRuntime.ts", import.meta.url),
+    );
+    const threadsPath = fileURLToPath(
+      new URL("../src/backends/wasm/runtime/threads.ts", import.meta.url),
+    );
     const script = `const t = await import(${JSON.stringify(index)});
       const { singleThreadRuntime, wasmRuntime } = await import(${JSON.stringify(runtimePath)});
       const { threadTuning } = await import(${JSON.stringify(threadsPath)});
@@ -794,18 +802,25 @@ function toFloat32(inputs: readonly Tensor[]): Tensor[] {
   );
 }
 
-/** The op's output and its vjp for a fixed cotangent, under the backend in use. */
+/** The op's outputs and its vjp for fixed cotangents, under the backend in use. */
 function evaluate(
   op: ReturnType<typeof listOps>[number],
   inputs: readonly Tensor[],
   attrs: unknown,
 ): ArrayLike<number>[] {
-  const [y, pullback] = vjp((...xs: Tensor[]) => op.apply(xs, attrs), ...inputs);
-  const results: ArrayLike<number>[] = [y.data];
-  if (op.definition.vjp === undefined || y.dtype === "int32") return results;
-  const cotangent = tensor(randomArray(y.size, y.size + 7), { dtype: y.dtype, shape: y.shape });
-  for (const g of pullback(cotangent)) results.push(g.data);
+  const [ys, pullback] = vjp((...xs: Tensor[]) => outputList(op.apply(xs, attrs)), ...inputs);
+  const results: ArrayLike<number>[] = ys.map((y) => y.data);
+  if (op.definition.vjp === undefined || ys.some((y) => y.dtype === "int32")) return results;
+  const cotangents = ys.map((y, i) =>
+    tensor(randomArray(y.size, y.size + 7 + i), { dtype: y.dtype, shape: y.shape }),
+  );
+  for (const g of pullback(cotangents)) results.push(g.data);
   return results;
+}
+
+/** A registered op's result as a list: one tensor, or each of a multi-output op's outputs. */
+function outputList(outputs: Tensor | readonly Tensor[]): Tensor[] {
+  return outputs instanceof Tensor ? [outputs] : [...outputs];
 }
 
 describe("every registered op gives the same results under js and wasm", () => {

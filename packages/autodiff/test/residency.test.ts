@@ -13,7 +13,7 @@ import {
   matmul,
   type Tensor,
 } from "../src/index.js";
-import { RING_BYTES, ResidentRing, residencyTuning } from "../src/backends/wasm/residency.js";
+import { RING_BYTES, ResidentRing, residencyTuning } from "../src/backends/wasm/runtime/residency.js";
 
 // The ring is tested on its own with made-up addresses, then through the wasm backend: a CNN's
 // gradients must not change with the ring's size (entries overwritten every call, or never),

@@ -1,13 +1,14 @@
 import { registerBackend } from "../backend.js";
-import { wasmElementwiseKernels } from "./elementwise.js";
-import { wasmKernels } from "./kernels.js";
-import { wasmNormKernels } from "./norm.js";
-import { wasmOptimKernels } from "./optim.js";
-import { wasmPoolKernels } from "./pooling.js";
-import { wasmReduceKernels } from "./reduce.js";
-import { wasmRuntime, type ModuleVariant } from "./runtime.js";
+import { wasmElementwiseKernels } from "./kernels/elementwise.js";
+import { wasmKernels } from "./kernels/conv.js";
+import { wasmNormKernels } from "./kernels/norm.js";
+import { wasmOptimKernels } from "./kernels/optim.js";
+import { wasmPoolKernels } from "./kernels/pooling.js";
+import { wasmReduceKernels } from "./kernels/reduce.js";
+import { wasmRuntime, type ModuleVariant } from "./runtime/wasmRuntime.js";
 
-export { setWasmThreads, wasmThreads } from "./threads.js";
+export { setWasmThreads, wasmThreads } from "./runtime/threads.js";
+export type { ModuleVariant } from "./runtime/wasmRuntime.js";
 
 /**
  * The build of the wasm kernels this host runs: `relaxed` (fused multiply-add through relaxed

@@ -1,8 +1,8 @@
 import asc from "assemblyscript/asc";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { webAssembly, type WasmModule } from "../src/backends/wasm/host.js";
-import { ThreadPool } from "../src/backends/wasm/pool.js";
-import type { WasmRuntime } from "../src/backends/wasm/runtime.js";
+import { webAssembly, type WasmModule } from "../src/backends/wasm/runtime/host.js";
+import { ThreadPool } from "../src/backends/wasm/runtime/workerPool.js";
+import type { WasmRuntime } from "../src/backends/wasm/runtime/wasmRuntime.js";
 
 // The worker pool's protocol, on a module of its own whose tasks only count: a task with fixed
 // shares (the pool's matmulTask slot) must run each thread's share exactly once per job, and a

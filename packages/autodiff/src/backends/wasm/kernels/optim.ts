@@ -1,6 +1,6 @@
-import { adamCoefficients, jsOptimKernels, type OptimKernels } from "../../kernels/optim.js";
+import { adamCoefficients, jsOptimKernels, type OptimKernels } from "../../../kernels/optim.js";
 import { elementwiseTuning } from "./elementwise.js";
-import { singleThreadRuntime } from "./runtime.js";
+import { singleThreadRuntime } from "../runtime/wasmRuntime.js";
 
 // Adam in wasm SIMD, bit-identical to the js loop. Measured on LeNet-5-sized leaves (67,000
 // float32 parameters): 1.1–1.9 ms per update with the js loop (V8 spends it on the float32

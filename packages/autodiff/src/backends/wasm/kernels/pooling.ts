@@ -1,12 +1,12 @@
-import type { FloatArray, TypedArray } from "../../dtype.js";
+import type { FloatArray, TypedArray } from "../../../dtype.js";
 import {
   isPlain2x2,
   jsPoolKernels,
   type PoolGeometry,
   type PoolKernels,
   type PoolPlanes,
-} from "../../kernels/pool.js";
-import { singleThreadRuntime, type WasmRuntime } from "./runtime.js";
+} from "../../../kernels/pool.js";
+import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
 
 // 2×2, stride-2 pooling of float32 (the common CNN case) in wasm, four windows per SIMD step;
 // results are identical to js (assembly/pool.ts). Other geometries and dtypes stay in js.

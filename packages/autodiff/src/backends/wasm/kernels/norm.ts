@@ -1,4 +1,4 @@
-import type { FloatArray } from "../../dtype.js";
+import type { FloatArray } from "../../../dtype.js";
 import {
   finishMoments,
   inputGradCoefficients,
@@ -7,8 +7,8 @@ import {
   scaleShift,
   type ChannelLayout,
   type NormKernels,
-} from "../../kernels/norm.js";
-import { singleThreadRuntime, type WasmRuntime } from "./runtime.js";
+} from "../../../kernels/norm.js";
+import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
 
 // Float32 batch norm in wasm (assembly/norm.ts): the passes over the cells run there, four lanes
 // at a time; the per-channel formulas are js's own (kernels/norm.ts), so the two backends differ

@@ -1,4 +1,4 @@
-import type { TypedArray } from "../../dtype.js";
+import type { TypedArray } from "../../../dtype.js";
 
 // Kernel outputs kept in wasm memory after their copy out. A CNN step feeds most outputs
 // straight to the next kernel (conv → pool → conv, and back), which would copy the same bytes

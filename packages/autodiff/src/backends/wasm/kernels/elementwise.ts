@@ -1,12 +1,12 @@
-import type { TypedArray } from "../../dtype.js";
+import type { TypedArray } from "../../../dtype.js";
 import {
   jsElementwiseKernels,
   type BinaryKind,
   type ElementwiseKernels,
   type UnaryKind,
-} from "../../kernels/elementwise.js";
-import { broadcastStrides } from "../../kernels/strided.js";
-import { singleThreadRuntime, type WasmRuntime } from "./runtime.js";
+} from "../../../kernels/elementwise.js";
+import { broadcastStrides } from "../../../kernels/strided.js";
+import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
 
 // Float32 unary and binary kernels for the kinds whose wasm results equal js exactly (see
 // assembly/elementwise.ts). They pay for copying operands in and the result out: measured in a

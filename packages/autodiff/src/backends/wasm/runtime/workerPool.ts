@@ -1,6 +1,6 @@
-import { TapegradError } from "../../errors.js";
+import { TapegradError } from "../../../errors.js";
 import { startWorker, type HostWorker } from "./host.js";
-import { TASKS, type TaskName, type WasmRuntime } from "./runtime.js";
+import { TASKS, type TaskName, type WasmRuntime } from "./wasmRuntime.js";
 
 // The control block, an Int32Array on its own SharedArrayBuffer. The main thread writes a job
 // (task, args, threads, a new JOB number), sets PENDING to the number of workers, opens the job

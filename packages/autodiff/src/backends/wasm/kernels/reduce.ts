@@ -1,8 +1,8 @@
-import type { TypedArray } from "../../dtype.js";
-import { jsReduceKernels, type ReduceKernels, type ReduceKind } from "../../kernels/reduce.js";
-import { jsShapeKernels, type ShapeKernels } from "../../kernels/shape.js";
-import { broadcastStrides } from "../../kernels/strided.js";
-import { singleThreadRuntime, type WasmRuntime } from "./runtime.js";
+import type { TypedArray } from "../../../dtype.js";
+import { jsReduceKernels, type ReduceKernels, type ReduceKind } from "../../../kernels/reduce.js";
+import { jsShapeKernels, type ShapeKernels } from "../../../kernels/shape.js";
+import { broadcastStrides } from "../../../kernels/strided.js";
+import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
 
 // Float32 sum and scatter-add in wasm, in the js kernels' order and rounding (identical
 // results): the bias gradients and the max-pool gradient of a CNN step, whose js loops pay a

@@ -1,16 +1,16 @@
-import type { FloatArray } from "../../dtype.js";
+import type { FloatArray } from "../../../dtype.js";
 import {
   filterSize,
   jsConvKernels,
   type Conv2dParams,
   type ConvEpilogue,
   type ConvKernels,
-} from "../../kernels/conv.js";
-import { jsMatmulKernels, type MatmulKernels } from "../../kernels/matmul.js";
-import { wasmRuntime, type WasmRuntime } from "./runtime.js";
+} from "../../../kernels/conv.js";
+import { jsMatmulKernels, type MatmulKernels } from "../../../kernels/matmul.js";
+import { wasmRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
 import { reluGradIn } from "./elementwise.js";
 import { sumIn } from "./reduce.js";
-import { runTask, runtimeOn, threadsFor } from "./threads.js";
+import { runTask, runtimeOn, threadsFor } from "../runtime/threads.js";
 
 // Adapters from the kernel interfaces to the wasm kernels: float32 operands are copied into the
 // arena unless an earlier call left them resident (runtime.input), computed there (split over

@@ -1,7 +1,7 @@
-import { argumentError } from "../../errors.js";
+import { argumentError } from "../../../errors.js";
 import { coreCount, environment } from "./host.js";
-import { ThreadPool } from "./pool.js";
-import { singleThreadRuntime, wasmRuntime, type TaskName, type WasmRuntime } from "./runtime.js";
+import { ThreadPool } from "./workerPool.js";
+import { singleThreadRuntime, wasmRuntime, type TaskName, type WasmRuntime } from "./wasmRuntime.js";
 
 // How many threads a wasm kernel call uses, and the one pool they come from.
 

@@ -1,11 +1,11 @@
-import { TapegradError } from "../../errors.js";
+import { TapegradError } from "../../../errors.js";
 import { canShareMemory, webAssembly, type WasmMemory, type WasmModule } from "./host.js";
 import {
   localModule,
   relaxedLocalModule,
   relaxedModule,
   sharedModule,
-} from "./module.generated.js";
+} from "../module.generated.js";
 import { RING_BYTES, ResidentRing } from "./residency.js";
 
 /**
