@@ -7,7 +7,8 @@ import type { SampleKit, ValueOptions } from "../sampling.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { equal, greater, less, where } from "./compare.js";
 import { log } from "./unary.js";
-import { produce, unbroadcast } from "./util.js";
+import { unbroadcast } from "./broadcast.js";
+import { produce } from "./util.js";
 
 type BinaryContext = VjpContext<readonly ["a", "b"], Record<string, never>, undefined>;
 

@@ -5,7 +5,8 @@ import { defineOp } from "../registry.js";
 import { broadcastShapes } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { binaryForward } from "./binary.js";
-import { produce, unbroadcast } from "./util.js";
+import { unbroadcast } from "./broadcast.js";
+import { produce } from "./util.js";
 import { mul } from "./binary.js";
 
 type Comparison = Extract<

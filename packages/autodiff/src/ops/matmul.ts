@@ -6,7 +6,7 @@ import type { SampleKit } from "../sampling.js";
 import { shapeSize, shapesEqual, type Shape } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { reshape } from "./reshape.js";
-import { unbroadcast } from "./util.js";
+import { unbroadcast } from "./broadcast.js";
 
 /**
  * Optional transposes of the last two axes of a or b (both operands must then be at least 2-D).

@@ -3,55 +3,17 @@ import { allocate } from "../dtype.js";
 import { argumentError, shapeError, show, showShape } from "../errors.js";
 import type { ReduceKind } from "../kernels/reduce.js";
 import { defineOp, type VjpContext } from "../registry.js";
-import type { SampleKit, ValueOptions } from "../sampling.js";
-import { normalizeAxes, normalizeAxis, shapeSize } from "../shape.js";
+import { normalizeAxis, shapeSize } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { div, mul, sub } from "./binary.js";
+import { expandReduced, reduceSamples, reducedShapes, sum, type ReduceAttrs } from "./broadcast.js";
 import { equal } from "./compare.js";
-import { broadcastTo, reshape } from "./reshape.js";
 import { exp } from "./unary.js";
 import { floatTypeOf, produce } from "./util.js";
 
-/** Which axes a reduction runs over (all when omitted) and whether they stay as size 1. */
-export interface ReduceAttrs {
-  /** The axis or axes to reduce (negative counts from the end); default all. */
-  readonly axis?: number | readonly number[];
-  /** Keep each reduced axis as size 1, so the result broadcasts against x (default false). */
-  readonly keepdims?: boolean;
-}
-
-/** The shapes of a reduction: with the reduced axes kept as 1, and as returned. */
-export function reducedShapes(op: string, shape: readonly number[], attrs: ReduceAttrs) {
-  const axes = normalizeAxes(op, attrs.axis, shape.length);
-  const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const out = attrs.keepdims ? kept : shape.filter((_, i) => !axes.includes(i));
-  return { axes, kept, out };
-}
-
-/** Brings a reduced gradient back to the input's shape: restore size-1 axes, then broadcast. */
-export function expandReduced(g: Tensor, x: Tensor, attrs: ReduceAttrs, op: string): Tensor {
-  const { kept } = reducedShapes(op, x.shape, attrs);
-  return broadcastTo(reshape(g, kept), x.shape);
-}
-
-const sumOp = defineOp({
-  name: "sum",
-  inputs: ["x"],
-  forward: ([x], attrs: ReduceAttrs) => {
-    const { axes, out } = reducedShapes("sum", x.shape, attrs);
-    // Summing int32 stays int32, like NumPy; floats keep their precision.
-    return produce(x.dtype, out, (buffer) =>
-      kernels().reduce("sum", x.buffer, x.shape, axes, buffer),
-    );
-  },
-  vjp: ({ dy, inputs: [x], attrs }) => [expandReduced(dy, x, attrs, "sum")],
-  samples: (kit) => reduceSamples(kit),
-});
-
-/** Sum over `axis` (all axes by default). Gradient: dy broadcast back over the summed axes. */
-export function sum(x: TensorLike, attrs: ReduceAttrs = {}): Tensor {
-  return sumOp(x, attrs);
-}
+// sum is defined beside broadcastTo, its gradient (see broadcast.ts), and exported from here too,
+// where the other reductions are.
+export { sum, type ReduceAttrs } from "./broadcast.js";
 
 /** Mean over `axis` (all axes by default). Gradient: dy/n broadcast back. */
 export function mean(x: TensorLike, attrs: ReduceAttrs = {}): Tensor {
@@ -221,18 +183,4 @@ export function argmax(x: TensorLike, attrs: ArgReduceAttrs = {}): Tensor {
  */
 export function argmin(x: TensorLike, attrs: ArgReduceAttrs = {}): Tensor {
   return argminOp(x, attrs);
-}
-
-/** Random tensors with a random subset of axes (or all) and keepdims, for reduction ops. */
-export function reduceSamples(kit: SampleKit, values: ValueOptions = {}) {
-  return kit
-    .shape({ minRank: 1 })
-    .chain((shape) =>
-      kit.fc.tuple(
-        kit.tensor(shape, values),
-        kit.fc.option(kit.fc.subarray(shape.map((_, i) => i)), { nil: undefined }),
-        kit.fc.boolean(),
-      ),
-    )
-    .map(([x, axis, keepdims]) => ({ inputs: [x], attrs: { axis, keepdims } }));
 }

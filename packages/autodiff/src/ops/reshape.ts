@@ -1,15 +1,7 @@
-import { kernels } from "../backends/backend.js";
 import { argumentError, shapeError, show, showShape } from "../errors.js";
 import { defineOp } from "../registry.js";
-import {
-  assertValidShape,
-  broadcastShapes,
-  normalizeAxis,
-  shapeSize,
-  shapesEqual,
-} from "../shape.js";
+import { normalizeAxis, shapeSize } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
-import { produce, unbroadcast } from "./util.js";
 
 interface ReshapeAttrs {
   readonly shape: readonly number[];
@@ -71,34 +63,6 @@ const reshapeOp = defineOp({
 /** The same elements in a new shape (one axis may be −1). Gradient: dy reshaped back. */
 export function reshape(x: TensorLike, shape: readonly number[]): Tensor {
   return reshapeOp(x, { shape });
-}
-
-const broadcastToOp = defineOp({
-  name: "broadcastTo",
-  inputs: ["x"],
-  forward: ([x], { shape }: ReshapeAttrs) => {
-    assertValidShape("broadcastTo", shape);
-    const out = broadcastShapes("broadcastTo", x.shape, shape);
-    if (!shapesEqual(out, shape)) {
-      throw shapeError(
-        "broadcastTo",
-        `cannot broadcast ${showShape(x.shape)} to ${showShape(shape)}`,
-      );
-    }
-    if (shapesEqual(x.shape, shape)) return x;
-    return produce(x.dtype, out, (buffer) => kernels().broadcastTo(x.buffer, x.shape, buffer, out));
-  },
-  vjp: ({ dy, inputs: [x] }) => [unbroadcast(dy, x.shape)],
-  samples: (kit) =>
-    kit.broadcastPair().chain(([a, b]) => {
-      const target = broadcastShapes("samples", a, b);
-      return kit.tensor(a).map((x) => ({ inputs: [x], attrs: { shape: target } }));
-    }),
-});
-
-/** x broadcast to `shape` by NumPy rules. Gradient: dy summed over the broadcast axes. */
-export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
-  return broadcastToOp(x, { shape });
 }
 
 function shapeOf(op: string, x: TensorLike): readonly number[] {

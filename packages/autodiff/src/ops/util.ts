@@ -1,9 +1,13 @@
-import { allocate, allocateUninitialized, isFloat, type DType, type TypedArray } from "../dtype.js";
+import {
+  allocate,
+  allocateUninitialized,
+  isFloat,
+  type DType,
+  type FloatArray,
+  type TypedArray,
+} from "../dtype.js";
 import { argumentError, dtypeError, show } from "../errors.js";
-import { shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import { reshape } from "./reshape.js";
-import { sum } from "./reduce.js";
 
 /**
  * @internal A new tensor over a fresh buffer; `fill` writes the result into it. The buffer is
@@ -21,6 +25,22 @@ export function produce(
   const out = contents === "zeros" ? allocate(dtype, size) : allocateUninitialized(dtype, size);
   fill(out);
   return new Tensor(out, shape);
+}
+
+/**
+ * @internal A new tensor over a fresh, uninitialised buffer, for a kernel that writes every
+ * element: how an op with several outputs hands one kernel call all of their buffers.
+ */
+export function unfilled(dtype: DType, shape: readonly number[]): Tensor {
+  let size = 1;
+  for (const d of shape) size *= d;
+  return new Tensor(allocateUninitialized(dtype, size), [...shape]);
+}
+
+/** @internal The elements of a float tensor, for a kernel; names op and argument if not float. */
+export function floatData(op: string, name: string, x: Tensor): FloatArray {
+  assertFloat(op, name, x);
+  return x.buffer as FloatArray;
 }
 
 /** Requires a boolean attr (JavaScript callers may pass anything). */
@@ -56,19 +76,4 @@ export function assertFloat(op: string, name: string, x: Tensor): void {
 
 export function assertInt(op: string, name: string, x: Tensor): void {
   if (x.dtype !== "int32") throw dtypeError(op, `${name} must be int32, got ${x.dtype}`);
-}
-
-/**
- * Sums a broadcast gradient back to the operand's `shape`: over the leading axes broadcasting
- * added and over the axes where the operand had size 1. Every broadcasting op's vjp uses it.
- */
-export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
-  if (shapesEqual(g.shape, shape)) return g;
-  const lead = g.shape.length - shape.length;
-  const axes: number[] = [];
-  for (let i = 0; i < g.shape.length; i++) {
-    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
-  }
-  const summed = axes.length > 0 ? sum(g, { axis: axes, keepdims: true }) : g;
-  return reshape(summed, shape);
 }
