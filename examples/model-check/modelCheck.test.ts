@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { mul } from "@tapegrad/autodiff";
 import { GradientMismatchError, checkGrads } from "@tapegrad/autodiff/testing";
 import { paramCount } from "@tapegrad/nn";
-import { withPlantedBug } from "../../packages/autodiff/test/helpers.js";
+import { withPlantedBug } from "@tapegrad/test-kit";
 import { TEXT, initTransformer, loss, windows } from "./transformer.js";
 
 const params = initTransformer(0);

@@ -14,7 +14,7 @@ import {
   typical,
   weird,
   type Counter,
-} from "./fuzzKit.js";
+} from "@tapegrad/test-kit";
 
 // Every registered op and every public op function gets random shapes (rank 0–5, size 0 too),
 // dtypes and attrs, valid or not. Each call must return a well-formed Tensor or throw a

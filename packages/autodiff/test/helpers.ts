@@ -1,12 +1,5 @@
 import { expect } from "vitest";
-import {
-  TapegradError,
-  getOp,
-  tensor,
-  type AnyOpDefinition,
-  type NestedArray,
-  type Tensor,
-} from "../src/index.js";
+import { TapegradError, tensor, type NestedArray, type Tensor } from "../src/index.js";
 
 /** The error `fn` throws, asserted to be a TapegradError; fails the test if nothing is thrown. */
 export function caught(fn: () => unknown): TapegradError {
@@ -42,7 +35,7 @@ export function expectError(f: () => unknown, code: string, message: string): vo
 /** One plane as a [1, 1, H, W] float64 tensor. */
 export const plane = (rows: number[][]): Tensor => tensor([[rows]], { dtype: "float64" });
 
-/** The 4×4 pooling example of the seed notes. */
+/** The 4×4 max-pooling example of docs/cnn-backward.md. */
 // prettier-ignore
 export const seed4 = plane([
   [1, 2, 3, 3],
@@ -51,7 +44,7 @@ export const seed4 = plane([
   [1, 4, 1, 2],
 ]);
 
-/** The 6×6 pooling example of the seed notes (it has tied maxima). */
+/** The 6×6 max-pooling example of docs/cnn-backward.md (it has tied maxima). */
 // prettier-ignore
 export const seed6 = plane([
   [3, 6, 5, 4, 8, 9],
@@ -61,20 +54,3 @@ export const seed6 = plane([
   [9, 0, 3, 2, 3, 1],
   [3, 1, 3, 7, 1, 7],
 ]);
-
-type Vjp = NonNullable<AnyOpDefinition["vjp"]>;
-
-/**
- * Runs fn with registered op `name`'s vjp replaced by `wrong(right)`, a planted bug, and puts the
- * right rule back afterwards: for tests that gradient checks find a faulty built-in op.
- */
-export function withPlantedBug<T>(name: string, wrong: (right: Vjp) => Vjp, fn: () => T): T {
-  const definition = getOp(name)!.definition as { vjp: Vjp };
-  const right = definition.vjp;
-  definition.vjp = wrong(right);
-  try {
-    return fn();
-  } finally {
-    definition.vjp = right;
-  }
-}

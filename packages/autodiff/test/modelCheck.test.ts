@@ -28,7 +28,8 @@ import {
   type Tensor,
 } from "../src/index.js";
 import { GradientMismatchError, checkGrads, type CheckProgress } from "../src/testing/index.js";
-import { caught, withPlantedBug } from "./helpers.js";
+import { withPlantedBug } from "@tapegrad/test-kit";
+import { caught } from "./helpers.js";
 
 // Whole-model gradient checks: a bug planted in one op of a model must fail the check for every
 // seed, and the failure must name that op and the line of this file that applied it.

@@ -1,6 +1,6 @@
 import { prng, type Tensor } from "@tapegrad/autodiff";
 import type { Layer } from "@tapegrad/nn";
-import { lenet } from "../../train/src/models.js";
+import { lenet } from "@tapegrad/train";
 
 /**
  * The workloads every peer runs, float32, in tapegrad's NCHW layout (peers that only take NHWC

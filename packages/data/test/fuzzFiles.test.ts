@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { TapegradError } from "@tapegrad/autodiff";
 import { mnistFromIdx, readIdx, writeIdx, type IdxData, type IdxDType } from "../src/index.js";
 import { readIdxFile } from "../src/node/readIdxFile.js";
-import { fuzzOptions } from "../../autodiff/test/fuzzKit.js";
+import { fuzzOptions } from "@tapegrad/test-kit";
 import { tempDir } from "./fixtures.js";
 
 // Mutated IDX files, raw through readIdx and gzip-compressed through readIdxFile: valid files of

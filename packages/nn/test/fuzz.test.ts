@@ -11,7 +11,7 @@ import {
   typical,
   weird,
   type Counter,
-} from "../../autodiff/test/fuzzKit.js";
+} from "@tapegrad/test-kit";
 
 // Every layer factory gets random constructor arguments, valid or not; each layer it builds is
 // initialised and applied to random inputs (random params and state too, now and then), in and

@@ -2,7 +2,7 @@ import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { TapegradError, Tensor } from "@tapegrad/autodiff";
 import { decodeSafetensors, encodeSafetensors } from "../src/index.js";
-import { checkOutcome, fuzzOptions, tensorOf } from "../../autodiff/test/fuzzKit.js";
+import { checkOutcome, fuzzOptions, tensorOf } from "@tapegrad/test-kit";
 
 // Mutated safetensors files: valid encodings of random trees, then damaged at the byte level
 // (bit flips, overwritten, inserted or deleted bytes, truncation, a lying length field) or at

@@ -8,13 +8,14 @@
 // dominate), on the js backend. Each variant runs in its own process (several module copies in
 // one process bias the timings by load order), processes interleaved; each cell is the best
 // per-step time over all of a variant's processes, as other load only ever adds time.
-// Run: npx tsx packages/autodiff/scripts/anomaly-overhead.ts [processes per variant, default 5]
+// Run: npx -y pnpm@10 --filter @tapegrad/bench run anomaly-overhead [processes per variant,
+// default 5]
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type * as Autodiff from "../src/index.js";
+import type * as Autodiff from "@tapegrad/autodiff";
 
 type Library = typeof Autodiff;
 type Step = () => void;
@@ -28,7 +29,8 @@ const WORKLOADS = ["200-op chain, fwd+bwd", "LeNet-5 batch 8, fwd+bwd"] as const
  */
 function copyOfSource(root: string, name: string, strip: boolean): string {
   const src = join(root, name, "src");
-  cpSync(fileURLToPath(new URL("../src/", import.meta.url)), src, { recursive: true });
+  // The sources themselves, not the package entry: the variants are edited copies of them.
+  cpSync(fileURLToPath(new URL("../../autodiff/src/", import.meta.url)), src, { recursive: true });
   if (!strip) return join(src, "index.ts");
   const cut = (file: string, from: string | RegExp, to: string) => {
     const path = join(src, file);

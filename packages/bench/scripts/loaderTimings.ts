@@ -1,13 +1,18 @@
-// Timings behind the loader's design, run with `npx tsx packages/data/test/loaderTimings.ts`:
-// batch gathering (fast path vs per-sample stacking), the augmentation path, and whether
-// prefetching the next batch helps a training loop.
+// Timings behind the data loader's design, run with
+// `npx -y pnpm@10 --filter @tapegrad/bench run loader-timings`: batch gathering (fast path vs
+// per-sample stacking), the augmentation path, and whether prefetching the next batch helps a
+// training loop.
 import { matmul, prng, relu, tensor, type Tensor } from "@tapegrad/autodiff";
-import { mapDataset } from "../src/datasets/mapDataset.js";
-import { tensorDataset } from "../src/datasets/tensorDataset.js";
-import { dataLoader } from "../src/loader.js";
-import { randomCrop, randomHorizontalFlip } from "../src/transforms/geometric.js";
-import { normalize } from "../src/transforms/pixel.js";
-import { compose, onInputs } from "../src/transforms/transform.js";
+import {
+  compose,
+  dataLoader,
+  mapDataset,
+  normalize,
+  onInputs,
+  randomCrop,
+  randomHorizontalFlip,
+  tensorDataset,
+} from "@tapegrad/data";
 
 const N = 60000;
 const rng = prng(0);

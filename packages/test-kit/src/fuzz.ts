@@ -1,8 +1,9 @@
 import * as fc from "fast-check";
-import { TapegradError, Tensor, tensor, type DType } from "../src/index.js";
+import { TapegradError, Tensor, tensor, type DType } from "@tapegrad/autodiff";
 
-// Shared by the API-boundary fuzz suites of autodiff and nn: arbitraries of awkward tensors and
-// attribute values, and the rule every call must obey (a well-formed Tensor or a TapegradError).
+// Shared by the API-boundary fuzz suites of autodiff, nn and data: arbitraries of awkward
+// tensors and attribute values, and the rule every call must obey (a well-formed Tensor or a
+// TapegradError).
 
 /** Largest element count of a generated tensor: small, so thousands of calls stay fast. */
 export const MAX_FUZZ_SIZE = 256;

@@ -1,11 +1,12 @@
-// Times training steps of one model on random data: `node --import tsx scripts/stepProfile.ts
-// resnet 64 30`. Prints wall time, and the process's CPU time per step (all threads: steadier
-// on a shared machine). With `--kernels` as a fourth argument it also prints the time spent in
-// each kernel of the backend table per step (after 10 warm-up steps), wrapping every entry.
+// Times training steps of one of the training job's models on random data:
+// `npx -y pnpm@10 --filter @tapegrad/bench run step-profile resnet 64 30`. Prints wall time,
+// and the process's CPU time per step (all threads: steadier on a shared machine). With
+// `--kernels` as a fourth argument it also prints the time spent in each kernel of the backend
+// table per step (after 10 warm-up steps), wrapping every entry.
 import { setFlagsFromString } from "node:v8";
 import { kernels, prng, valueAndGrad, type Tensor, type Rng } from "@tapegrad/autodiff";
 import { crossEntropy, optim } from "@tapegrad/nn";
-import { makeModel, type ModelName } from "../src/models.js";
+import { makeModel, type ModelName } from "@tapegrad/train";
 
 // As pnpm train does: the relaxed-SIMD kernels where Node 20 has them behind a flag.
 setFlagsFromString("--experimental-wasm-relaxed-simd");
