@@ -4,61 +4,40 @@ import type { BinaryKind } from "../kernels/elementwise.js";
 import { defineOp } from "../registry.js";
 import { broadcastShapes } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
-import { binaryForward } from "./binary.js";
+import { binaryForward, mul } from "./binary.js";
 import { unbroadcast } from "./broadcast.js";
 import { produce } from "./util.js";
-import { mul } from "./binary.js";
 
 type Comparison = Extract<
   BinaryKind,
   "equal" | "notEqual" | "less" | "lessEqual" | "greater" | "greaterEqual"
 >;
 
-// Comparisons have no vjp: their int32 0/1 result carries no gradient.
+/**
+ * Registers a broadcasting comparison and returns its public function. The result is int32 0/1,
+ * which carries no gradient, so comparisons have no vjp.
+ */
 function defineComparison(name: Comparison) {
-  return defineOp({
+  const op = defineOp({
     name,
     inputs: ["a", "b"],
     forward: ([a, b]) => binaryForward(name, a, b, "int32"),
   });
+  return (a: TensorLike, b: TensorLike): Tensor => op(a, b);
 }
-
-const equalOp = defineComparison("equal");
-const notEqualOp = defineComparison("notEqual");
-const lessOp = defineComparison("less");
-const lessEqualOp = defineComparison("lessEqual");
-const greaterOp = defineComparison("greater");
-const greaterEqualOp = defineComparison("greaterEqual");
 
 /** a = b elementwise as int32 0/1, broadcasting. */
-export function equal(a: TensorLike, b: TensorLike): Tensor {
-  return equalOp(a, b);
-}
-
+export const equal = defineComparison("equal");
 /** a ≠ b elementwise as int32 0/1, broadcasting. */
-export function notEqual(a: TensorLike, b: TensorLike): Tensor {
-  return notEqualOp(a, b);
-}
-
+export const notEqual = defineComparison("notEqual");
 /** a < b elementwise as int32 0/1, broadcasting. */
-export function less(a: TensorLike, b: TensorLike): Tensor {
-  return lessOp(a, b);
-}
-
+export const less = defineComparison("less");
 /** a ≤ b elementwise as int32 0/1, broadcasting. */
-export function lessEqual(a: TensorLike, b: TensorLike): Tensor {
-  return lessEqualOp(a, b);
-}
-
+export const lessEqual = defineComparison("lessEqual");
 /** a > b elementwise as int32 0/1, broadcasting. */
-export function greater(a: TensorLike, b: TensorLike): Tensor {
-  return greaterOp(a, b);
-}
-
+export const greater = defineComparison("greater");
 /** a ≥ b elementwise as int32 0/1, broadcasting. */
-export function greaterEqual(a: TensorLike, b: TensorLike): Tensor {
-  return greaterEqualOp(a, b);
-}
+export const greaterEqual = defineComparison("greaterEqual");
 
 const whereOp = defineOp({
   name: "where",
