@@ -5,7 +5,7 @@ import { INITIAL, LABEL, X, runTwoNeuron } from "./twoNeuron.js";
 const close = (actual: number, expected: number) =>
   expect(Math.abs(actual - expected)).toBeLessThan(1e-6);
 
-describe("the seed notes' two-neuron network", () => {
+describe("the two-neuron network of docs/cnn-backward.md", () => {
   const r = runTwoNeuron(0.1);
 
   it("forward: a = sigmoid(1), y = a + 1", () => {
@@ -15,7 +15,7 @@ describe("the seed notes' two-neuron network", () => {
     close(r.loss, 0.5 * (1.731059 - 2) ** 2);
   });
 
-  it("gradients over the params object match the notes' exact values", () => {
+  it("gradients over the params object match the worked values", () => {
     close(r.grads.w21, -0.196612);
     close(r.grads.b2, -0.268941);
     close(r.grads.w11, -0.052877);
@@ -28,7 +28,7 @@ describe("the seed notes' two-neuron network", () => {
     expect(r.grads.w11).toBeCloseTo(dy * INITIAL.w21 * a * (1 - a) * X, 12);
   });
 
-  it("one SGD step with α = 0.1 gives the notes' weights and moves y toward the label", () => {
+  it("one SGD step with α = 0.1 gives the worked weights and moves y toward the label", () => {
     close(r.updated.w11, 0.505288);
     close(r.updated.b1, 0.505288);
     close(r.updated.w21, 1.019661);

@@ -1,4 +1,4 @@
-// The two-neuron network worked by hand in the seed notes (/work/shared/SEED_NOTES.md):
+// The two-neuron network worked by hand in docs/cnn-backward.md ("Warm-up: two neurons by hand"):
 //
 //   a = sigmoid(x·w11 + b1),  y = relu(a·w21 + b2),  J = ½(y − label)²
 //
@@ -20,7 +20,7 @@ import {
   type Tensor,
 } from "@tapegrad/autodiff";
 
-/** The network's four weights, by the notes' names. */
+/** The network's four weights, named as in docs/cnn-backward.md. */
 export interface Weights<T> {
   readonly w11: T;
   readonly b1: T;
@@ -40,7 +40,7 @@ function mapWeights<A, B>(p: Weights<A>, f: (v: A) => B): Weights<B> {
 // float64 so that the results match the hand-computed values to 1e-6 and beyond.
 const scalar = (v: number) => tensor(v, { dtype: "float64" });
 
-/** The notes' starting point. */
+/** The worked example's starting point. */
 export const INITIAL: ParamValues = { w11: 0.5, b1: 0.5, w21: 1, b2: 1 };
 export const X = 1;
 export const LABEL = 2;
@@ -52,7 +52,7 @@ export function forward(p: Params, x: Tensor): { a: Tensor; y: Tensor } {
   return { a, y };
 }
 
-/** J = ½(y − label)², the notes' loss for one example. */
+/** J = ½(y − label)², the loss for one example. */
 export function loss(p: Params, x: Tensor, label: Tensor): Tensor {
   return mul(0.5, square(sub(forward(p, x).y, label)));
 }
@@ -74,7 +74,7 @@ export interface TwoNeuronResult {
   readonly newLoss: number;
 }
 
-/** The notes' whole worked example: forward, backward, one update, forward again. */
+/** The whole worked example: forward, backward, one update, forward again. */
 export function runTwoNeuron(lr = 0.1, start: ParamValues = INITIAL): TwoNeuronResult {
   const params = mapWeights(start, scalar);
   const x = scalar(X);

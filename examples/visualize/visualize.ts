@@ -1,5 +1,5 @@
 // What did the network learn? After a short training run on Fashion-MNIST, this draws (as Zeiler
-// & Fergus, 2014, and the seed notes suggest) the first layer's filters and the activation maps
+// & Fergus, 2014, suggest) the first layer's filters and the activation maps
 // of one test image through every conv and pool layer, each channel as one tile of a PNG grid.
 //
 //   tsx visualize.ts [--data DIR] [--out DIR] [--limit N]

@@ -11,8 +11,8 @@ import {
 } from "./reference/conv.js";
 import { f64 } from "./helpers.js";
 
-// conv2d and convTranspose2d, and their vjps, against the naive formulas of the seed notes on
-// random configurations. The reference handles groups and dilation itself (per-group channel
+// conv2d and convTranspose2d, and their vjps, against the naive formulas of docs/cnn-backward.md
+// on random configurations. The reference handles groups and dilation itself (per-group channel
 // slices; zero insertion between kernel taps), so nothing is left to the op-level
 // finite-difference checks alone.
 

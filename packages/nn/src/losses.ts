@@ -105,7 +105,7 @@ export function binaryCrossEntropyWithLogits(
   return reduce(losses, reduction);
 }
 
-/** Options of mse: the reduction, and halving as in the seed notes. */
+/** Options of mse: the reduction, and halving (the ½ that cancels the square's 2). */
 export interface MseOptions extends ReductionOptions {
   /** Halve the squared error: with the mean, J = 1/(2m)·Σ (f(x) − y)² (default false). */
   readonly half?: boolean;
@@ -113,8 +113,8 @@ export interface MseOptions extends ReductionOptions {
 
 /**
  * Squared error (pred − target)², elementwise over tensors of one shape, averaged over every
- * element by default. `half: true` gives the seed notes' J = 1/(2m)·Σ (f(x_i) − y_i)² (m = the
- * number of elements). Gradient: 2(pred − target)/m, or (pred − target)/m with half.
+ * element by default. `half: true` gives J = 1/(2m)·Σ (f(x_i) − y_i)² (m = the number of
+ * elements), the loss of docs/cnn-backward.md's two-neuron warm-up. Gradient: 2(pred − target)/m, or (pred − target)/m with half.
  */
 export function mse(pred: Tensor, target: Tensor, options: MseOptions = {}): Tensor {
   const { reduction = "mean", half = false } = lossOptions("mse", options);

@@ -1,8 +1,8 @@
-// A deliberately naive convolution, written straight from the formulas of the seed notes
-// (/work/shared/SEED_NOTES.md) on nested arrays, for tests only. It shares no code with the
-// ops: padding, zero insertion, 180° rotation and "valid" cross-correlation of single planes are
-// the only building blocks. Groups run the plain formulas per group of channels; dilation
-// inserts d − 1 zeros between kernel taps, the same zero insertion the notes use for stride.
+// A deliberately naive convolution, written straight from the formulas of docs/cnn-backward.md
+// on nested arrays, for tests only. It shares no code with the ops: padding, zero insertion,
+// 180° rotation and "valid" cross-correlation of single planes are the only building blocks.
+// Groups run the plain formulas per group of channels; dilation inserts d − 1 zeros between
+// kernel taps, the same zero insertion that page uses for stride.
 
 export type Plane = number[][];
 /** [N][C][H][W], or a weight [Cout][Cin/groups][kh][kw]. */
@@ -68,7 +68,7 @@ function sumPlane(p: Plane): number {
   return p.reduce((total, row) => row.reduce((s, v) => s + v, total), 0);
 }
 
-/** 'same' pads d·(k − 1) in total per axis (the notes' (m − 1)/2 each side), odd extra after. */
+/** 'same' pads d·(k − 1) in total per axis (half on each side), odd extra after. */
 export function referencePadding(
   padding: ReferencePadding,
   kernel: [number, number],
@@ -126,7 +126,7 @@ export interface ReferenceGradients {
 }
 
 /**
- * Backward pass for upstream gradient dy (δ), as the notes derive it:
+ * Backward pass for upstream gradient dy (δ), as docs/cnn-backward.md derives it:
  * - dx: put S − 1 zeros between the entries of δ, pad it with k − 1 zeros on every side, and
  *   cross-correlate with the kernel rotated 180°; sum over the output channels; input cells no
  *   window reached get 0; finally drop the padding.

@@ -76,7 +76,7 @@ describe("sgd", () => {
     expect(Array.from((state.momentumBuffer as { w: Tensor }).w.data)).toEqual([0, 0]);
   });
 
-  it("takes the seed notes' SGD step on the two-neuron network", () => {
+  it("takes the SGD step of the two-neuron network in docs/cnn-backward.md", () => {
     // a = sigmoid(x·w11 + b1), y = relu(a·w21 + b2), J = ½(y − 2)², x = 1.
     const f64 = (v: number) => tensor([v], { dtype: "float64" });
     type Net = { w11: Tensor; b1: Tensor; w21: Tensor; b2: Tensor };
