@@ -1,35 +1,24 @@
 import type { Arbitrary } from "fast-check";
-import { promoteTypes, type DType } from "../dtype.js";
 import { kernels } from "../backends/backend.js";
+import { promoteTypes } from "../dtype.js";
 import type { BinaryKind } from "../kernels/elementwise.js";
 import { defineOp, type OpSample, type VjpContext } from "../registry.js";
-import { broadcastShapes } from "../shape.js";
 import type { SampleKit, ValueOptions } from "../sampling.js";
+import { broadcastShapes } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
-import { unbroadcast } from "./broadcast.js";
-import { equal, greater, less, where } from "./compare.js";
-import { log } from "./unary.js";
+import { binaryForward, unbroadcast } from "./broadcast.js";
+import { equal, greater, less, notEqual } from "./compare.js";
 import { produce } from "./util.js";
 
-/** Applies a broadcasting binary kernel; the result has the promoted dtype (or `dtype`). */
-export function binaryForward(kind: BinaryKind, a: Tensor, b: Tensor, dtype?: DType): Tensor {
-  const shape = broadcastShapes(kind, a.shape, b.shape);
-  let outType = dtype ?? promoteTypes(a.dtype, b.dtype);
-  // True division of integers gives floats, as in NumPy.
-  if (kind === "div" && outType === "int32") outType = "float32";
-  return produce(
-    outType,
-    shape,
-    (out) => kernels().binary(kind, a.buffer, a.shape, b.buffer, b.shape, out, shape),
-    "unspecified",
-  );
-}
+// The ops here and in compare.ts are the base of every other op's gradient. Their own vjps use
+// only each other (and unbroadcast), so that neither imports unary.ts, which imports them: −dy
+// is mul(dy, −1), the negation neg computes, and pow, whose gradient needs log, is in pow.ts.
 
 type BinaryContext = VjpContext<readonly ["a", "b"], Record<string, never>, undefined>;
 type PairSamples = (kit: SampleKit) => Arbitrary<OpSample<Record<string, never>>>;
 
-/** Pairs of tensors whose shapes broadcast together, with values from aValues and bValues. */
-function pairSamples(aValues: ValueOptions = {}, bValues: ValueOptions = {}): PairSamples {
+/** @internal Pairs of tensors whose shapes broadcast together, with values from aValues and bValues. */
+export function pairSamples(aValues: ValueOptions = {}, bValues: ValueOptions = {}): PairSamples {
   return (kit) =>
     kit
       .broadcastPair()
@@ -38,11 +27,11 @@ function pairSamples(aValues: ValueOptions = {}, bValues: ValueOptions = {}): Pa
 }
 
 /**
- * Registers a broadcasting elementwise op of a and b and returns its public function. `vjp`
+ * @internal Registers a broadcasting elementwise op of a and b and returns its public function. `vjp`
  * gives the gradients at the broadcast shape (null where not needed); each is summed back to its
  * operand's shape here, once for every op.
  */
-function defineBinary(
+export function defineBinary(
   name: Extract<BinaryKind, "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum">,
   vjp: (ctx: BinaryContext) => readonly [Tensor | null, Tensor | null],
   samples: PairSamples = pairSamples(),
@@ -73,16 +62,6 @@ export const div = defineBinary(
   ({ dy, inputs: [, b], y }) => [div(dy, b), mul(mul(dy, div(y, b)), -1)],
   pairSamples({}, { awayFrom: [0], margin: 0.3 }),
 );
-/** a^b elementwise. Gradient: dy·b·a^(b−1), dy·a^b·log a (0 where a ≤ 0, as JAX does). */
-export const pow = defineBinary(
-  "pow",
-  ({ dy, inputs: [a, b], y, needsGrad }) => [
-    needsGrad[0] ? mul(dy, mul(b, pow(a, sub(b, 1)))) : null,
-    needsGrad[1] ? mul(dy, mul(y, logOfPositive(a))) : null,
-  ],
-  // Positive bases keep a^b real; exponents in a small range keep it well conditioned.
-  pairSamples({ min: 0.2, max: 2 }, { min: -2, max: 2 }),
-);
 /** Elementwise maximum (NaN wins). Gradient to the larger; ties split it evenly. */
 export const maximum = defineBinary(
   "maximum",
@@ -101,12 +80,6 @@ export const minimum = defineBinary(
   },
   distinctPairs,
 );
-
-/** log a where a > 0, else 0: the log is taken of positive bases only, never giving NaN. */
-function logOfPositive(a: Tensor): Tensor {
-  const positive = greater(a, 0);
-  return where(positive, log(where(positive, a, 1)), 0);
-}
 
 /** Ties send half the gradient each way, so maximum(x, x) has gradient 1 like x itself. */
 function selectGrad(dy: Tensor, wins: Tensor, ties: Tensor): Tensor {
@@ -145,4 +118,51 @@ const reluBackwardOp = defineOp({
  */
 export function reluBackward(dy: TensorLike, x: TensorLike): Tensor {
   return reluBackwardOp(dy, x);
+}
+
+const whereOp = defineOp({
+  name: "where",
+  inputs: ["condition", "a", "b"],
+  forward: ([condition, a, b]) => {
+    const shape = broadcastShapes("where", condition.shape, a.shape, b.shape);
+    return produce(promoteTypes(a.dtype, b.dtype), shape, (out) =>
+      kernels().where(
+        condition.buffer,
+        condition.shape,
+        a.buffer,
+        a.shape,
+        b.buffer,
+        b.shape,
+        out,
+        shape,
+      ),
+    );
+  },
+  vjp: ({ dy, inputs: [condition, a, b], needsGrad }) => {
+    const chosen = mul(dy, notEqual(condition, 0));
+    return [
+      null,
+      needsGrad[1] ? unbroadcast(chosen, a.shape) : null,
+      needsGrad[2] ? unbroadcast(mul(dy, equal(condition, 0)), b.shape) : null,
+    ];
+  },
+  samples: (kit) =>
+    kit
+      .broadcastPair()
+      .chain(([sa, sb]) =>
+        kit.fc.tuple(
+          kit.tensor(sa, { dtype: "int32", min: 0, max: 1 }),
+          kit.tensor(sa),
+          kit.tensor(sb),
+        ),
+      )
+      .map(([condition, a, b]) => ({ inputs: [condition, a, b], attrs: {} })),
+});
+
+/**
+ * condition ≠ 0 ? a : b elementwise, all three broadcast together.
+ * Gradient: dy to a where the condition holds, to b elsewhere; none to the condition.
+ */
+export function where(condition: TensorLike, a: TensorLike, b: TensorLike): Tensor {
+  return whereOp(condition, a, b);
 }

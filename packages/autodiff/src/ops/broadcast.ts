@@ -1,5 +1,7 @@
 import { kernels } from "../backends/backend.js";
+import { promoteTypes, type DType } from "../dtype.js";
 import { shapeError, showShape } from "../errors.js";
+import type { BinaryKind } from "../kernels/elementwise.js";
 import { defineOp } from "../registry.js";
 import type { SampleKit, ValueOptions } from "../sampling.js";
 import { assertValidShape, broadcastShapes, normalizeAxes, shapesEqual } from "../shape.js";
@@ -8,9 +10,10 @@ import { reshape } from "./reshape.js";
 import { produce } from "./util.js";
 
 // Broadcasting and summing over axes are each other's gradient: broadcastTo's vjp sums dy over
-// the broadcast axes, sum's vjp broadcasts dy back. The two ops and unbroadcast, which every
-// broadcasting op's vjp uses, live here together, below the elementwise ops and reductions, so
-// that no module of ops imports one that imports it back.
+// the broadcast axes, sum's vjp broadcasts dy back. The two ops, unbroadcast, which every
+// broadcasting op's vjp uses, and binaryForward, the elementwise ops' broadcasting kernel call,
+// live here together, below the elementwise ops and reductions, so that no module of ops
+// imports one that imports it back.
 
 /** Which axes a reduction runs over (all when omitted) and whether they stay as size 1. */
 export interface ReduceAttrs {
@@ -98,6 +101,23 @@ const broadcastToOp = defineOp({
 /** x broadcast to `shape` by NumPy rules. Gradient: dy summed over the broadcast axes. */
 export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
   return broadcastToOp(x, { shape });
+}
+
+/**
+ * Applies a broadcasting binary kernel (the forward of every binary op and comparison); the
+ * result has the promoted dtype (or `dtype`).
+ */
+export function binaryForward(kind: BinaryKind, a: Tensor, b: Tensor, dtype?: DType): Tensor {
+  const shape = broadcastShapes(kind, a.shape, b.shape);
+  let outType = dtype ?? promoteTypes(a.dtype, b.dtype);
+  // True division of integers gives floats, as in NumPy.
+  if (kind === "div" && outType === "int32") outType = "float32";
+  return produce(
+    outType,
+    shape,
+    (out) => kernels().binary(kind, a.buffer, a.shape, b.buffer, b.shape, out, shape),
+    "unspecified",
+  );
 }
 
 /** Random tensors with a random subset of axes (or all) and keepdims, for reduction ops. */

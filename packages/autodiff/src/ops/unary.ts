@@ -4,8 +4,8 @@ import { argumentError, show } from "../errors.js";
 import { defineOp, type VjpContext } from "../registry.js";
 import type { ValueOptions } from "../sampling.js";
 import type { Tensor, TensorLike } from "../tensor.js";
-import { add, div, mul, reluBackward, sub } from "./binary.js";
-import { greater, where } from "./compare.js";
+import { add, div, mul, reluBackward, sub, where } from "./binary.js";
+import { greater } from "./compare.js";
 import { floatTypeOf, produce } from "./util.js";
 
 type UnaryContext = VjpContext<readonly ["x"], Record<string, never>, undefined>;
