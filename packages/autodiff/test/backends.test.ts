@@ -16,12 +16,12 @@ import {
 } from "../src/index.js";
 import { jsKernels } from "../src/backends/js.js";
 import { jsNormKernels } from "../src/kernels/norm.js";
-import { elementwiseTuning } from "../src/backends/wasm/kernels/elementwise.js";
-import { wasmKernels, wasmTuning } from "../src/backends/wasm/kernels/conv.js";
-import { threadTuning } from "../src/backends/wasm/runtime/threads.js";
-import { poolingTuning, wasmPoolKernels } from "../src/backends/wasm/kernels/pooling.js";
-import { reduceTuning, wasmReduceKernels } from "../src/backends/wasm/kernels/reduce.js";
-import { normTuning, wasmNormKernels } from "../src/backends/wasm/kernels/norm.js";
+import { wasmConvKernels } from "../src/backends/wasm/kernels/conv.js";
+import { wasmMatmulKernels } from "../src/backends/wasm/kernels/matmul.js";
+import { wasmPoolKernels } from "../src/backends/wasm/kernels/pooling.js";
+import { wasmReduceKernels } from "../src/backends/wasm/kernels/reduce.js";
+import { wasmNormKernels } from "../src/backends/wasm/kernels/norm.js";
+import { defaultWasmTuning, wasmTuning } from "../src/backends/wasm/tuning.js";
 import {
   localModule,
   relaxedLocalModule,
@@ -43,10 +43,9 @@ import { compileVariant } from "../scripts/build-wasm.js";
 // compared within RTOL_F32 times the largest magnitude of the js result. float64 matmul sums in
 // the same depth blocks as js but may group a skinny product's terms differently: RTOL_F64.
 const RTOL_F32 = 1e-4;
-/** threadTuning's own values, which the suites that lower them put back. */
-const defaultThreadWork = threadTuning.minThreadWork;
-const defaultClaimWork = threadTuning.minClaimWork;
 const RTOL_F64 = 1e-12;
+/** The wasm matmul and conv kernels, called directly. */
+const wasmKernels = { ...wasmMatmulKernels, ...wasmConvKernels };
 /**
  * The ops whose wasm kernels sum in another order or precision (batch norm: float64 sums in
  * SIMD lanes, per-cell arithmetic in float32); every other op's wasm kernels (elementwise,
@@ -215,15 +214,13 @@ describe("the relaxed-SIMD build", () => {
     const runtimePath = fileURLToPath(
       new URL("../src/backends/wasm/runtime/wasmRuntime.ts", import.meta.url),
     );
-    const threadsPath = fileURLToPath(
-      new URL("../src/backends/wasm/runtime/threads.ts", import.meta.url),
-    );
+    const tuningPath = fileURLToPath(new URL("../src/backends/wasm/tuning.ts", import.meta.url));
     const script = `const t = await import(${JSON.stringify(index)});
       const { singleThreadRuntime, wasmRuntime } = await import(${JSON.stringify(runtimePath)});
-      const { threadTuning } = await import(${JSON.stringify(threadsPath)});
-      threadTuning.minThreadWork = 1;
-      threadTuning.minClaimWork = 1;
-      threadTuning.lagAware = false;
+      const { wasmTuning } = await import(${JSON.stringify(tuningPath)});
+      wasmTuning.minThreadWork = 1;
+      wasmTuning.minClaimWork = 1;
+      wasmTuning.lagAware = false;
       const rng = t.prng(3);
       const a = rng.normal([2, 67, 300]);
       const b = rng.normal([45, 300]);
@@ -257,23 +254,15 @@ describe("the relaxed-SIMD build", () => {
   });
 });
 
-const defaultDirect = {
-  forward: wasmTuning.directForward,
-  filterChannels: wasmTuning.directFilterMaxChannels,
-};
-
 describe("wasm kernels agree with js kernels (float32)", () => {
   beforeAll(() => {
-    wasmTuning.minWasmWork = 0;
-    threadTuning.minThreadWork = 1;
-    threadTuning.minClaimWork = 1;
-    threadTuning.lagAware = false;
+    wasmTuning.minProductWork = 0;
+    wasmTuning.minThreadWork = 1;
+    wasmTuning.minClaimWork = 1;
+    wasmTuning.lagAware = false;
   });
   afterAll(() => {
-    wasmTuning.minWasmWork = 4096;
-    threadTuning.minThreadWork = defaultThreadWork;
-    threadTuning.minClaimWork = defaultClaimWork;
-    threadTuning.lagAware = true;
+    Object.assign(wasmTuning, defaultWasmTuning);
     setWasmThreads(2);
   });
 
@@ -554,8 +543,8 @@ describe("wasm kernels agree with js kernels (float32)", () => {
           expect(results[1], name).toEqual(results[0]);
         }
       } finally {
-        wasmTuning.directForward = defaultDirect.forward;
-        wasmTuning.directFilterMaxChannels = defaultDirect.filterChannels;
+        wasmTuning.directForward = defaultWasmTuning.directForward;
+        wasmTuning.directFilterMaxChannels = defaultWasmTuning.directFilterMaxChannels;
       }
     });
   }
@@ -597,8 +586,8 @@ describe("wasm kernels agree with js kernels (float32)", () => {
           }
         }
       } finally {
-        wasmTuning.directForward = defaultDirect.forward;
-        wasmTuning.directFilterMaxChannels = defaultDirect.filterChannels;
+        wasmTuning.directForward = defaultWasmTuning.directForward;
+        wasmTuning.directFilterMaxChannels = defaultWasmTuning.directFilterMaxChannels;
       }
     });
   }
@@ -625,7 +614,7 @@ describe("wasm kernels agree with js kernels (float32)", () => {
       expect(spoiled(expected)).toContain(false);
       expect(spoiled(expected)).toContain(true);
     } finally {
-      wasmTuning.directFilterMaxChannels = defaultDirect.filterChannels;
+      wasmTuning.directFilterMaxChannels = defaultWasmTuning.directFilterMaxChannels;
     }
   });
 });
@@ -691,10 +680,10 @@ describe("wasm sums reproduce js exactly", () => {
 
 describe("wasm pooling reproduces js exactly", () => {
   beforeAll(() => {
-    poolingTuning.minLength = 0;
+    wasmTuning.minPoolingLength = 0;
   });
   afterAll(() => {
-    poolingTuning.minLength = 4096;
+    wasmTuning.minPoolingLength = defaultWasmTuning.minPoolingLength;
   });
 
   it("2×2 max and average pooling with ties, ±∞, NaN and odd sizes", () => {
@@ -757,10 +746,10 @@ describe("wasm pooling reproduces js exactly", () => {
 
 describe("wasm batch norm agrees with js", () => {
   beforeAll(() => {
-    normTuning.minLength = 0;
+    wasmTuning.minNormLength = 0;
   });
   afterAll(() => {
-    normTuning.minLength = 4096;
+    wasmTuning.minNormLength = defaultWasmTuning.minNormLength;
   });
 
   // inner 28·28 (SIMD body only), 7·7 (a tail of 1), 1 ([N, C] data: tail only); an offset mean.
@@ -826,25 +815,18 @@ function outputList(outputs: Tensor | readonly Tensor[]): Tensor[] {
 describe("every registered op gives the same results under js and wasm", () => {
   // Every float32 kernel call goes to wasm, however small, and splits over 2 threads if it can.
   beforeAll(() => {
-    wasmTuning.minWasmWork = 0;
-    threadTuning.minThreadWork = 1;
-    threadTuning.minClaimWork = 1;
-    threadTuning.lagAware = false;
-    elementwiseTuning.minLength = 0;
-    poolingTuning.minLength = 0;
-    reduceTuning.minLength = 0;
-    normTuning.minLength = 0;
+    wasmTuning.minProductWork = 0;
+    wasmTuning.minThreadWork = 1;
+    wasmTuning.minClaimWork = 1;
+    wasmTuning.lagAware = false;
+    wasmTuning.minElementwiseLength = 0;
+    wasmTuning.minPoolingLength = 0;
+    wasmTuning.minReduceLength = 0;
+    wasmTuning.minNormLength = 0;
     setWasmThreads(2);
   });
   afterAll(() => {
-    wasmTuning.minWasmWork = 4096;
-    threadTuning.minThreadWork = defaultThreadWork;
-    threadTuning.minClaimWork = defaultClaimWork;
-    threadTuning.lagAware = true;
-    elementwiseTuning.minLength = 2048;
-    poolingTuning.minLength = 4096;
-    reduceTuning.minLength = 2048;
-    normTuning.minLength = 4096;
+    Object.assign(wasmTuning, defaultWasmTuning);
     setBackend("wasm");
   });
 
@@ -875,10 +857,10 @@ describe("every registered op's vjp matches finite differences under wasm (float
   // float64 matmul runs in wasm even for the samples' tiny products; conv stays in js.
   beforeAll(() => {
     setBackend("wasm");
-    wasmTuning.minWasmWork = 0;
+    wasmTuning.minProductWork = 0;
   });
   afterAll(() => {
-    wasmTuning.minWasmWork = 4096;
+    wasmTuning.minProductWork = defaultWasmTuning.minProductWork;
   });
   for (const op of differentiableOps()) {
     it(op.definition.name, () => checkOpGradients(op, { numRuns: 25 }));

@@ -13,14 +13,15 @@ import {
   matmul,
   type Tensor,
 } from "../src/index.js";
-import { RING_BYTES, ResidentRing, residencyTuning } from "../src/backends/wasm/runtime/residency.js";
+import { ResidentRing } from "../src/backends/wasm/runtime/residency.js";
+import { defaultWasmTuning, wasmTuning } from "../src/backends/wasm/tuning.js";
 
 // The ring is tested on its own with made-up addresses, then through the wasm backend: a CNN's
 // gradients must not change with the ring's size (entries overwritten every call, or never),
 // and nothing written to an array Tensor.data handed out reaches a kernel.
 
 afterEach(() => {
-  residencyTuning.ringBytes = RING_BYTES;
+  wasmTuning.maxRingBytes = defaultWasmTuning.maxRingBytes;
 });
 
 describe("the ring of resident outputs", () => {
@@ -41,7 +42,7 @@ describe("the ring of resident outputs", () => {
   });
 
   it("forgets an output once later outputs have wrapped over its block", () => {
-    residencyTuning.ringBytes = 64 * 1024;
+    wasmTuning.maxRingBytes = 64 * 1024;
     const ring = new ResidentRing(START);
     const arrays: Float32Array[] = [];
     for (let i = 0; i < 5; i++) {
@@ -58,7 +59,7 @@ describe("the ring of resident outputs", () => {
   });
 
   it("never puts an output on a block the same call reads", () => {
-    residencyTuning.ringBytes = 64 * 1024;
+    wasmTuning.maxRingBytes = 64 * 1024;
     const ring = new ResidentRing(START);
     ring.beginCall();
     const first = copied(4096);
@@ -90,7 +91,7 @@ describe("the ring of resident outputs", () => {
   });
 
   it("keeps blocks larger than a quarter of the ring out of it", () => {
-    residencyTuning.ringBytes = 64 * 1024;
+    wasmTuning.maxRingBytes = 64 * 1024;
     const ring = new ResidentRing(START);
     ring.beginCall();
     expect(ring.allocate(16 * 1024 + 1)).toBe(-1);
@@ -117,9 +118,9 @@ describe("resident outputs in the wasm backend", () => {
 
   it("give the same gradients whether outputs stay resident, wrap every call, or never fit", () => {
     const resident = gradients();
-    residencyTuning.ringBytes = 192 * 1024;
+    wasmTuning.maxRingBytes = 192 * 1024;
     const wrapping = gradients();
-    residencyTuning.ringBytes = 0;
+    wasmTuning.maxRingBytes = 0;
     const copied = gradients();
     expect(wrapping).toEqual(resident);
     expect(copied).toEqual(resident);
@@ -136,7 +137,7 @@ describe("resident outputs in the wasm backend", () => {
         activation: "relu",
       });
     // Room for four such outputs (16 KB each): the four after `a` wrap over its block.
-    residencyTuning.ringBytes = 4 * 16 * 1024;
+    wasmTuning.maxRingBytes = 4 * 16 * 1024;
     const a = conv();
     for (let i = 0; i < 4; i++) conv();
     const pooled = maxPool2d(a, { kernelSize: 2 });

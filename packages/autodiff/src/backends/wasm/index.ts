@@ -1,6 +1,7 @@
 import { registerBackend } from "../backend.js";
 import { wasmElementwiseKernels } from "./kernels/elementwise.js";
-import { wasmKernels } from "./kernels/conv.js";
+import { wasmMatmulKernels } from "./kernels/matmul.js";
+import { wasmConvKernels } from "./kernels/conv.js";
 import { wasmNormKernels } from "./kernels/norm.js";
 import { wasmOptimKernels } from "./kernels/optim.js";
 import { wasmPoolKernels } from "./kernels/pooling.js";
@@ -37,7 +38,8 @@ registerBackend({
     ...wasmPoolKernels,
     ...wasmNormKernels,
     ...wasmOptimKernels,
-    ...wasmKernels,
+    ...wasmMatmulKernels,
+    ...wasmConvKernels,
   },
   priority: 1,
   isAvailable: wasmAvailable,

@@ -6,124 +6,18 @@ import {
   type ConvEpilogue,
   type ConvKernels,
 } from "../../../kernels/conv.js";
-import { jsMatmulKernels, type MatmulKernels } from "../../../kernels/matmul.js";
-import { wasmRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
+import type { WasmRuntime } from "../runtime/wasmRuntime.js";
+import { productRuntime, runTask, runtimeOn, threadsFor } from "../runtime/threads.js";
+import { wasmTuning } from "../tuning.js";
 import { reluGradIn } from "./elementwise.js";
 import { sumIn } from "./reduce.js";
-import { runTask, runtimeOn, threadsFor } from "../runtime/threads.js";
 
-// Adapters from the kernel interfaces to the wasm kernels: float32 operands are copied into the
-// arena unless an earlier call left them resident (runtime.input), computed there (split over
-// the pool's threads when the work is large enough) and the results copied back from output
-// blocks that stay resident for later calls (runtime.output); small products go to the js
-// kernels, and so do float64 convolutions (float64 matmul runs in wasm too). Outputs are written
-// whole, so nothing is copied in for them: where a kernel adds into its result, the result is
-// zeroed in wasm memory first.
-
-/** @internal Work threshold, in multiply-adds; tests lower it to reach every code path. */
-export const wasmTuning = {
-  /** Products below this stay in js, where a call costs no copies. */
-  minWasmWork: 4096,
-  /**
-   * Stride-1, undilated convolutions other than 1×1 run forward on the direct kernels
-   * (assembly/convDirect.ts). Measured on one thread against im2col + GEMM: LeNet conv1 (1 → 6,
-   * 28×28, k5 pad 2) 1.3 → 0.84 ms in the kernel, LeNet conv2 (6 → 16, 12×12 k5) 0.95 → 0.61 ms,
-   * 32 → 64 3×3 on 32×32 44.7 → 35.3 ms, ResNet's 3×3 convs at 14×14, 7×7 and 4×4 8–20%
-   * faster; a 1×1 conv's GEMM reads x as it is and stays faster (2.9 vs 3.4 ms).
-   */
-  directForward: true,
-  /**
-   * Their filter gradient runs on the direct kernel up to this many output channels per group:
-   * LeNet conv1 3.0 → 2.1 ms (1.2 → 0.9 ms once a remainder of two channels took four taps at
-   * a time instead of four rows), but from 16 channels on the GEMM wins (LeNet conv2 1.18 vs
-   * 1.30 ms, the 3×3 32 → 64 40 vs 61 ms): the direct kernel re-reads the input once per
-   * four channels and two taps.
-   */
-  directFilterMaxChannels: 8,
-};
-
-/**
- * The main runtime when every operand is float32 and the work is worth the copies, else null.
- * A call asks it for threads, then runs in `runtimeOn(main, threads)`.
- */
-function mainFor(work: number, ...arrays: FloatArray[]): WasmRuntime | null {
-  if (work < wasmTuning.minWasmWork) return null;
-  for (const array of arrays) if (!(array instanceof Float32Array)) return null;
-  return wasmRuntime();
-}
-
-function matmul(
-  a: FloatArray,
-  aOffsets: readonly number[],
-  b: FloatArray,
-  bOffsets: readonly number[],
-  c: FloatArray,
-  m: number,
-  k: number,
-  n: number,
-  transA: boolean,
-  transB: boolean,
-): void {
-  let batches = aOffsets.length;
-  // float64 runs in wasm too (f64x2); mixed operands never reach a kernel.
-  const f64 = a instanceof Float64Array && b instanceof Float64Array && c instanceof Float64Array;
-  const main = f64 ? mainFor(batches * m * n * k) : mainFor(batches * m * n * k, a, b, c);
-  if (main === null) {
-    jsMatmulKernels.matmul(a, aOffsets, b, bOffsets, c, m, k, n, transA, transB);
-    return;
-  }
-  const bytes = f64 ? 8 : 4;
-  const threads = threadsFor(main, batches * m * n * k);
-  const runtime = runtimeOn(main, threads);
-  runtime.reset();
-  const aAt = runtime.input(a);
-  const bAt = runtime.input(b);
-  // The GEMM adds into C.
-  const cAt = runtime.output(bytes * batches * m * n);
-  runtime.exports.zeroBytes(cAt, bytes * batches * m * n);
-  // [batch, m, k]·[k, n] with one shared B is one (batch·m)×k·k×n product, as in js.
-  if (batches > 1 && !transA && foldable(aOffsets, bOffsets, m * k)) {
-    m *= batches;
-    batches = 1;
-  }
-  const addresses = runtime.alloc(8 * batches);
-  for (let i = 0; i < batches; i++) {
-    runtime.i32[addresses / 4 + i] = aAt + bytes * aOffsets[i]!;
-    runtime.i32[addresses / 4 + batches + i] = bAt + bytes * bOffsets[i]!;
-  }
-  const scratchStride = f64
-    ? runtime.exports.gemmF64ScratchBytes()
-    : runtime.exports.gemmScratchBytes();
-  const scratch = runtime.alloc(threads * scratchStride);
-  const args = runtime.args([
-    m,
-    k,
-    n,
-    transA ? 1 : k,
-    transA ? m : 1,
-    transB ? 1 : n,
-    transB ? k : 1,
-    batches,
-    addresses,
-    addresses + 4 * batches,
-    cAt,
-    scratch,
-    scratchStride,
-    f64 ? 1 : 0,
-  ]);
-  runTask(runtime, "matmulTask", args, threads);
-  runtime.copyOut(cAt, c);
-}
-
-/** True when every batch shares B and the A matrices follow each other with no gaps. */
-function foldable(aOffsets: readonly number[], bOffsets: readonly number[], aSize: number) {
-  const a0 = aOffsets[0]!;
-  const b0 = bOffsets[0]!;
-  for (let i = 1; i < aOffsets.length; i++) {
-    if (bOffsets[i] !== b0 || aOffsets[i] !== a0 + i * aSize) return false;
-  }
-  return true;
-}
+// conv2d, its two backprops and fusedConv2d's gradients in wasm, float32: operands are copied
+// into the arena unless an earlier call left them resident (runtime.input), computed there
+// (split over the pool's threads when the work is large enough) and the results copied back
+// from output blocks that stay resident for later calls (runtime.output); small convolutions
+// and float64 ones go to the js kernels. Outputs are written whole, so nothing is copied in for
+// them: where a kernel adds into its result, the result is zeroed in wasm memory first.
 
 /** Multiply-adds of one conv2d pass, the same for its forward and both backprops. */
 function convWork(p: Conv2dParams): number {
@@ -239,7 +133,7 @@ function convForward(
   epilogue?: ConvEpilogue,
 ): void {
   const operands = epilogue === undefined ? [x, w, y] : [x, w, y, epilogue.bias];
-  const main = mainFor(convWork(p), ...operands);
+  const main = productRuntime(convWork(p), ...operands);
   if (main === null) {
     if (epilogue === undefined) jsConvKernels.conv2d(x, w, y, p);
     else jsConvKernels.fusedConv2d(x, w, y, p, epilogue);
@@ -278,7 +172,7 @@ function forwardIn(
 }
 
 function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: Conv2dParams): void {
-  const main = mainFor(convWork(p), dy, w, dx);
+  const main = productRuntime(convWork(p), dy, w, dx);
   if (main === null) {
     jsConvKernels.conv2dBackpropInput(dy, w, dx, p);
     return;
@@ -378,7 +272,7 @@ function conv2dBackpropFilter(
   dw: FloatArray,
   p: Conv2dParams,
 ): void {
-  const main = mainFor(convWork(p), x, dy, dw);
+  const main = productRuntime(convWork(p), x, dy, dw);
   if (main === null) {
     jsConvKernels.conv2dBackpropFilter(x, dy, dw, p);
     return;
@@ -432,7 +326,7 @@ const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (
   relu,
 ) => {
   const outputs = dx === null ? [dw, db] : [dx, dw, db];
-  const main = mainFor(convWork(p), dy, y, x, w, ...outputs);
+  const main = productRuntime(convWork(p), dy, y, x, w, ...outputs);
   if (main === null) {
     jsConvKernels.fusedConv2dBackward(dy, y, x, w, dx, dw, db, p, relu);
     return;
@@ -462,9 +356,8 @@ const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (
   runtime.copyOut(dbAt, db);
 };
 
-/** The kernels the wasm backend replaces; everything else falls back to js. */
-export const wasmKernels: MatmulKernels & ConvKernels = {
-  matmul,
+/** The conv kernels of the wasm backend; everything else falls back to js. */
+export const wasmConvKernels: ConvKernels = {
   conv2d: convForward,
   fusedConv2d: convForward,
   conv2dBackpropInput,

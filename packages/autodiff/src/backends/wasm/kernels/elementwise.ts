@@ -7,6 +7,7 @@ import {
 } from "../../../kernels/elementwise.js";
 import { broadcastStrides } from "../../../kernels/strided.js";
 import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
+import { wasmTuning } from "../tuning.js";
 
 // Float32 unary and binary kernels for the kinds whose wasm results equal js exactly (see
 // assembly/elementwise.ts). They pay for copying operands in and the result out: measured in a
@@ -23,9 +24,6 @@ const UNARY: Partial<Record<UnaryKind, number>> = {
 };
 const BINARY: Partial<Record<BinaryKind, number>> = { add: 0, sub: 1, mul: 2, div: 3, reluGrad: 4 };
 
-/** @internal Arrays shorter than this stay in js; tests lower it to reach the wasm kernels. */
-export const elementwiseTuning = { minLength: 2048 };
-
 function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): void {
   const code = UNARY[kind];
   const runtime = singleThreadRuntime();
@@ -34,7 +32,7 @@ function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): 
     runtime === null ||
     !(x instanceof Float32Array) ||
     !(out instanceof Float32Array) ||
-    x.length < elementwiseTuning.minLength
+    x.length < wasmTuning.minElementwiseLength
   ) {
     jsElementwiseKernels.unary(kind, x, out, alpha);
     return;
@@ -122,7 +120,7 @@ function binary(
     !(a instanceof Float32Array) ||
     !(b instanceof Float32Array) ||
     !(out instanceof Float32Array) ||
-    out.length < elementwiseTuning.minLength
+    out.length < wasmTuning.minElementwiseLength
   ) {
     jsElementwiseKernels.binary(kind, a, aShape, b, bShape, out, outShape);
     return;

@@ -9,16 +9,14 @@ import {
   type NormKernels,
 } from "../../../kernels/norm.js";
 import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
+import { wasmTuning } from "../tuning.js";
 
 // Float32 batch norm in wasm (assembly/norm.ts): the passes over the cells run there, four lanes
 // at a time; the per-channel formulas are js's own (kernels/norm.ts), so the two backends differ
 // only in the order float64 sums are added and in float32 rounding of the per-cell arithmetic.
 
-/** @internal Inputs smaller than this stay in js; tests lower it to reach the wasm kernels. */
-export const normTuning = { minLength: 4096 };
-
 function runtimeFor(x: FloatArray, ...others: (FloatArray | null)[]): WasmRuntime | null {
-  if (x.length < normTuning.minLength || !(x instanceof Float32Array)) return null;
+  if (x.length < wasmTuning.minNormLength || !(x instanceof Float32Array)) return null;
   for (const array of others) if (array !== null && !(array instanceof Float32Array)) return null;
   return singleThreadRuntime();
 }

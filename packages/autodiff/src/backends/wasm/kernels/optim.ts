@@ -1,6 +1,6 @@
 import { adamCoefficients, jsOptimKernels, type OptimKernels } from "../../../kernels/optim.js";
-import { elementwiseTuning } from "./elementwise.js";
 import { singleThreadRuntime } from "../runtime/wasmRuntime.js";
+import { wasmTuning } from "../tuning.js";
 
 // Adam in wasm SIMD, bit-identical to the js loop. Measured on LeNet-5-sized leaves (67,000
 // float32 parameters): 1.1–1.9 ms per update with the js loop (V8 spends it on the float32
@@ -9,7 +9,7 @@ import { singleThreadRuntime } from "../runtime/wasmRuntime.js";
 const adamF32: OptimKernels["adamF32"] = (w, g, m, v, step, next, expAvg, expAvgSq) => {
   const runtime = singleThreadRuntime();
   const count = w.length;
-  if (runtime === null || count < elementwiseTuning.minLength) {
+  if (runtime === null || count < wasmTuning.minElementwiseLength) {
     jsOptimKernels.adamF32(w, g, m, v, step, next, expAvg, expAvgSq);
     return;
   }

@@ -7,16 +7,14 @@ import {
   type PoolPlanes,
 } from "../../../kernels/pool.js";
 import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
+import { wasmTuning } from "../tuning.js";
 
 // 2×2, stride-2 pooling of float32 (the common CNN case) in wasm, four windows per SIMD step;
 // results are identical to js (assembly/pool.ts). Other geometries and dtypes stay in js.
 
-/** @internal Inputs smaller than this stay in js; tests lower it to reach the wasm kernels. */
-export const poolingTuning = { minLength: 4096 };
-
 /** The runtime when `x` is float32, large enough and pooled 2×2 with stride 2, else null. */
 function runtimeFor(g: PoolGeometry, ...arrays: TypedArray[]): WasmRuntime | null {
-  if (g.planes * g.h.size * g.w.size < poolingTuning.minLength || !isPlain2x2(g)) return null;
+  if (g.planes * g.h.size * g.w.size < wasmTuning.minPoolingLength || !isPlain2x2(g)) return null;
   for (const array of arrays) if (!(array instanceof Float32Array)) return null;
   return singleThreadRuntime();
 }
@@ -87,7 +85,7 @@ function maxPool2dBackward(
     planes === null ||
     !(dy instanceof Float32Array) ||
     !(dx instanceof Float32Array) ||
-    dx.length < poolingTuning.minLength ||
+    dx.length < wasmTuning.minPoolingLength ||
     2 * planes.outH > planes.height ||
     2 * planes.outW > planes.width
   ) {

@@ -3,13 +3,11 @@ import { jsReduceKernels, type ReduceKernels, type ReduceKind } from "../../../k
 import { jsShapeKernels, type ShapeKernels } from "../../../kernels/shape.js";
 import { broadcastStrides } from "../../../kernels/strided.js";
 import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
+import { wasmTuning } from "../tuning.js";
 
 // Float32 sum and scatter-add in wasm, in the js kernels' order and rounding (identical
 // results): the bias gradients and the max-pool gradient of a CNN step, whose js loops pay a
 // callback per row or per element.
-
-/** @internal Arrays shorter than this stay in js; tests lower it to reach the wasm kernels. */
-export const reduceTuning = { minLength: 2048 };
 
 function reduce(
   kind: ReduceKind,
@@ -25,7 +23,7 @@ function reduce(
     shape.length === 0 ||
     !(x instanceof Float32Array) ||
     !(out instanceof Float32Array) ||
-    x.length < reduceTuning.minLength
+    x.length < wasmTuning.minReduceLength
   ) {
     jsReduceKernels.reduce(kind, x, shape, axes, out);
     return;
@@ -71,7 +69,7 @@ function scatterAdd(
     runtime === null ||
     !(updates instanceof Float32Array) ||
     !(out instanceof Float32Array) ||
-    updates.length < reduceTuning.minLength
+    updates.length < wasmTuning.minReduceLength
   ) {
     jsShapeKernels.scatterAdd(updates, outer, n, inner, indices, out);
     return;

@@ -1,4 +1,5 @@
 import type { TypedArray } from "../../../dtype.js";
+import { wasmTuning } from "../tuning.js";
 
 // Kernel outputs kept in wasm memory after their copy out. A CNN step feeds most outputs
 // straight to the next kernel (conv → pool → conv, and back), which would copy the same bytes
@@ -18,9 +19,6 @@ export const RING_BYTES = 32 << 20;
  * first 32 MiB lap, which cost LeNet conv2's forward 0.1–0.18 ms of its 0.6 in the bench.
  */
 const FIRST_RING_BYTES = 4 << 20;
-
-/** @internal The most of the ring in use; tests shrink it so that outputs wrap over each other. */
-export const residencyTuning = { ringBytes: RING_BYTES };
 
 /** Where one output lives in the ring, and which JS array bytes it holds. */
 interface Resident {
@@ -60,7 +58,7 @@ export class ResidentRing {
    * than a quarter of the ring, or landing on a block this call already uses.
    */
   allocate(bytes: number): number {
-    const size = Math.min(this.size, residencyTuning.ringBytes, RING_BYTES);
+    const size = Math.min(this.size, wasmTuning.maxRingBytes, RING_BYTES);
     const span = Math.ceil(bytes / ALIGN) * ALIGN;
     if (span > size / 4) return -1;
     let at = this.top;

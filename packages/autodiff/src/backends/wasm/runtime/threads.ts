@@ -1,32 +1,16 @@
+import type { FloatArray } from "../../../dtype.js";
 import { argumentError } from "../../../errors.js";
 import { coreCount, environment } from "./host.js";
+import { wasmTuning } from "../tuning.js";
 import { ThreadPool } from "./workerPool.js";
-import { singleThreadRuntime, wasmRuntime, type TaskName, type WasmRuntime } from "./wasmRuntime.js";
+import {
+  singleThreadRuntime,
+  wasmRuntime,
+  type TaskName,
+  type WasmRuntime,
+} from "./wasmRuntime.js";
 
 // How many threads a wasm kernel call uses, and the one pool they come from.
-
-/** @internal Thresholds, in multiply-adds; tests lower them to reach every code path. */
-export const threadTuning = {
-  /**
-   * Below this per thread, waking the workers costs more than it saves. Measured on two cores,
-   * in alternation in one process: a 128³ matmul (2 M multiply-adds) ran 0.97× as fast on two
-   * threads, a 256³ one (17 M) 1.66×, the 3×3 convs of 116–460 M 1.05–1.84×. At 8 M a LeNet-5
-   * step ran on one thread; at 4 M its conv2 passes (15 M each) split, and since the conv
-   * threads claim chunks of samples as they come free (a late worker no longer holds a job up)
-   * the step's median went from 10.24–10.39 to 9.26–9.78 ms, 9.07 to 8.25 with
-   * `--initial-old-space-size=64` (at 2 M: 9.37–9.73 and 8.54).
-   */
-  minThreadWork: 1 << 22,
-  /**
-   * The same for a job whose threads claim their work (convolutions): a late worker costs it
-   * nothing, so it splits from less. LeNet step, alternating blocks, 2 M against 4 M (conv1's
-   * 7.5 M passes split too): 9.19 against 9.48 ms, 7.66 against 7.97 with
-   * `--initial-old-space-size=64`.
-   */
-  minClaimWork: 1 << 21,
-  /** Whether a job stays on one thread when the pool's lag exceeds what threads would save. */
-  lagAware: true,
-};
 
 let threadLimit = threadsFromEnvironment();
 let pool: ThreadPool | undefined;
@@ -73,17 +57,29 @@ let skipped = 0;
  * processes hold the cores).
  */
 export function threadsFor(runtime: WasmRuntime, work: number, claims = false): number {
-  const perThread = claims ? threadTuning.minClaimWork : threadTuning.minThreadWork;
+  const perThread = claims ? wasmTuning.minClaimWork : wasmTuning.minThreadWork;
   if (!runtime.shared || threadLimit === 1 || work < 2 * perThread) return 1;
   const threads = Math.min(wasmThreads(), Math.floor(work / perThread));
   if (threads <= 1) return 1;
   const saved = (work / MACS_PER_MS) * (1 - 1 / threads);
-  if (threadTuning.lagAware && saved < 2 * pool!.lagMs && ++skipped % PROBE_EVERY !== 0) {
+  if (wasmTuning.lagAware && saved < 2 * pool!.lagMs && ++skipped % PROBE_EVERY !== 0) {
     return 1;
   }
   // Callers ask before copying operands in: the workers wake while the copies run.
   pool!.warm();
   return threads;
+}
+
+/**
+ * The main runtime for a product of `work` multiply-adds (matmul, conv) when every operand is
+ * float32 and the work is worth the copies, else null (the call stays in js). A call asks it
+ * for threads (threadsFor), then runs in `runtimeOn(main, threads)`. Callers that run float64
+ * in wasm pass no arrays.
+ */
+export function productRuntime(work: number, ...arrays: FloatArray[]): WasmRuntime | null {
+  if (work < wasmTuning.minProductWork) return null;
+  for (const array of arrays) if (!(array instanceof Float32Array)) return null;
+  return wasmRuntime();
 }
 
 /**
