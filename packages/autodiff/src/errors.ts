@@ -76,14 +76,25 @@ export function show(value: unknown, depth = 0): string {
   return String(value);
 }
 
+/** A SHAPE_MISMATCH error `<op>: <message>`, for an input whose shape the op cannot take. */
 export function shapeError(op: string, message: string): TapegradError {
   return new TapegradError("SHAPE_MISMATCH", `${op}: ${message}`);
 }
 
+/** An INVALID_ARGUMENT error `<op>: <message>`, for a value of the wrong kind or out of range. */
 export function argumentError(op: string, message: string): TapegradError {
   return new TapegradError("INVALID_ARGUMENT", `${op}: ${message}`);
 }
 
+/** A DTYPE_MISMATCH error `<op>: <message>`, for a tensor of a dtype the op does not take. */
 export function dtypeError(op: string, message: string): TapegradError {
   return new TapegradError("DTYPE_MISMATCH", `${op}: ${message}`);
+}
+
+/** The name of input i of an op, for messages: `w`, or `xs[2]` for a list of inputs. */
+export function inputName(
+  op: { readonly inputs: readonly string[]; readonly variadic?: boolean },
+  i: number,
+): string {
+  return op.variadic ? `${op.inputs[0]}[${i}]` : (op.inputs[i] ?? `input ${i}`);
 }

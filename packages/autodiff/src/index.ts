@@ -24,7 +24,16 @@ export {
 } from "./tensor.js";
 export type { NestedArray, TensorLike, TensorOptions } from "./tensor.js";
 export type { DType, FloatDType, TypedArray, FloatArray } from "./dtype.js";
-export { TapegradError, type ErrorCode } from "./errors.js";
+export {
+  TapegradError,
+  argumentError,
+  dtypeError,
+  shapeError,
+  show,
+  showShape,
+  type ErrorCode,
+} from "./errors.js";
+export type { Pair, Padding } from "./ops/window.js";
 export {
   detectAnomaly,
   isDetectingAnomaly,

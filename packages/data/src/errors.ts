@@ -1,18 +1,10 @@
 import { TapegradError } from "@tapegrad/autodiff";
 
-/** Formats a shape the way every tapegrad error message shows it: `[2,3]`. */
-export function showShape(shape: readonly number[]): string {
-  return `[${shape.join(",")}]`;
-}
+// The shared constructors and formatting, so data's messages read like the ops'; CORRUPT_FILE
+// and the file system errors below are data's own.
+export { argumentError, shapeError, showShape } from "@tapegrad/autodiff";
 
-export function argumentError(where: string, message: string): TapegradError {
-  return new TapegradError("INVALID_ARGUMENT", `${where}: ${message}`);
-}
-
-export function shapeError(where: string, message: string): TapegradError {
-  return new TapegradError("SHAPE_MISMATCH", `${where}: ${message}`);
-}
-
+/** A CORRUPT_FILE error `<source>: <message>`: a file whose bytes do not match its format. */
 export function corruptFile(source: string, message: string): TapegradError {
   return new TapegradError("CORRUPT_FILE", `${source}: ${message}`);
 }

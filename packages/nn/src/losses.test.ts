@@ -110,7 +110,7 @@ describe("crossEntropy", () => {
       }),
     );
     expect(() => crossEntropy(logits, labels, { reduction: "avg" as never })).toThrow(
-      'crossEntropy: reduction must be "mean", "sum" or "none", got "avg"',
+      'crossEntropy: reduction must be "mean", "sum" or "none", got avg',
     );
     expect(() => crossEntropy(logits, labels, { labelSmoothing: 1.5 })).toThrow(
       "crossEntropy: labelSmoothing must be a number in [0, 1], got 1.5",

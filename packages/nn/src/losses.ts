@@ -1,12 +1,16 @@
 import {
-  TapegradError,
   Tensor,
   add,
+  argumentError,
+  dtypeError,
   logSoftmax,
   mean,
   mul,
   neg,
   oneHot,
+  shapeError,
+  show,
+  showShape,
   softplus,
   square,
   sub,
@@ -14,7 +18,6 @@ import {
   where,
   type TensorLike,
 } from "@tapegrad/autodiff";
-import { show } from "./layers/check.js";
 
 /** How per-example losses combine: their mean (default), their sum, or none (one per example). */
 export type Reduction = "mean" | "sum" | "none";
@@ -183,10 +186,7 @@ export function checkLabels(
     throw argumentError(fn, `labels must be an int32 Tensor, got ${typeof labels}`);
   }
   if (labels.dtype !== "int32") {
-    throw new TapegradError(
-      "DTYPE_MISMATCH",
-      `${fn}: labels must be int32 class indices, got ${labels.dtype}`,
-    );
+    throw dtypeError(fn, `labels must be int32 class indices, got ${labels.dtype}`);
   }
   if (labels.ndim !== 1 || labels.shape[0] !== n) {
     throw shapeError(
@@ -215,10 +215,7 @@ function checkFloat(fn: string, name: string, x: unknown): asserts x is Tensor {
     throw argumentError(fn, `${name} must be a Tensor, got ${x === null ? "null" : typeof x}`);
   }
   if (x.dtype === "int32") {
-    throw new TapegradError(
-      "DTYPE_MISMATCH",
-      `${fn}: ${name} must be float32 or float64, got int32`,
-    );
+    throw dtypeError(fn, `${name} must be float32 or float64, got int32`);
   }
 }
 
@@ -253,16 +250,4 @@ function checkPosWeight(fn: string, posWeight: TensorLike, shape: readonly numbe
         `shape ${showShape(shape)}`,
     );
   }
-}
-
-function argumentError(fn: string, message: string): TapegradError {
-  return new TapegradError("INVALID_ARGUMENT", `${fn}: ${message}`);
-}
-
-function shapeError(fn: string, message: string): TapegradError {
-  return new TapegradError("SHAPE_MISMATCH", `${fn}: ${message}`);
-}
-
-function showShape(shape: readonly number[]): string {
-  return `[${shape.join(",")}]`;
 }

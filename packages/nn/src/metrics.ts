@@ -1,4 +1,4 @@
-import { TapegradError, Tensor, argmax, tensor } from "@tapegrad/autodiff";
+import { TapegradError, Tensor, argmax, showShape, tensor } from "@tapegrad/autodiff";
 import { show } from "./layers/check.js";
 import { checkLabels } from "./losses.js";
 
@@ -42,7 +42,7 @@ export function confusionMatrix(
     if (c !== numClasses) {
       throw new TapegradError(
         "SHAPE_MISMATCH",
-        `${fn}: logits have ${c} classes (shape [${logitsOrPredictions.shape.join(",")}]), ` +
+        `${fn}: logits have ${c} classes (shape ${showShape(logitsOrPredictions.shape)}), ` +
           `expected numClasses = ${numClasses}`,
       );
     }
@@ -61,7 +61,7 @@ export function confusionMatrix(
 export function formatConfusionMatrix(matrix: Tensor, classNames?: readonly string[]): string {
   const fn = "formatConfusionMatrix";
   if (!(matrix instanceof Tensor) || matrix.ndim !== 2 || matrix.shape[0] !== matrix.shape[1]) {
-    const got = matrix instanceof Tensor ? `shape [${matrix.shape.join(",")}]` : typeof matrix;
+    const got = matrix instanceof Tensor ? `shape ${showShape(matrix.shape)}` : typeof matrix;
     throw new TapegradError("SHAPE_MISMATCH", `${fn}: matrix must be square [C, C], got ${got}`);
   }
   const c = matrix.shape[0]!;
@@ -110,7 +110,7 @@ function predictions(
     throw new TapegradError(
       x.ndim === 1 ? "DTYPE_MISMATCH" : "SHAPE_MISMATCH",
       `${fn}: expected logits [N, C] or int32 predictions [N], got a ${x.dtype} tensor of ` +
-        `shape [${x.shape.join(",")}]`,
+        `shape ${showShape(x.shape)}`,
     );
   }
   const n = x.shape[0]!;

@@ -1,4 +1,4 @@
-import { TapegradError, isTensor, treeFlatten, treeMap } from "@tapegrad/autodiff";
+import { TapegradError, isTensor, showShape, treeFlatten, treeMap } from "@tapegrad/autodiff";
 
 export { treeMap, treeLeaves, treeFlatten, treeUnflatten, type Tree } from "@tapegrad/autodiff";
 
@@ -42,7 +42,7 @@ export function loadInto<T>(template: T, loaded: unknown): T {
 
 /** What a leaf must match: dtype and shape for a tensor (`float32 [5,4]`), else its kind. */
 function describe(leaf: unknown): string {
-  if (isTensor(leaf)) return `${leaf.dtype} [${leaf.shape.join(",")}]`;
+  if (isTensor(leaf)) return `${leaf.dtype} ${showShape(leaf.shape)}`;
   if (leaf === null) return "null";
   return `a ${typeof leaf}`;
 }

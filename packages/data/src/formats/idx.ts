@@ -1,4 +1,4 @@
-import { argumentError, corruptFile } from "../errors.js";
+import { argumentError, corruptFile, showShape } from "../errors.js";
 
 /** Element types an IDX file can hold, by their type codes 0x08…0x0E. */
 export type IdxDType = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
@@ -98,7 +98,7 @@ export function readIdxHeader(bytes: Uint8Array, source = "IDX data"): IdxHeader
   if (payloadBytes > MAX_IDX_PAYLOAD_BYTES) {
     throw corruptFile(
       source,
-      `the header declares ${type.dtype} dimensions [${shape.join(",")}], ${payloadBytes} bytes of ` +
+      `the header declares ${type.dtype} dimensions ${showShape(shape)}, ${payloadBytes} bytes of ` +
         `data, more than the ${MAX_IDX_PAYLOAD_BYTES} this reader accepts`,
     );
   }
@@ -116,7 +116,7 @@ export function readIdx(bytes: Uint8Array, source = "IDX data"): IdxData {
     const why = got < payloadBytes ? "truncated" : `${got - payloadBytes} extra bytes`;
     throw corruptFile(
       source,
-      `size mismatch: ${dtype} dimensions [${shape.join(",")}] need ${payloadBytes} data bytes ` +
+      `size mismatch: ${dtype} dimensions ${showShape(shape)} need ${payloadBytes} data bytes ` +
         `after the ${headerBytes}-byte header, got ${got} (${why})`,
     );
   }
@@ -169,7 +169,7 @@ export function writeIdx({ dtype, shape, data }: IdxData): Uint8Array {
   if (shape.length === 0 || shape.length > 255 || data.length !== size) {
     throw argumentError(
       "writeIdx",
-      `shape [${shape.join(",")}] needs 1–255 dimensions and ${size} elements, got ${data.length}`,
+      `shape ${showShape(shape)} needs 1–255 dimensions and ${size} elements, got ${data.length}`,
     );
   }
   const bytes = new Uint8Array(4 + 4 * shape.length + size * TYPES[CODES[dtype]]!.bytes);

@@ -1,5 +1,5 @@
 import { tensor, type Tensor } from "@tapegrad/autodiff";
-import { corruptFile } from "../errors.js";
+import { corruptFile, showShape } from "../errors.js";
 import type { IdxData } from "./idx.js";
 
 /** Fashion-MNIST's ten classes, by label 0…9. */
@@ -45,13 +45,13 @@ export function mnistFromIdx(
   if (images.dtype !== "uint8" || images.shape.length !== 3) {
     throw corruptFile(
       sources.images,
-      `expected uint8 images [N,H,W], got ${images.dtype} [${images.shape.join(",")}]`,
+      `expected uint8 images [N,H,W], got ${images.dtype} ${showShape(images.shape)}`,
     );
   }
   if (labels.dtype !== "uint8" || labels.shape.length !== 1) {
     throw corruptFile(
       sources.labels,
-      `expected uint8 labels [N], got ${labels.dtype} [${labels.shape.join(",")}]`,
+      `expected uint8 labels [N], got ${labels.dtype} ${showShape(labels.shape)}`,
     );
   }
   const n = images.shape[0]!;

@@ -1,42 +1,25 @@
-import { TapegradError, Tensor, type FloatDType, type Rng } from "@tapegrad/autodiff";
+import {
+  TapegradError,
+  Tensor,
+  argumentError,
+  shapeError,
+  show,
+  showShape,
+  type FloatDType,
+  type Rng,
+} from "@tapegrad/autodiff";
 
 /**
- * Argument checks and error constructors shared by the layers, combinators and initialisers.
- * Every message reads `<layer>: <argument> must be <expected>, got <value>`.
+ * Argument checks shared by the layers, combinators and initialisers. Every message reads
+ * `<layer>: <argument> must be <expected>, got <value>`, formatted by the error helpers of
+ * @tapegrad/autodiff (re-exported here), so nn's messages read like the ops'.
  */
 
-/** A number for both spatial axes, or `[height, width]`. */
-export type Pair = number | readonly [number, number];
-
-/** Convolution padding: symmetric per axis, `'valid'` (none) or `'same'` (output = input size). */
-export type ConvPadding = Pair | "valid" | "same";
+export { argumentError, shapeError, show, showShape };
+export type { Pair, Padding as ConvPadding } from "@tapegrad/autodiff";
 
 /** A layer with neither params nor state has `{}` for both. */
 export type NoState = Record<string, never>;
-
-/** Formats a shape the way every tapegrad error message shows it: `[2,3]`. */
-export function showShape(shape: readonly number[]): string {
-  return `[${shape.join(",")}]`;
-}
-
-/** Shows any value briefly for "got …" in a message. */
-export function show(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(show).join(",")}]`;
-  if (value instanceof Tensor) return `a tensor of shape ${showShape(value.shape)}`;
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "object" && value !== null) return "an object";
-  return String(value);
-}
-
-/** An INVALID_ARGUMENT error: `<where>: <message>`. */
-export function argumentError(where: string, message: string): TapegradError {
-  return new TapegradError("INVALID_ARGUMENT", `${where}: ${message}`);
-}
-
-/** A SHAPE_MISMATCH error: `<where>: <message>`. */
-export function shapeError(where: string, message: string): TapegradError {
-  return new TapegradError("SHAPE_MISMATCH", `${where}: ${message}`);
-}
 
 /** An INVALID_STATE error (missing state or rng): `<where>: <message>`. */
 export function stateError(where: string, message: string): TapegradError {

@@ -102,7 +102,7 @@ describe("linear", () => {
       "linear: outFeatures must be a positive integer, got 1.5",
     );
     expect(() => linear({ inFeatures: 2, outFeatures: 2, dtype: "int32" as never })).toThrow(
-      'linear: dtype must be "float32" or "float64", got "int32"',
+      'linear: dtype must be "float32" or "float64", got int32',
     );
     expect(() =>
       linear({ inFeatures: 2, outFeatures: 2, weightInit: constant(1) }).init(prng(0)),

@@ -1,5 +1,6 @@
 import {
   add,
+  argumentError,
   div,
   isTracing,
   kernels,
@@ -15,7 +16,6 @@ import {
   checkLearningRate,
   checkOptions,
   checkNumber,
-  invalid,
   learningRateAt,
   readStep,
   updateLeaves,
@@ -69,7 +69,7 @@ function adamFamily(name: string, options: AdamOptions, decoupled: boolean): Opt
   const { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 } = options;
   checkLearningRate(name, lr);
   if (!Array.isArray(betas) || betas.length !== 2) {
-    throw invalid(name, `betas must be a pair [β₁, β₂], got ${JSON.stringify(betas)}`);
+    throw argumentError(name, `betas must be a pair [β₁, β₂], got ${JSON.stringify(betas)}`);
   }
   const [beta1, beta2] = betas;
   const unit = (v: number) => v >= 0 && v < 1;

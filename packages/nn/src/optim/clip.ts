@@ -1,5 +1,15 @@
-import { Tensor, cast, mul, square, sum, treeFlatten, treeMap } from "@tapegrad/autodiff";
-import { checkNumber, invalid, describe, type GradientTransform } from "./optimizer.js";
+import {
+  Tensor,
+  argumentError,
+  cast,
+  mul,
+  show,
+  square,
+  sum,
+  treeFlatten,
+  treeMap,
+} from "@tapegrad/autodiff";
+import { checkNumber, type GradientTransform } from "./optimizer.js";
 
 /**
  * Scales every gradient by min(1, maxNorm/(‖g‖ + 1e-6)), where ‖g‖ is the L2 norm of all leaves
@@ -11,7 +21,7 @@ export function clipByGlobalNorm<G>(grads: G, maxNorm: number): [G, number] {
   for (const [path, leaf] of treeFlatten(grads)) {
     if (!(leaf instanceof Tensor)) {
       const where = path === "" ? "grads" : `grads.${path}`;
-      throw invalid("clipByGlobalNorm", `${where} must be a tensor, got ${describe(leaf)}`);
+      throw argumentError("clipByGlobalNorm", `${where} must be a tensor, got ${show(leaf)}`);
     }
     // Squares summed in float64, so a float32 tree's norm does not overflow or lose precision.
     total += sum(square(cast(leaf, "float64"))).item();

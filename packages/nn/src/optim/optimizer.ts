@@ -1,7 +1,12 @@
 import {
   TapegradError,
   Tensor,
+  argumentError,
   cast,
+  dtypeError,
+  shapeError,
+  show,
+  showShape,
   treeFlatten,
   treeMap,
   zerosLike,
@@ -39,7 +44,7 @@ export type GradientTransform = <G>(grads: G) => G;
  */
 export function chain<S>(transform: GradientTransform, optimizer: Optimizer<S>): Optimizer<S> {
   if (typeof transform !== "function") {
-    throw invalid(
+    throw argumentError(
       "chain",
       `transform must be a function of the grads tree, got ${typeof transform}`,
     );
@@ -50,15 +55,13 @@ export function chain<S>(transform: GradientTransform, optimizer: Optimizer<S>):
   };
 }
 
-/** @internal An INVALID_ARGUMENT error whose message starts with the function's name. */
-export function invalid(fn: string, message: string): TapegradError {
-  return new TapegradError("INVALID_ARGUMENT", `${fn}: ${message}`);
-}
-
 /** @internal Rejects an options argument that is not an object (`sgd()`, `adam(0.01)`, …). */
 export function checkOptions(fn: string, options: unknown): void {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw invalid(fn, `expected an options object such as { lr: 0.01 }, got ${describe(options)}`);
+    throw argumentError(
+      fn,
+      `expected an options object such as { lr: 0.01 }, got ${show(options)}`,
+    );
   }
 }
 
@@ -71,7 +74,7 @@ export function checkNumber(
   expected: string,
 ): void {
   if (typeof value !== "number" || !Number.isFinite(value) || !ok(value)) {
-    throw invalid(fn, `${name} must be ${expected}, got ${describe(value)}`);
+    throw argumentError(fn, `${name} must be ${expected}, got ${show(value)}`);
   }
 }
 
@@ -86,9 +89,9 @@ export function learningRateAt(fn: string, lr: LearningRate, step: number): numb
   if (typeof lr === "number") return lr;
   const value = lr(step);
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw invalid(
+    throw argumentError(
       fn,
-      `the lr schedule returned ${describe(value)} at step ${step}; expected a finite number ≥ 0`,
+      `the lr schedule returned ${show(value)} at step ${step}; expected a finite number ≥ 0`,
     );
   }
   return value;
@@ -103,10 +106,10 @@ export function readStep(fn: string, state: unknown): number {
     typeof state === "object" && state !== null ? (state as { step?: unknown }).step : undefined;
   const step = raw instanceof Tensor && raw.size === 1 ? raw.item() : raw;
   if (typeof step !== "number" || !Number.isInteger(step) || step < 0) {
-    throw invalid(
+    throw argumentError(
       fn,
       `state.step must be a non-negative integer (the updates applied so far), got ` +
-        `${describe(raw)}; pass the state returned by init or by the previous update`,
+        `${show(raw)}; pass the state returned by init or by the previous update`,
     );
   }
   return step;
@@ -200,7 +203,7 @@ function rebuild(params: unknown, values: readonly unknown[]): unknown {
 
 function checkParam(fn: string, path: string, leaf: unknown): asserts leaf is Tensor {
   if (leaf instanceof Tensor && leaf.dtype !== "int32") return;
-  const got = leaf instanceof Tensor ? `an int32 tensor` : describe(leaf);
+  const got = leaf instanceof Tensor ? `an int32 tensor` : show(leaf);
   throw new TapegradError(
     leaf instanceof Tensor ? "DTYPE_MISMATCH" : "INVALID_ARGUMENT",
     `${fn}: params${at(path)} must be a float32 or float64 tensor, got ${got}`,
@@ -209,39 +212,21 @@ function checkParam(fn: string, path: string, leaf: unknown): asserts leaf is Te
 
 function asLeafOf(fn: string, what: string, path: string, leaf: unknown, param: Tensor): Tensor {
   if (!(leaf instanceof Tensor)) {
-    throw invalid(fn, `${what}${at(path)} must be a tensor, got ${describe(leaf)}`);
+    throw argumentError(fn, `${what}${at(path)} must be a tensor, got ${show(leaf)}`);
   }
   if (leaf.shape.length !== param.shape.length || leaf.shape.some((d, i) => d !== param.shape[i])) {
-    throw new TapegradError(
-      "SHAPE_MISMATCH",
-      `${fn}: ${what}${at(path)} has shape ${showShape(leaf.shape)}, expected ` +
+    throw shapeError(
+      fn,
+      `${what}${at(path)} has shape ${showShape(leaf.shape)}, expected ` +
         `${showShape(param.shape)} (the shape of params${at(path)})`,
     );
   }
   if (leaf.dtype === "int32") {
-    throw new TapegradError(
-      "DTYPE_MISMATCH",
-      `${fn}: ${what}${at(path)} must be a float tensor, got int32`,
-    );
+    throw dtypeError(fn, `${what}${at(path)} must be a float tensor, got int32`);
   }
   return leaf;
 }
 
 function at(path: string): string {
   return path === "" ? "" : `.${path}`;
-}
-
-function showShape(shape: readonly number[]): string {
-  return `[${shape.join(",")}]`;
-}
-
-/** @internal A value as error messages show it. */
-export function describe(value: unknown): string {
-  if (value instanceof Tensor) return `a ${value.dtype} tensor of shape ${showShape(value.shape)}`;
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "number") return String(value);
-  if (typeof value === "string") return JSON.stringify(value);
-  return typeof value;
 }

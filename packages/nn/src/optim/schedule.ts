@@ -1,4 +1,5 @@
-import { checkNumber, invalid, type Schedule } from "./optimizer.js";
+import { argumentError } from "@tapegrad/autodiff";
+import { checkNumber, type Schedule } from "./optimizer.js";
 
 // A schedule's argument counts the updates already applied: 0 for the first, as in optax and as
 // PyTorch's schedulers give when stepped once after every update.
@@ -77,7 +78,10 @@ export function linearWarmup(options: LinearWarmupOptions): Schedule {
   const { warmupSteps, lr, schedule } = options;
   checkNumber("linearWarmup", "warmupSteps", warmupSteps, isNonNegativeInt, "an integer ≥ 0");
   if ((lr === undefined) === (schedule === undefined)) {
-    throw invalid("linearWarmup", "give exactly one of lr (a number) and schedule (a function)");
+    throw argumentError(
+      "linearWarmup",
+      "give exactly one of lr (a number) and schedule (a function)",
+    );
   }
   let after: Schedule;
   if (schedule === undefined) {
@@ -85,7 +89,7 @@ export function linearWarmup(options: LinearWarmupOptions): Schedule {
   } else if (typeof schedule === "function") {
     after = schedule;
   } else {
-    throw invalid(
+    throw argumentError(
       "linearWarmup",
       `schedule must be a function (step) => lr, got ${typeof schedule}`,
     );
@@ -102,10 +106,10 @@ export function joinSchedules(
   boundaries: readonly number[],
 ): Schedule {
   if (!Array.isArray(schedules) || schedules.length === 0) {
-    throw invalid("joinSchedules", "schedules must be a non-empty array of functions");
+    throw argumentError("joinSchedules", "schedules must be a non-empty array of functions");
   }
   if (!Array.isArray(boundaries) || boundaries.length !== schedules.length - 1) {
-    throw invalid(
+    throw argumentError(
       "joinSchedules",
       `needs one boundary between each pair of schedules: ${schedules.length - 1} for ` +
         `${schedules.length} schedules, got ${Array.isArray(boundaries) ? boundaries.length : typeof boundaries}`,

@@ -1,9 +1,8 @@
-import { add, mul, sub, type Tensor } from "@tapegrad/autodiff";
+import { add, argumentError, mul, sub, type Tensor } from "@tapegrad/autodiff";
 import {
   checkLearningRate,
   checkOptions,
   checkNumber,
-  invalid,
   learningRateAt,
   readStep,
   updateLeaves,
@@ -47,7 +46,7 @@ export function sgd(options: SgdOptions): Optimizer<SgdState> {
   checkNumber("sgd", "weightDecay", weightDecay, (v) => v >= 0, "a finite number ≥ 0");
   checkNumber("sgd", "dampening", dampening, () => true, "a finite number");
   if (nesterov && (momentum <= 0 || dampening !== 0)) {
-    throw invalid(
+    throw argumentError(
       "sgd",
       `nesterov needs momentum > 0 and dampening 0, got momentum ${momentum} and dampening ` +
         `${dampening}`,
