@@ -117,7 +117,8 @@ export interface MseOptions extends ReductionOptions {
 /**
  * Squared error (pred − target)², elementwise over tensors of one shape, averaged over every
  * element by default. `half: true` gives J = 1/(2m)·Σ (f(x_i) − y_i)² (m = the number of
- * elements), the loss of docs/cnn-backward.md's two-neuron warm-up. Gradient: 2(pred − target)/m, or (pred − target)/m with half.
+ * elements), the loss of docs/cnn-backward.md's two-neuron warm-up. Gradient: 2(pred − target)/m,
+ * or (pred − target)/m with half.
  */
 export function mse(pred: Tensor, target: Tensor, options: MseOptions = {}): Tensor {
   const { reduction = "mean", half = false } = lossOptions("mse", options);

@@ -98,8 +98,8 @@ export function readIdxHeader(bytes: Uint8Array, source = "IDX data"): IdxHeader
   if (payloadBytes > MAX_IDX_PAYLOAD_BYTES) {
     throw corruptFile(
       source,
-      `the header declares ${type.dtype} dimensions ${showShape(shape)}, ${payloadBytes} bytes of ` +
-        `data, more than the ${MAX_IDX_PAYLOAD_BYTES} this reader accepts`,
+      `the header declares ${type.dtype} dimensions ${showShape(shape)}, ` +
+        `${payloadBytes} bytes of data, more than the ${MAX_IDX_PAYLOAD_BYTES} this reader accepts`,
     );
   }
   return { dtype: type.dtype, shape, headerBytes, payloadBytes };
