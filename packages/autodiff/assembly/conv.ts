@@ -227,6 +227,11 @@ class Plan {
 /** Bytes at the start of each thread's scratch that hold its Plan. */
 const PLAN_BYTES: usize = 128;
 
+/** PLAN_BYTES, for the JavaScript side, which sizes each thread's conv scratch. */
+export function convPlanBytes(): i32 {
+  return <i32>PLAN_BYTES;
+}
+
 function makePlan(q: ConvArgs, tid: i32): Plan {
   // Each thread keeps its plan in its own scratch: static data would be shared by all threads.
   const plan = changetype<Plan>(q.scratch + <usize>tid * q.scratchStride);

@@ -2,36 +2,34 @@
 // js computes in float64 and rounds once, which for +, −, ×, ÷ of float32 operands gives the
 // correctly rounded float32 result (53 ≥ 2·24 + 2 bits), the same as float32 arithmetic.
 
-/** Unary kinds, numbered as src/backends/wasm/kernels.ts numbers them. */
-const RELU = 0;
-const STEP = 1;
-const NEG = 2;
-const ABS = 3;
-const SQUARE = 4;
-const SQRT = 5;
-
-/** Binary kinds. */
-const ADD = 0;
-const SUB = 1;
-const MUL = 2;
-const DIV = 3;
-const RELU_GRAD = 4;
+import {
+  BINARY_ADD,
+  BINARY_MUL,
+  BINARY_RELU_GRAD,
+  BINARY_SUB,
+  UNARY_ABS,
+  UNARY_NEG,
+  UNARY_RELU,
+  UNARY_SQRT,
+  UNARY_STEP,
+} from "../src/backends/wasm/kernels/elementwiseCodes";
 
 function unaryLanes(kind: i32, v: v128): v128 {
   const zero = f32x4.splat(0);
   switch (kind) {
     // v > 0 ? v : 0, with NaN and −0 giving +0 as in js: the comparison is false for both.
-    case RELU:
+    case UNARY_RELU:
       return v128.and(v, f32x4.gt(v, zero));
-    case STEP:
+    case UNARY_STEP:
       return v128.and(f32x4.splat(1), f32x4.gt(v, zero));
-    case NEG:
+    case UNARY_NEG:
       return f32x4.neg(v);
-    case ABS:
+    case UNARY_ABS:
       return f32x4.abs(v);
     // Correctly rounded, as js's float64 sqrt rounded once to float32 is (53 ≥ 2·24 + 2 bits).
-    case SQRT:
+    case UNARY_SQRT:
       return f32x4.sqrt(v);
+    // UNARY_SQUARE
     default:
       return f32x4.mul(v, v);
   }
@@ -52,15 +50,16 @@ export function unaryF32(kind: i32, x: usize, count: i32): void {
 
 function binaryLanes(kind: i32, a: v128, b: v128): v128 {
   switch (kind) {
-    case ADD:
+    case BINARY_ADD:
       return f32x4.add(a, b);
-    case SUB:
+    case BINARY_SUB:
       return f32x4.sub(a, b);
-    case MUL:
+    case BINARY_MUL:
       return f32x4.mul(a, b);
     // a·[b > 0]: a times 1 or 0, as js multiplies, so a NaN in a survives either way.
-    case RELU_GRAD:
+    case BINARY_RELU_GRAD:
       return f32x4.mul(a, v128.and(f32x4.splat(1), f32x4.gt(b, f32x4.splat(0))));
+    // BINARY_DIV
     default:
       return f32x4.div(a, b);
   }
@@ -150,11 +149,11 @@ export function biasActivationF32(
       const end = at + <usize>plane * 4;
       if (relu != 0) {
         for (; at + 16 <= end; at += 16) {
-          v128.store(at, unaryLanes(RELU, f32x4.add(v128.load(at), b)));
+          v128.store(at, unaryLanes(UNARY_RELU, f32x4.add(v128.load(at), b)));
         }
         for (; at < end; at += 4) {
           const v = f32x4.add(f32x4.splat(load<f32>(at)), b);
-          store<f32>(at, f32x4.extract_lane(unaryLanes(RELU, v), 0));
+          store<f32>(at, f32x4.extract_lane(unaryLanes(UNARY_RELU, v), 0));
         }
       } else {
         for (; at + 16 <= end; at += 16) v128.store(at, f32x4.add(v128.load(at), b));

@@ -5,7 +5,12 @@
 export { gemmScratchBytes, gemmF32 } from "./gemm";
 export { gemmF64ScratchBytes } from "./gemm64";
 export { matmulTask } from "./matmul";
-export { conv2dTask, conv2dBackpropInputTask, conv2dBackpropFilterTask } from "./conv";
+export {
+  conv2dTask,
+  conv2dBackpropInputTask,
+  conv2dBackpropFilterTask,
+  convPlanBytes,
+} from "./conv";
 export { directScratchBytes } from "./convDirect";
 export { addF32, unaryF32, binaryRowsF32, biasActivationF32, zeroBytes } from "./elementwise";
 export { maxPool2x2F32, maxPool2x2BackwardF32, avgPool2x2F32, avgPool2x2BackwardF32 } from "./pool";

@@ -3,14 +3,13 @@
 // arithmetic gives the same bits because float64 +, −, ×, ÷ and √ of float32 operands, rounded
 // once to float32, are correctly rounded (53 ≥ 2·24 + 2 bits).
 
-/** Weight decay modes, as DECAY in ../src/kernels/optim.ts numbers them. */
-const DECOUPLED = 1;
-const COUPLED = 2;
+import { DECAY_COUPLED, DECAY_DECOUPLED } from "../src/kernels/adamDecay";
 
 /**
  * w, m and v become the new weights and moments, in place; g is the gradient. Each block holds
- * count floats and room for a multiple of four: the lanes past count compute on padding. `constants` holds the step's float32 decay, l2, b1, 1 − b1, b2, 1 − b2, √(1 − β₂ᵗ),
- * eps and lr/(1 − β₁ᵗ), in that order.
+ * count floats and room for a multiple of four: the lanes past count compute on padding.
+ * `constants` holds the step's float32 decay, l2, b1, 1 − b1, b2, 1 − b2, √(1 − β₂ᵗ), eps and
+ * lr/(1 − β₁ᵗ), in that order.
  */
 export function adamF32(
   w: usize,
@@ -33,8 +32,8 @@ export function adamF32(
   for (let at: usize = 0; at < <usize>count * 4; at += 16) {
     const wi = v128.load(w + at);
     const gi = v128.load(g + at);
-    const decayed = mode == DECOUPLED ? f32x4.mul(wi, decay) : wi;
-    const d = mode == COUPLED ? f32x4.add(gi, f32x4.mul(wi, l2)) : gi;
+    const decayed = mode == DECAY_DECOUPLED ? f32x4.mul(wi, decay) : wi;
+    const d = mode == DECAY_COUPLED ? f32x4.add(gi, f32x4.mul(wi, l2)) : gi;
     const mi = f32x4.add(f32x4.mul(v128.load(m + at), b1), f32x4.mul(d, b1c));
     const vi = f32x4.add(f32x4.mul(v128.load(v + at), b2), f32x4.mul(f32x4.mul(d, d), b2c));
     const denom = f32x4.add(f32x4.div(f32x4.sqrt(vi), root2), eps);

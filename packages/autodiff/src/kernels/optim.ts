@@ -1,3 +1,5 @@
+import { DECAY_COUPLED, DECAY_DECOUPLED, DECAY_NONE } from "./adamDecay.js";
+
 /** One Adam or AdamW step's settings, with the bias corrections of its step number. */
 export interface AdamStep {
   /** The learning rate at this step. */
@@ -37,7 +39,11 @@ export interface OptimKernels {
 }
 
 /** How weight decay enters: not at all, on the weights (AdamW) or on the gradient (Adam). */
-export const DECAY = { none: 0, decoupled: 1, coupled: 2 } as const;
+export const DECAY = {
+  none: DECAY_NONE,
+  decoupled: DECAY_DECOUPLED,
+  coupled: DECAY_COUPLED,
+} as const;
 
 /**
  * The per-step float32 constants both backends' loops use, each rounded where an op would

@@ -7,6 +7,7 @@ import {
   type ConvKernels,
 } from "../../../kernels/conv.js";
 import type { WasmRuntime } from "../runtime/wasmRuntime.js";
+import { convArgFields } from "../module.generated.js";
 import { productRuntime, runTask, runtimeOn, threadsFor } from "../runtime/threads.js";
 import { wasmTuning } from "../tuning.js";
 import { reluGradIn } from "./elementwise.js";
@@ -18,6 +19,9 @@ import { sumIn } from "./reduce.js";
 // from output blocks that stay resident for later calls (runtime.output); small convolutions
 // and float64 ones go to the js kernels. Outputs are written whole, so nothing is copied in for
 // them: where a kernel adds into its result, the result is zeroed in wasm memory first.
+
+/** A field of ConvArgs, the conv tasks' arguments. */
+type ConvArgField = (typeof convArgFields)[number];
 
 /** Multiply-adds of one conv2d pass, the same for its forward and both backprops. */
 function convWork(p: Conv2dParams): number {
@@ -37,13 +41,10 @@ const CHUNK_BYTES = 8 << 20;
  * same or faster, the column matrices being smaller).
  */
 const MIN_CHUNKS = 16;
-/** Bytes for each thread's plan (assembly/conv.ts: PLAN_BYTES). */
-const PLAN_BYTES = 128;
-
 /**
- * Writes a conv task's arguments (the field order of ConvArgs in assembly/conv.ts) after
- * reserving each thread's scratch: its plan, GEMM packing, a column matrix [K, chunk·P] and a
- * staging matrix [Cout/groups, chunk·P].
+ * Writes a conv task's arguments (ConvArgs in assembly/convArgs.ts, in the field order the
+ * build wrote to convArgFields) after reserving each thread's scratch: its plan, GEMM packing, a
+ * column matrix [K, chunk·P] and a staging matrix [Cout/groups, chunk·P].
  */
 function convArgs(
   runtime: WasmRuntime,
@@ -66,35 +67,22 @@ function convArgs(
     4 * rows * chunk * positions,
     runtime.exports.directScratchBytes(cin, cout, p.kernelH, p.kernelW, p.outH, p.outW),
   );
-  const scratchStride = PLAN_BYTES + runtime.exports.gemmScratchBytes() + columns;
+  const exports = runtime.exports;
+  const scratchStride = exports.convPlanBytes() + exports.gemmScratchBytes() + columns;
   const scratch = runtime.alloc(threads * scratchStride);
-  return runtime.args([
+  const args: Record<ConvArgField, number> = {
+    ...p,
     x,
     w,
     y,
-    p.batch,
-    p.inChannels,
-    p.height,
-    p.width,
-    p.outChannels,
-    p.kernelH,
-    p.kernelW,
-    p.strideH,
-    p.strideW,
-    p.padTop,
-    p.padLeft,
-    p.dilationH,
-    p.dilationW,
-    p.groups,
-    p.outH,
-    p.outW,
     scratch,
     scratchStride,
     partials,
     chunk,
-    direct ? 1 : 0,
-    0,
-  ]);
+    direct: direct ? 1 : 0,
+    nextChunk: 0,
+  };
+  return runtime.args(convArgFields.map((field) => args[field]));
 }
 
 /** Whether the direct kernels can take a conv: stride 1, no dilation, a kernel wider than 1×1. */

@@ -8,6 +8,19 @@ import {
 import { broadcastStrides } from "../../../kernels/strided.js";
 import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
 import { wasmTuning } from "../tuning.js";
+import {
+  BINARY_ADD,
+  BINARY_DIV,
+  BINARY_MUL,
+  BINARY_RELU_GRAD,
+  BINARY_SUB,
+  UNARY_ABS,
+  UNARY_NEG,
+  UNARY_RELU,
+  UNARY_SQRT,
+  UNARY_SQUARE,
+  UNARY_STEP,
+} from "./elementwiseCodes.js";
 
 // Float32 unary and binary kernels for the kinds whose wasm results equal js exactly (see
 // assembly/elementwise.ts). They pay for copying operands in and the result out: measured in a
@@ -15,14 +28,20 @@ import { wasmTuning } from "../tuning.js";
 // element) and 0.2 ms here copies included. Other kinds, dtypes and small arrays stay in js.
 
 const UNARY: Partial<Record<UnaryKind, number>> = {
-  relu: 0,
-  step: 1,
-  neg: 2,
-  abs: 3,
-  square: 4,
-  sqrt: 5,
+  relu: UNARY_RELU,
+  step: UNARY_STEP,
+  neg: UNARY_NEG,
+  abs: UNARY_ABS,
+  square: UNARY_SQUARE,
+  sqrt: UNARY_SQRT,
 };
-const BINARY: Partial<Record<BinaryKind, number>> = { add: 0, sub: 1, mul: 2, div: 3, reluGrad: 4 };
+const BINARY: Partial<Record<BinaryKind, number>> = {
+  add: BINARY_ADD,
+  sub: BINARY_SUB,
+  mul: BINARY_MUL,
+  div: BINARY_DIV,
+  reluGrad: BINARY_RELU_GRAD,
+};
 
 function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): void {
   const code = UNARY[kind];
@@ -155,7 +174,7 @@ export function reluGradIn(
 ): void {
   // One row of `count`, both operands stepping by 1.
   const offsetsAt = runtime.args([0, 0]);
-  runtime.exports.binaryRowsF32(BINARY.reluGrad!, dyAt, 1, yAt, 1, gAt, 1, count, offsetsAt);
+  runtime.exports.binaryRowsF32(BINARY_RELU_GRAD, dyAt, 1, yAt, 1, gAt, 1, count, offsetsAt);
 }
 
 /** The elementwise kernels the wasm backend replaces (where is js's). */

@@ -2,134 +2,13 @@ import { TapegradError } from "../../../errors.js";
 import { canShareMemory, webAssembly, type WasmMemory, type WasmModule } from "./host.js";
 import {
   localModule,
+  maximumPages,
   relaxedLocalModule,
   relaxedModule,
   sharedModule,
+  type KernelExports,
 } from "../module.generated.js";
 import { RING_BYTES, ResidentRing } from "./residency.js";
-
-/**
- * An average-pooling kernel, forward or backward: `from` holds planes of height × width (of
- * outH × outW backward) and `to` receives the other side.
- */
-type AvgPool2x2 = (
-  from: number,
-  planes: number,
-  height: number,
-  width: number,
-  outH: number,
-  outW: number,
-  to: number,
-) => void;
-
-/** The kernels assembly/index.ts exports; addresses are byte offsets into the one memory. */
-export interface KernelExports {
-  heapBase(): number;
-  gemmScratchBytes(): number;
-  gemmF64ScratchBytes(): number;
-  directScratchBytes(
-    cin: number,
-    cout: number,
-    kernelH: number,
-    kernelW: number,
-    outH: number,
-    outW: number,
-  ): number;
-  zeroBytes(at: number, bytes: number): void;
-  addF32(dst: number, src: number, count: number): void;
-  unaryF32(kind: number, x: number, count: number): void;
-  biasActivationF32(
-    y: number,
-    batch: number,
-    channels: number,
-    plane: number,
-    bias: number,
-    relu: number,
-  ): void;
-  sumF32(x: number, rank: number, shape: number, outStrides: number, out: number): void;
-  scatterAddF32(
-    updates: number,
-    outer: number,
-    n: number,
-    inner: number,
-    indices: number,
-    m: number,
-    out: number,
-  ): void;
-  maxPool2x2F32(
-    x: number,
-    planes: number,
-    height: number,
-    width: number,
-    outH: number,
-    outW: number,
-    y: number,
-    argmax: number,
-  ): void;
-  maxPool2x2BackwardF32(
-    dy: number,
-    argmax: number,
-    planes: number,
-    height: number,
-    width: number,
-    outH: number,
-    outW: number,
-    dx: number,
-  ): number;
-  avgPool2x2F32: AvgPool2x2;
-  avgPool2x2BackwardF32: AvgPool2x2;
-  binaryRowsF32(
-    kind: number,
-    a: number,
-    aStep: number,
-    b: number,
-    bStep: number,
-    out: number,
-    rows: number,
-    n: number,
-    offsets: number,
-  ): void;
-  shiftedSumsF32(x: number, outer: number, channels: number, inner: number, sums: number): void;
-  scaleShiftF32(
-    x: number,
-    outer: number,
-    channels: number,
-    inner: number,
-    coefficients: number,
-    y: number,
-  ): void;
-  batchNormSumsF32(
-    dy: number,
-    x: number,
-    outer: number,
-    channels: number,
-    inner: number,
-    stats: number,
-    sums: number,
-  ): void;
-  batchNormInputGradF32(
-    dy: number,
-    x: number,
-    outer: number,
-    channels: number,
-    inner: number,
-    coefficients: number,
-    dx: number,
-  ): void;
-  adamF32(
-    w: number,
-    g: number,
-    m: number,
-    v: number,
-    count: number,
-    mode: number,
-    constants: number,
-  ): void;
-  matmulTask(args: number, tid: number, threads: number): void;
-  conv2dTask(args: number, tid: number, threads: number): void;
-  conv2dBackpropInputTask(args: number, tid: number, threads: number): void;
-  conv2dBackpropFilterTask(args: number, tid: number, threads: number): void;
-}
 
 /** The kernels that split their work over threads, in the order workers index them. */
 export const TASKS = [
@@ -142,8 +21,6 @@ export const TASKS = [
 export type TaskName = (typeof TASKS)[number];
 
 const PAGE = 65536;
-/** Must equal MAXIMUM_PAGES in scripts/build-wasm.ts: a shared memory declares its maximum. */
-const MAXIMUM_PAGES = 32768;
 /** Arena blocks start on cache lines, so SIMD loads of one thread's data never straddle two. */
 const ALIGN = 64;
 
@@ -187,7 +64,7 @@ export class WasmRuntime {
     this.variant = variant;
     this.shared = shared;
     this.module = new api.Module(decodeBase64(MODULES[variant]));
-    this.memory = new api.Memory({ initial: 16, maximum: MAXIMUM_PAGES, shared });
+    this.memory = new api.Memory({ initial: 16, maximum: maximumPages, shared });
     const instance = new api.Instance(this.module, { env: { memory: this.memory } });
     this.exports = instance.exports as KernelExports;
     const ringStart = roundUp(Math.max(this.exports.heapBase(), 1024), ALIGN);
@@ -242,7 +119,7 @@ export class WasmRuntime {
     if (this.top > size) {
       // Grow by half again at least, so a sequence of growing calls reallocates rarely.
       const wanted = Math.max(this.top, Math.floor(size * 1.5));
-      const pages = Math.min(MAXIMUM_PAGES, Math.ceil(wanted / PAGE)) - size / PAGE;
+      const pages = Math.min(maximumPages, Math.ceil(wanted / PAGE)) - size / PAGE;
       if (this.top > (size / PAGE + pages) * PAGE) {
         throw new TapegradError(
           "OUT_OF_MEMORY",

@@ -1,0 +1,27 @@
+// The numbers the wasm elementwise kernels take for each kind: the adapter (elementwise.ts)
+// passes them, and assembly/elementwise.ts imports this file to switch on them, so both sides
+// read one list. asc compiles this file as AssemblyScript too, so it holds integer constants only.
+
+/** unaryF32: max(v, 0), with NaN and −0 giving +0. */
+export const UNARY_RELU = 0;
+/** unaryF32: 1 where v > 0, else 0. */
+export const UNARY_STEP = 1;
+/** unaryF32: −v. */
+export const UNARY_NEG = 2;
+/** unaryF32: |v|. */
+export const UNARY_ABS = 3;
+/** unaryF32: v·v. */
+export const UNARY_SQUARE = 4;
+/** unaryF32: √v. */
+export const UNARY_SQRT = 5;
+
+/** binaryRowsF32: a + b. */
+export const BINARY_ADD = 0;
+/** binaryRowsF32: a − b. */
+export const BINARY_SUB = 1;
+/** binaryRowsF32: a·b. */
+export const BINARY_MUL = 2;
+/** binaryRowsF32: a / b. */
+export const BINARY_DIV = 3;
+/** binaryRowsF32: a·[b > 0], relu's gradient. */
+export const BINARY_RELU_GRAD = 4;
