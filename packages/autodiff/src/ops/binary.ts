@@ -81,9 +81,13 @@ export const minimum = defineBinary(
   distinctPairs,
 );
 
-/** Ties send half the gradient each way, so maximum(x, x) has gradient 1 like x itself. */
+/**
+ * dy to the winner; ties send half of it each way, so maximum(x, x) has gradient 1 like x itself.
+ * The loser gets dy·0, not 0, so that a NaN in dy still shows; every constant meets dy and so
+ * takes its dtype.
+ */
 function selectGrad(dy: Tensor, wins: Tensor, ties: Tensor): Tensor {
-  return mul(dy, where(wins, 1, where(ties, 0.5, 0)));
+  return where(wins, dy, where(ties, mul(dy, 0.5), mul(dy, 0)));
 }
 
 /** Pairs of tie-free values (a kink of maximum and minimum), in either order. */

@@ -93,7 +93,8 @@ const leakyReluOp = defineOp({
     }
     return unaryForward("leakyRelu", x, alpha);
   },
-  vjp: ({ dy, inputs: [x], attrs: { alpha } }) => [mul(dy, where(greater(x, 0), 1, alpha))],
+  // alpha meets dy, whose dtype it then takes: where(x > 0, 1, alpha) alone would be float32.
+  vjp: ({ dy, inputs: [x], attrs: { alpha } }) => [where(greater(x, 0), dy, mul(dy, alpha))],
   samples: (kit) =>
     kit.fc
       .tuple(kit.anyTensor({}, { awayFrom: [0] }), kit.fc.double({ min: 0, max: 0.5, noNaN: true }))
