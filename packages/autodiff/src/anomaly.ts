@@ -1,4 +1,4 @@
-import { TapegradError, showIndex, showShape } from "./errors.js";
+import { TapegradError, inputName, showIndex, showShape } from "./errors.js";
 import type { TapeNode } from "./tape.js";
 import { Tensor } from "./tensor.js";
 
@@ -111,13 +111,25 @@ interface OpLike {
   readonly name: string;
   readonly inputs: readonly string[];
   readonly variadic?: boolean;
+  readonly outputs?: readonly string[];
 }
 
-/** @internal Checks an op's forward output; the op is blamed only for values its inputs lack. */
-export function checkForward(op: OpLike, inputs: readonly Tensor[], y: Tensor): void {
+/** @internal Checks an op's forward outputs; the op is blamed only for values its inputs lack. */
+export function checkForward(op: OpLike, inputs: readonly Tensor[], ys: readonly Tensor[]): void {
   if (vjpDepth > 0) return;
-  const bad = firstUnexplained(y, inputs);
-  if (bad < 0) return;
+  ys.forEach((y, k) => {
+    const bad = firstUnexplained(y, inputs);
+    if (bad >= 0) throwForward(op, inputs, y, bad, ys.length > 1 ? ` ${op.outputs![k]}` : "");
+  });
+}
+
+function throwForward(
+  op: OpLike,
+  inputs: readonly Tensor[],
+  y: Tensor,
+  bad: number,
+  output: string,
+): never {
   const details: NonFiniteDetails = {
     op: op.name,
     phase: "forward",
@@ -127,7 +139,7 @@ export function checkForward(op: OpLike, inputs: readonly Tensor[], y: Tensor): 
   };
   throw new NonFiniteError(
     details,
-    `${op.name} (forward) produced ${describe(y, bad)} in its output ${typed(y)} from ` +
+    `${op.name} (forward) produced ${describe(y, bad)} in its output${output} ${typed(y)} from ` +
       `${finiteness(inputs)} inputs ${listInputs(op, inputs)}${infinities(op, inputs)}` +
       siteLines(details.site),
   );
@@ -140,8 +152,7 @@ export function checkForward(op: OpLike, inputs: readonly Tensor[], y: Tensor): 
 export function checkedVjp(
   node: TapeNode,
   call: () => readonly (Tensor | null)[],
-  inputName: (i: number) => string,
-  dy: Tensor,
+  dys: readonly Tensor[],
 ): readonly (Tensor | null)[] {
   vjpDepth++;
   let grads: readonly (Tensor | null)[];
@@ -151,7 +162,7 @@ export function checkedVjp(
     vjpDepth--;
   }
   const saved = node.saved instanceof Tensor ? [node.saved] : [];
-  const given = [dy, node.innerOutput, ...node.innerInputs, ...saved];
+  const given = [...dys, ...node.innerOutputs, ...node.innerInputs, ...saved];
   for (let i = 0; i < grads.length; i++) {
     const g = grads[i];
     if (!(g instanceof Tensor)) continue;
@@ -161,13 +172,13 @@ export function checkedVjp(
       op: node.op.name,
       phase: "backward",
       inputShapes: node.innerInputs.map((x) => x.shape),
-      input: inputName(i),
+      input: inputName(node.op, i),
       site: node.site === undefined ? "" : userFrames(node.site),
     };
     throw new NonFiniteError(
       details,
       `${node.op.name} (backward) produced ${describe(g, bad)} in the gradient of input ` +
-        `${details.input} ${typed(g)} from ${finiteness(given)} dy ${typed(dy)} and inputs ` +
+        `${details.input} ${typed(g)} from ${finiteness(given)} ${listCotangents(node, dys)} and inputs ` +
         `${listInputs(node.op, node.innerInputs)}${infinities(node.op, node.innerInputs)}` +
         siteLines(details.site),
     );
@@ -218,7 +229,7 @@ function finiteness(given: readonly Tensor[]): string {
 function infinities(op: OpLike, inputs: readonly Tensor[]): string {
   const held = inputs.flatMap((x, i) => {
     const at = firstNonFinite(x);
-    return at < 0 ? [] : [`${nameOf(op, i)} holds ${describe(x, at)}`];
+    return at < 0 ? [] : [`${inputName(op, i)} holds ${describe(x, at)}`];
   });
   return held.length === 0 ? "" : ` (${held.join("; ")})`;
 }
@@ -228,17 +239,20 @@ function describe(x: Tensor, flat: number): string {
   return `${String(x.buffer[flat])} at ${showIndex(x.shape, flat) || "[]"}`;
 }
 
+/** `dy float32[2,3]`, or `dy (dx: float32[…], dw: …)` for an op with several outputs. */
+function listCotangents(node: TapeNode, dys: readonly Tensor[]): string {
+  const names = node.op.outputs;
+  if (names === undefined || names.length === 1) return `dy ${typed(dys[0]!)}`;
+  return `dy (${dys.map((dy, k) => `${names[k]}: ${typed(dy)}`).join(", ")})`;
+}
+
 function typed(x: Tensor): string {
   return `${x.dtype}${showShape(x.shape)}`;
 }
 
 function listInputs(op: OpLike, inputs: readonly Tensor[]): string {
   if (inputs.length === 0) return "(none)";
-  return inputs.map((x, i) => `${nameOf(op, i)}: ${typed(x)}`).join(", ");
-}
-
-function nameOf(op: OpLike, i: number): string {
-  return op.variadic ? `${op.inputs[0]}[${i}]` : (op.inputs[i] ?? `input ${i}`);
+  return inputs.map((x, i) => `${inputName(op, i)}: ${typed(x)}`).join(", ");
 }
 
 function siteLines(site: string): string {

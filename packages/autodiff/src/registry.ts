@@ -3,7 +3,7 @@ import { anomalyMode, captureSite, checkForward, keepingCallSites } from "./anom
 import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, show } from "./errors.js";
 import type { SampleKit } from "./sampling.js";
-import { lower, live, traceOutput, type Trace } from "./tape.js";
+import { hasOneOutput, lower, live, traceOutputs, type Trace } from "./tape.js";
 import { Tensor, type TensorLike } from "./tensor.js";
 import { scalarLike } from "./scalar.js";
 
@@ -13,22 +13,45 @@ export type Saved = unknown;
 export type InputTensors<N extends readonly string[]> = { readonly [K in keyof N]: Tensor };
 type InputArgs<N extends readonly string[]> = { [K in keyof N]: TensorLike };
 
+/** The names of an op's outputs when it declares none: one output, `y`. */
+export type SingleOutput = readonly ["y"];
+
+/**
+ * What an op returns: a tensor when it has one output, else a tuple with one tensor per declared
+ * output, in declaration order.
+ */
+export type OpOutputs<O extends readonly string[]> = readonly string[] extends O
+  ? Tensor | readonly Tensor[]
+  : O extends readonly [string]
+    ? Tensor
+    : TensorPerName<O>;
+
+type TensorPerName<O extends readonly string[]> = O extends readonly [
+  string,
+  ...infer Rest extends readonly string[],
+]
+  ? readonly [Tensor, ...TensorPerName<Rest>]
+  : readonly [];
+
 /** What a forward kernel returns when it keeps residuals for the vjp. */
-export interface ForwardResult<S> {
-  /** The op's output. */
-  readonly y: Tensor;
+export interface ForwardResult<S, O extends readonly string[] = SingleOutput> {
+  /** The op's output (a tuple for several outputs). */
+  readonly y: OpOutputs<O>;
   /** Residuals handed to the vjp as `saved` (argmax indices, …); not traced. */
   readonly saved: S;
 }
 
 /** Everything a vjp rule may use. Tensors here are differentiable by outer trace levels. */
-export interface VjpContext<N extends readonly string[], A, S> {
-  /** The cotangent of the output (same shape as y). */
-  readonly dy: Tensor;
+export interface VjpContext<N extends readonly string[], A, S, O extends readonly string[] = SingleOutput> {
+  /**
+   * The cotangent of the output (same shape as y); a tuple, one per output, for several outputs
+   * (zeros for an output that nothing used).
+   */
+  readonly dy: OpOutputs<O>;
   /** The op's inputs, in the order of `inputs` in the definition. */
   readonly inputs: InputTensors<N>;
-  /** The op's output, for rules that reuse it (sigmoid: dy·y·(1 − y)). */
-  readonly y: Tensor;
+  /** The op's output, for rules that reuse it (sigmoid: dy·y·(1 − y)); a tuple for several. */
+  readonly y: OpOutputs<O>;
   /** The attrs the op was called with. */
   readonly attrs: A;
   /** What forward returned as `saved` (undefined if it returned a plain tensor). */
@@ -46,7 +69,12 @@ export interface OpSample<A> {
 }
 
 /** Everything that makes an op: its name, forward kernel, vjp rule and sample inputs. */
-export interface OpDefinition<N extends readonly string[], A, S = undefined> {
+export interface OpDefinition<
+  N extends readonly string[],
+  A,
+  S = undefined,
+  O extends readonly string[] = SingleOutput,
+> {
   /** Unique registry name; equals the exported function's name. */
   readonly name: string;
   /** Input names in order, used in error messages (`conv2d: w …`). */
@@ -54,15 +82,20 @@ export interface OpDefinition<N extends readonly string[], A, S = undefined> {
   /** When true the op takes a list of inputs, all called `inputs[0]` (`xs[0]`, `xs[1]`, …). */
   readonly variadic?: boolean;
   /**
+   * Output names in order, for an op with several outputs (`["dx", "dw", "db"]`): forward
+   * returns, and the op gives, a tuple of that length. Default: one output, a plain tensor.
+   */
+  readonly outputs?: O;
+  /**
    * Computes the output from plain (untraced) inputs, validating shapes, dtypes and attrs.
    * Returns y, or `{ y, saved }` to keep residuals for the vjp.
    */
-  forward(inputs: InputTensors<N>, attrs: A): Tensor | ForwardResult<S>;
+  forward(inputs: InputTensors<N>, attrs: A): OpOutputs<NoInfer<O>> | ForwardResult<S, NoInfer<O>>;
   /**
    * One cotangent per input, in input order (null where there is none), written with
    * differentiable ops so that it can itself be differentiated. Absent: not differentiable.
    */
-  vjp?(ctx: VjpContext<N, A, S>): readonly (Tensor | null)[];
+  vjp?(ctx: VjpContext<N, A, S, NoInfer<O>>): readonly (Tensor | null)[];
   /** Valid, well-conditioned float64 arguments for the gradient-check suite. */
   samples?(kit: SampleKit): Arbitrary<OpSample<A>>;
   /**
@@ -73,24 +106,27 @@ export interface OpDefinition<N extends readonly string[], A, S = undefined> {
 }
 
 /** A registered op: call it with its inputs (numbers allowed) and optional attrs. */
-export type Op<N extends readonly string[], A, S = undefined> = ((
-  ...args: [...InputArgs<N>, A?]
-) => Tensor) & {
+export type Op<
+  N extends readonly string[],
+  A,
+  S = undefined,
+  O extends readonly string[] = SingleOutput,
+> = ((...args: [...InputArgs<N>, A?]) => OpOutputs<O>) & {
   /** The definition the op was registered with. */
-  readonly definition: OpDefinition<N, A, S>;
+  readonly definition: OpDefinition<N, A, S, O>;
   /** Applies the op to a list of inputs; the only way to call a variadic op. */
-  apply(inputs: readonly TensorLike[], attrs?: A): Tensor;
+  apply(inputs: readonly TensorLike[], attrs?: A): OpOutputs<O>;
 };
 
 /** A registered op of any signature, as `listOps` returns it. */
-export type AnyOpDefinition = OpDefinition<readonly string[], unknown, unknown>;
+export type AnyOpDefinition = OpDefinition<readonly string[], unknown, unknown, readonly string[]>;
 
 /** A registry entry: the definition and the function that applies it to a list of inputs. */
 export interface RegisteredOp {
-  /** The definition the op was registered with (input and attr types erased). */
+  /** The definition the op was registered with (input, attr and output types erased). */
   readonly definition: AnyOpDefinition;
   /** Applies the op to a list of inputs and its attrs, recording it on the tape as usual. */
-  apply(inputs: readonly TensorLike[], attrs?: unknown): Tensor;
+  apply(inputs: readonly TensorLike[], attrs?: unknown): Tensor | readonly Tensor[];
 }
 
 const registry = new Map<string, RegisteredOp>();
@@ -103,21 +139,28 @@ export function defineOp<
   const N extends readonly string[],
   A = Record<string, never>,
   S = undefined,
->(definition: OpDefinition<N, A, S>): Op<N, A, S> {
+  const O extends readonly string[] = SingleOutput,
+>(definition: OpDefinition<N, A, S, O>): Op<N, A, S, O> {
   if (registry.has(definition.name)) {
     throw argumentError("defineOp", `an op named "${definition.name}" is already registered`);
   }
-  // The tape treats every op alike, so the op's own input and attr types are erased here.
+  checkOutputNames(definition.name, definition.outputs);
+  // The tape treats every op alike, so the op's own input, attr and output types are erased here.
   const erased: AnyOpDefinition = {
     ...definition,
-    forward: (inputs, attrs) => definition.forward(inputs as InputTensors<N>, attrs as A),
-    vjp: definition.vjp && ((ctx) => definition.vjp!(ctx as VjpContext<N, A, S>)),
+    forward: (inputs, attrs) =>
+      definition.forward(inputs as InputTensors<N>, attrs as A) as ReturnType<
+        AnyOpDefinition["forward"]
+      >,
+    vjp: definition.vjp && ((ctx) => definition.vjp!(ctx as VjpContext<N, A, S, O>)),
   };
   const arity = definition.inputs.length;
-  const apply = (inputs: readonly TensorLike[], attrs?: A): Tensor =>
-    applyOp(erased, toTensors(erased, inputs), checkAttrs(definition.name, attrs));
+  const apply = (inputs: readonly TensorLike[], attrs?: A): OpOutputs<O> => {
+    const ys = applyOp(erased, toTensors(erased, inputs), checkAttrs(definition.name, attrs)).ys;
+    return (hasOneOutput(erased) ? ys[0] : ys) as OpOutputs<O>;
+  };
   registry.set(definition.name, { definition: erased, apply: apply as RegisteredOp["apply"] });
-  const op = (...args: unknown[]): Tensor => {
+  const op = (...args: unknown[]): OpOutputs<O> => {
     if (!definition.variadic && args.length > arity + 1) {
       throw argumentError(
         definition.name,
@@ -126,7 +169,22 @@ export function defineOp<
     }
     return apply(args.slice(0, arity) as TensorLike[], args[arity] as A | undefined);
   };
-  return Object.assign(op, { definition, apply }) as Op<N, A, S>;
+  return Object.assign(op, { definition, apply }) as Op<N, A, S, O>;
+}
+
+function checkOutputNames(op: string, outputs: unknown): void {
+  if (outputs === undefined) return;
+  const valid =
+    Array.isArray(outputs) &&
+    outputs.length > 0 &&
+    outputs.every((name) => typeof name === "string") &&
+    new Set(outputs).size === outputs.length;
+  if (!valid) {
+    throw argumentError(
+      "defineOp",
+      `${op}: outputs must be a non-empty list of distinct names, got ${show(outputs)}`,
+    );
+  }
 }
 
 /** Every registered op, built-in and user-defined, in registration order. */
@@ -177,15 +235,17 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/** An op's outputs, always as a list, and the residuals its forward kept. */
+interface Applied {
+  readonly ys: readonly Tensor[];
+  readonly saved: unknown;
+}
+
 /**
  * Applies `op` at the innermost trace level any input belongs to: computes it one level down
  * (recursively, so outer levels record it too), then records it on that level.
  */
-function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): Tensor {
-  return run(op, inputs, attrs).y;
-}
-
-function run(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): ForwardResult<unknown> {
+function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): Applied {
   let top: Trace | null = null;
   for (let i = 0; i < inputs.length; i++) {
     const x = live(inputs[i]!);
@@ -193,26 +253,46 @@ function run(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): ForwardResu
     if (x.trace !== null && (top === null || x.trace.level > top.level)) top = x.trace;
   }
   if (top === null) {
-    const out = op.forward(inputs, attrs);
-    // Off, anomaly mode costs one of these tests and the one below; on, outputs are checked, and
-    // each recorded op keeps where user code applied it, for a report from its vjp.
-    if (out instanceof Tensor) {
-      if (anomalyMode) checkForward(op, inputs, out);
-      return { y: out, saved: undefined };
-    }
-    if (!(out?.y instanceof Tensor)) {
-      throw new TapegradError(
-        "INVALID_STATE",
-        `${op.name}: forward must return a Tensor or { y, saved }`,
-      );
-    }
-    if (anomalyMode) checkForward(op, inputs, out.y);
-    return out;
+    const applied = forwardOf(op, inputs, attrs);
+    // Off, anomaly mode costs this test; on, outputs are checked, and each recorded op keeps
+    // where user code applied it, for a report from its vjp.
+    if (anomalyMode) checkForward(op, inputs, applied.ys);
+    return applied;
   }
   const innerInputs = inputs.map((x) => lower(x, top));
-  const { y, saved } = run(op, innerInputs, attrs);
-  if (op.vjp === undefined || !isFloat(y.dtype)) return { y, saved };
+  const { ys, saved } = applyOp(op, innerInputs, attrs);
+  if (op.vjp === undefined || !ys.some((y) => isFloat(y.dtype))) return { ys, saved };
   const site = anomalyMode || keepingCallSites ? captureSite() : undefined;
-  const node = { op, inputs, innerInputs, innerOutput: y, attrs, saved, site };
-  return { y: traceOutput(y, top, node), saved };
+  const node = { op, inputs, innerInputs, innerOutputs: ys, attrs, saved, site };
+  // Only float outputs are views of the trace: an int32 output carries no gradient.
+  return { ys: traceOutputs(ys, top, node), saved };
+}
+
+/** Runs op's forward and checks that it returned what the op declares. */
+function forwardOf(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): Applied {
+  const out = op.forward(inputs, attrs);
+  const single = hasOneOutput(op);
+  if (out instanceof Tensor && single) return { ys: [out], saved: undefined };
+  if (Array.isArray(out) && !single) return { ys: checkOutputs(op, out), saved: undefined };
+  const result = out as ForwardResult<unknown, readonly string[]>;
+  if (result?.y instanceof Tensor && single) return { ys: [result.y], saved: result.saved };
+  if (Array.isArray(result?.y) && !single) {
+    return { ys: checkOutputs(op, result.y), saved: result.saved };
+  }
+  const expected = single
+    ? "a Tensor or { y, saved }"
+    : `a list of ${op.outputs!.length} tensors (${op.outputs!.join(", ")}) or { y: that list, saved }`;
+  throw new TapegradError("INVALID_STATE", `${op.name}: forward must return ${expected}`);
+}
+
+function checkOutputs(op: AnyOpDefinition, ys: readonly unknown[]): readonly Tensor[] {
+  const names = op.outputs!;
+  if (ys.length !== names.length || !ys.every((y) => y instanceof Tensor)) {
+    throw new TapegradError(
+      "INVALID_STATE",
+      `${op.name}: forward must return ${names.length} tensors (${names.join(", ")}), got ` +
+        `${ys.length} values`,
+    );
+  }
+  return ys as readonly Tensor[];
 }

@@ -1,7 +1,8 @@
 import { anomalyMode, checkedVjp } from "./anomaly.js";
-import { TapegradError, showShape } from "./errors.js";
+import { TapegradError, inputName, showShape } from "./errors.js";
 import { shapesEqual } from "./shape.js";
-import { Tensor } from "./tensor.js";
+import { isFloat } from "./dtype.js";
+import { Tensor, zerosLike } from "./tensor.js";
 import type { AnyOpDefinition, Saved } from "./registry.js";
 
 /**
@@ -28,7 +29,8 @@ export interface TapeNode {
   readonly inputs: readonly Tensor[];
   /** The inputs one level down, as the vjp sees them. */
   readonly innerInputs: readonly Tensor[];
-  readonly innerOutput: Tensor;
+  /** The outputs one level down, one per declared output. */
+  readonly innerOutputs: readonly Tensor[];
   readonly attrs: unknown;
   readonly saved: Saved;
   /** Where the op was applied: captured in anomaly mode and for the gradient checker's reports. */
@@ -74,24 +76,29 @@ export function traceInput(x: Tensor, trace: Trace): Tensor {
   return new Tensor(x.buffer, x.shape, trace, x, null);
 }
 
-/** @internal Wraps an op's result as a view of `trace` produced by `node`. */
-export function traceOutput(y: Tensor, trace: Trace, node: TapeNode): Tensor {
+/**
+ * @internal Records `node` on `trace` and wraps its float outputs as views of `trace` produced
+ * by it (an int32 output carries no gradient and stays as it is).
+ */
+export function traceOutputs(ys: readonly Tensor[], trace: Trace, node: TapeNode): Tensor[] {
   trace.nodes.push(node);
-  return new Tensor(y.buffer, y.shape, trace, y, node);
+  return ys.map((y, k) =>
+    isFloat(y.dtype) ? new Tensor(y.buffer, y.shape, trace, y, node, k) : y,
+  );
 }
 
-type CotangentKey = TapeNode | Tensor;
-
-function keyOf(view: Tensor): CotangentKey {
-  return view.node ?? view;
+/** Whether op returns one tensor rather than a tuple: it declares no outputs, or just one. */
+export function hasOneOutput(op: { readonly outputs?: readonly string[] }): boolean {
+  return op.outputs === undefined || op.outputs.length === 1;
 }
 
 /**
  * Walks `trace` backwards from `outputs` seeded with `cotangents`, calling each recorded op's
- * vjp once all of its output's cotangent has arrived (and `observe` with that cotangent and the
- * vjp's gradients: the gradient checker's estimate of rounding error). Iterative, so chains of
- * any length work. Returns a function giving the accumulated cotangent of any view of `trace`
- * (undefined if nothing flowed into it).
+ * vjp once all of its outputs' cotangents have arrived (and `observe` with those cotangents and
+ * the vjp's gradients: the gradient checker's estimate of rounding error). Cotangents are kept
+ * per (node, output); an output that nothing used gets zeros. Iterative, so chains of any length
+ * work. Returns a function giving the accumulated cotangent of any view of `trace` (undefined if
+ * nothing flowed into it).
  */
 export function backward(
   trace: Trace,
@@ -99,41 +106,51 @@ export function backward(
   cotangents: readonly Tensor[],
   accumulate: (a: Tensor, b: Tensor) => Tensor,
   cast: (x: Tensor, like: Tensor) => Tensor,
-  observe?: (node: TapeNode, dy: Tensor, grads: readonly (Tensor | null)[]) => void,
+  observe?: (node: TapeNode, dys: readonly Tensor[], grads: readonly (Tensor | null)[]) => void,
 ): (view: Tensor) => Tensor | undefined {
-  const cts = new Map<CotangentKey, Tensor>();
-  const add = (key: CotangentKey, ct: Tensor) => {
-    const prev = cts.get(key);
-    cts.set(key, prev === undefined ? ct : accumulate(prev, ct));
+  // A traced input's cotangent is keyed by the view; an op output's by its node, one slot each.
+  const ofInputs = new Map<Tensor, Tensor>();
+  const ofNodes = new Map<TapeNode, (Tensor | undefined)[]>();
+  const add = (view: Tensor, ct: Tensor) => {
+    const node = view.node;
+    if (node === null) {
+      const prev = ofInputs.get(view);
+      ofInputs.set(view, prev === undefined ? ct : accumulate(prev, ct));
+      return;
+    }
+    let slots = ofNodes.get(node);
+    if (slots === undefined) {
+      slots = new Array<Tensor | undefined>(node.innerOutputs.length);
+      ofNodes.set(node, slots);
+    }
+    const prev = slots[view.output];
+    slots[view.output] = prev === undefined ? ct : accumulate(prev, ct);
   };
   outputs.forEach((out, i) => {
-    if (out.trace === trace) add(keyOf(out), cotangents[i]!);
+    if (out.trace === trace) add(out, cotangents[i]!);
   });
   for (let n = trace.nodes.length - 1; n >= 0; n--) {
     const node = trace.nodes[n]!;
-    const dy = cts.get(node);
-    if (dy === undefined) continue;
-    cts.delete(node);
+    const slots = ofNodes.get(node);
+    if (slots === undefined) continue;
+    ofNodes.delete(node);
     const needsGrad = node.inputs.map((x) => x.trace === trace);
     if (!needsGrad.includes(true)) continue;
+    const dys = node.innerOutputs.map((y, k) => slots[k] ?? zerosLike(y));
+    const one = hasOneOutput(node.op);
     const ctx = {
-      dy,
+      dy: one ? dys[0]! : dys,
       inputs: node.innerInputs,
-      y: node.innerOutput,
+      y: one ? node.innerOutputs[0]! : node.innerOutputs,
       attrs: node.attrs,
       saved: node.saved,
       needsGrad,
     };
     const grads = anomalyMode
-      ? checkedVjp(
-          node,
-          () => node.op.vjp!(ctx),
-          (i) => inputName(node.op, i),
-          dy,
-        )
+      ? checkedVjp(node, () => node.op.vjp!(ctx), dys)
       : node.op.vjp!(ctx);
     checkGradientCount(node, grads);
-    observe?.(node, dy, grads);
+    observe?.(node, dys, grads);
     for (let i = 0; i < node.inputs.length; i++) {
       const g = grads[i];
       if (!needsGrad[i] || g === null || g === undefined) continue;
@@ -145,10 +162,13 @@ export function backward(
             `${inputName(node.op, i)} of shape ${showShape(x.shape)}`,
         );
       }
-      add(keyOf(node.inputs[i]!), g.dtype === x.dtype ? g : cast(g, x));
+      add(node.inputs[i]!, g.dtype === x.dtype ? g : cast(g, x));
     }
   }
-  return (view) => cts.get(keyOf(view));
+  return (view) => {
+    if (view.node === null) return ofInputs.get(view);
+    return ofNodes.get(view.node)?.[view.output];
+  };
 }
 
 function checkGradientCount(node: TapeNode, grads: readonly (Tensor | null)[]): void {
@@ -158,14 +178,6 @@ function checkGradientCount(node: TapeNode, grads: readonly (Tensor | null)[]): 
       `${node.op.name}: vjp returned ${grads.length} gradients for ${node.inputs.length} inputs`,
     );
   }
-}
-
-/** The name of input i of `op`, for messages: `w`, or `xs[2]` for list inputs. */
-export function inputName(
-  op: { inputs: readonly string[]; variadic?: boolean },
-  i: number,
-): string {
-  return op.variadic ? `${op.inputs[0]}[${i}]` : (op.inputs[i] ?? `input ${i}`);
 }
 
 /** True while any transform is tracing (for fast paths that skip bookkeeping otherwise). */

@@ -31,6 +31,8 @@ export class Tensor {
   readonly inner: Tensor | null;
   /** @internal The tape entry that produced this view (null for a traced input). */
   readonly node: TapeNode | null;
+  /** @internal Which of node's outputs this view is (0 for an op with one output). */
+  readonly output: number;
 
   /** @internal Use `tensor`, `zeros`, … to create tensors. */
   constructor(
@@ -39,6 +41,7 @@ export class Tensor {
     trace: Trace | null = null,
     inner: Tensor | null = null,
     node: TapeNode | null = null,
+    output = 0,
   ) {
     this.buffer = buffer;
     this.shape = shape;
@@ -47,6 +50,7 @@ export class Tensor {
     this.trace = trace;
     this.inner = inner;
     this.node = node;
+    this.output = output;
   }
 
   /**

@@ -67,16 +67,17 @@ function applyAndPull(op: (typeof registered)[number], inputs: readonly unknown[
   );
   // Differentiate a fraction of the successful float calls: vjps must hold up as well.
   const tensors = inputs.every((x): x is Tensor => x instanceof Tensor);
+  const outputs = outcome instanceof Tensor ? [outcome] : Array.isArray(outcome) ? outcome : [];
   if (
-    outcome instanceof Tensor &&
+    outputs.length > 0 &&
     tensors &&
-    outcome.dtype !== "int32" &&
+    outputs.every((y: Tensor) => y.dtype !== "int32") &&
     op.definition.vjp !== undefined &&
     (calls.ok + calls.rejected) % 3 === 0
   ) {
     attempt(calls, `${op.definition.name} vjp`, () => {
       const [y, pullback] = vjp((...xs: Tensor[]) => op.apply(xs, a), ...inputs);
-      pullback(onesLike(y));
+      pullback(y instanceof Tensor ? onesLike(y) : y.map((t) => onesLike(t)));
       return y;
     });
   }

@@ -73,7 +73,7 @@ const detachedSin = defineOp({
 const ops = differentiableOps().filter((op) => !op.definition.name.startsWith(BROKEN));
 
 describe("every registered op's second derivatives and jvp match finite differences (float64)", () => {
-  it("the suite covers the convolution and pooling family", () => {
+  it("the suite covers the convolution, pooling and batch-norm families and the user ops", () => {
     const names = ops.map((op) => op.definition.name);
     for (const name of [
       "conv2d",
@@ -82,7 +82,11 @@ describe("every registered op's second derivatives and jvp match finite differen
       "maxPool2d",
       "avgPool2d",
       "avgPool2dBackward",
+      "fusedConv2dBackward",
+      "batchNormParamGrad",
+      "channelMoments",
       "cube",
+      "sinCos",
     ]) {
       expect(names).toContain(name);
     }

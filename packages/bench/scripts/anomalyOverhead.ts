@@ -39,11 +39,10 @@ function copyOfSource(root: string, name: string, strip: boolean): string {
     if (cutText === text) throw new Error(`anomaly-overhead: ${String(from)} not in ${file}`);
     writeFileSync(path, cutText);
   };
-  cut("registry.ts", "if (anomalyMode) checkForward(op, inputs, out);", "");
-  cut("registry.ts", "if (anomalyMode) checkForward(op, inputs, out.y);", "");
+  cut("registry.ts", "if (anomalyMode) checkForward(op, inputs, applied.ys);", "");
   cut(
     "registry.ts",
-    "const site = anomalyMode ? captureSite() : undefined;",
+    "const site = anomalyMode || keepingCallSites ? captureSite() : undefined;",
     "const site = undefined;",
   );
   cut(

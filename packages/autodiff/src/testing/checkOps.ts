@@ -1,8 +1,7 @@
 import * as fc from "fast-check";
-import { TapegradError, type ErrorCode } from "../errors.js";
-import { listOps, type OpSample, type RegisteredOp } from "../registry.js";
+import { TapegradError, inputName, type ErrorCode } from "../errors.js";
+import { listOps, type AnyOpDefinition, type OpSample, type RegisteredOp } from "../registry.js";
 import { makeSampleKit } from "../sampling.js";
-import { inputName } from "../tape.js";
 import type { Tensor } from "../tensor.js";
 import { checkGrads, type GradMode } from "./checkGrads.js";
 
@@ -35,16 +34,18 @@ export function checkOpGradients(op: RegisteredOp, options: CheckOpOptions = {})
   if (definition.vjp === undefined || definition.samples === undefined) return;
   const kit = makeSampleKit(fc);
   const check = ([sample, seed]: Case) => {
-    checkGrads((...inputs: never[]) => op.apply(inputs, sample.attrs), sample.inputs, {
-      ...definition.tolerance,
-      name: definition.name,
-      seed,
-      order: options.order,
-      modes: options.modes,
-      argnames: sample.inputs.map((_, i) => inputName(definition, i)),
-      // The function is the op alone: it is the faulty op if anything is.
-      findFaultyOp: false,
-    });
+    for (const { name, pick } of checkedOutputs(definition)) {
+      checkGrads((...inputs: never[]) => pick(op.apply(inputs, sample.attrs)), sample.inputs, {
+        ...definition.tolerance,
+        name,
+        seed,
+        order: options.order,
+        modes: options.modes,
+        argnames: sample.inputs.map((_, i) => inputName(definition, i)),
+        // The function is the op alone: it is the faulty op if anything is.
+        findFaultyOp: false,
+      });
+    }
   };
   // fast-check reports the case it shrank to; the first failing case, whose discrepancy is
   // usually far larger, is kept here.
@@ -79,6 +80,21 @@ export function checkOpGradients(op: RegisteredOp, options: CheckOpOptions = {})
   }
   sections.push(`  shrunk to: ${describeCase(definition, shrunk)}`, indent(messageOf(cause)));
   throw new TapegradError(code, sections.join("\n"), { cause });
+}
+
+/**
+ * What checkOpGradients differentiates: the op's output; for an op with several outputs, each
+ * output alone (so that a failure names it, and the vjp is checked with zero cotangents for the
+ * others, as the tape gives it when an output goes unused) and then all of them together.
+ */
+function checkedOutputs(definition: AnyOpDefinition) {
+  const whole = { name: definition.name, pick: (y: unknown) => y };
+  if (definition.outputs === undefined) return [whole];
+  const each = definition.outputs.map((output, k) => ({
+    name: `${definition.name} (output ${output})`,
+    pick: (y: unknown) => (y as readonly Tensor[])[k],
+  }));
+  return [...each, whole];
 }
 
 /** The ops `checkOpGradients` can verify: every registered op with a vjp and samples. */

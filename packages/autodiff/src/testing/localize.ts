@@ -3,7 +3,8 @@ import { isFloat } from "../dtype.js";
 import { jvp } from "../forward.js";
 import { prng, type Rng } from "../random.js";
 import { getOp } from "../registry.js";
-import { inputName, type TapeNode, type Trace } from "../tape.js";
+import { inputName } from "../errors.js";
+import { hasOneOutput, type TapeNode, type Trace } from "../tape.js";
 import { Tensor, zerosLike } from "../tensor.js";
 import { record, vjp } from "../transforms.js";
 import { treeMap } from "../tree.js";
@@ -142,11 +143,20 @@ function checkNode(
     for (const { j, u, input } of moved) check(apply, inputs, j, u, input);
     return blames;
   }
-  const dy = signsLike(apply(...inputs), rng);
-  const rule = (...xs: Tensor[]) => vjp(apply, ...xs.slice(0, -1))[1](xs[xs.length - 1]!);
-  const at = [...inputs, dy];
+  // One random cotangent per output, each an argument of the rule so that it can move alone.
+  const outputs = [apply(...inputs)].flat();
+  const dys = outputs.map((y) => signsLike(y, rng) as Tensor);
+  const n = inputs.length;
+  const rule = (...xs: Tensor[]) => {
+    const cotangent = hasOneOutput(node.op) ? xs[n]! : xs.slice(n);
+    return vjp(apply, ...xs.slice(0, n))[1](cotangent);
+  };
+  const at = [...inputs, ...dys];
   for (const { j, u, input } of moved) check(rule, at, j, u, input);
-  check(rule, at, inputs.length, signsLike(dy, rng), "dy");
+  dys.forEach((dy, k) => {
+    const name = hasOneOutput(node.op) ? "dy" : `dy.${node.op.outputs![k]}`;
+    check(rule, at, n + k, signsLike(dy, rng), name);
+  });
   return blames;
 }
 

@@ -7,7 +7,7 @@ import { treeMap } from "../tree.js";
 
 /**
  * How much rounding can move ⟨f(x), c⟩, as the size of the terms it is made of: Σ |f|·|c| for
- * the projection itself, and for every op on f's tape Σ |y|·|dy| over its output and
+ * the projection itself, and for every op on f's tape Σ |y|·|dy| over its outputs and
  * Σ |x|·|vjp(dy)| over each input. An op rounds its result by a few units of float64's
  * roundoff relative to these (relative to the inputs where they cancel, as in a sum of ±1s), and
  * each such error reaches ⟨f, c⟩ times its adjoint: a first-order rounding analysis. Unlike
@@ -44,8 +44,8 @@ export function roundingSize(
     out,
     cotangent,
   );
-  const observe = (node: TapeNode, dy: Tensor, grads: readonly (Tensor | null)[]) => {
-    accumulate(node.innerOutput, dy);
+  const observe = (node: TapeNode, dys: readonly Tensor[], grads: readonly (Tensor | null)[]) => {
+    node.innerOutputs.forEach((y, k) => accumulate(y, dys[k]!));
     grads.forEach((g, i) => {
       if (g !== null && g !== undefined) accumulate(node.innerInputs[i]!, g);
     });
