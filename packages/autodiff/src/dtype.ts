@@ -85,7 +85,8 @@ function checkSize(dtype: DType, size: number): void {
   if (!(Number.isSafeInteger(size) && size >= 0 && size <= MAX_TENSOR_SIZE)) {
     throw new TapegradError(
       "INVALID_ARGUMENT",
-      `cannot make a ${dtype} tensor of ${size} elements: a tensor holds at most ${MAX_TENSOR_SIZE}`,
+      `cannot make a ${dtype} tensor of ${size} elements: ` +
+        `a tensor holds at most ${MAX_TENSOR_SIZE}`,
     );
   }
 }

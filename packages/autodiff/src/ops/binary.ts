@@ -17,7 +17,7 @@ import { produce } from "./util.js";
 type BinaryContext = VjpContext<readonly ["a", "b"], Record<string, never>, undefined>;
 type PairSamples = (kit: SampleKit) => Arbitrary<OpSample<Record<string, never>>>;
 
-/** @internal Pairs of tensors whose shapes broadcast together, with values from aValues and bValues. */
+/** @internal Pairs of tensors whose shapes broadcast together, valued by aValues and bValues. */
 export function pairSamples(aValues: ValueOptions = {}, bValues: ValueOptions = {}): PairSamples {
   return (kit) =>
     kit
@@ -27,9 +27,9 @@ export function pairSamples(aValues: ValueOptions = {}, bValues: ValueOptions = 
 }
 
 /**
- * @internal Registers a broadcasting elementwise op of a and b and returns its public function. `vjp`
- * gives the gradients at the broadcast shape (null where not needed); each is summed back to its
- * operand's shape here, once for every op.
+ * @internal Registers a broadcasting elementwise op of a and b and returns its public function.
+ * `vjp` gives the gradients at the broadcast shape (null where not needed); each is summed back
+ * to its operand's shape here, once for every op.
  */
 export function defineBinary(
   name: Extract<BinaryKind, "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum">,

@@ -55,7 +55,10 @@ const transposeOp = defineOp({
     ),
 });
 
-/** Permutes axes: result axis i is x's axis perm[i] (default: reversed). Gradient: inverse permutation. */
+/**
+ * Permutes axes: result axis i is x's axis perm[i] (default: reversed).
+ * Gradient: dy permuted by the inverse permutation.
+ */
 export function transpose(x: TensorLike, perm?: readonly number[]): Tensor {
   return transposeOp(x, { perm });
 }
