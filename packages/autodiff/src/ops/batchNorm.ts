@@ -8,22 +8,15 @@ import type { SampleKit } from "../sampling.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { vjp } from "../transforms.js";
 import { add, div, mul, sub } from "./binary.js";
-import { stack } from "./concat.js";
 import { mean, sum } from "./reduce.js";
 import { reshape } from "./reshape.js";
-import { slice } from "./slice.js";
 import { sqrt, square } from "./unary.js";
-import { assertFloat, produce } from "./util.js";
+import { assertFloat, floatData, produce, unfilled } from "./util.js";
 
 /** Options of batchNorm and its gradient ops. */
 export interface BatchNormAttrs {
   /** Added to the variance before the square root (default 1e-5, as PyTorch). */
   readonly eps?: number;
-}
-
-/** Float data of a float tensor (callers have checked the dtype). */
-function floatBuffer(x: Tensor): FloatArray {
-  return x.buffer as FloatArray;
 }
 
 /** Checks x ([N, C, …], float, ≥ 1 cell per channel) and returns its channel layout. */
@@ -93,10 +86,10 @@ function inputGradComposite(dy: Tensor, x: Tensor, weight: Tensor, eps: number):
   return mul(mul(asColumn(weight, x), invStd), sub(centeredDy, projection));
 }
 
-/** batchNormParamGrad's [2, C], written with primitive ops. */
-function paramGradComposite(dy: Tensor, x: Tensor, eps: number): Tensor {
+/** batchNormParamGrad's [dweight, dbias], written with primitive ops. */
+function paramGradComposite(dy: Tensor, x: Tensor, eps: number): readonly [Tensor, Tensor] {
   const { axis, centered, invStd } = statsComposite(x, eps);
-  return stack([sum(mul(dy, mul(centered, invStd)), { axis }), sum(dy, { axis })]);
+  return [sum(mul(dy, mul(centered, invStd)), { axis }), sum(dy, { axis })];
 }
 
 /** Random [N, C, …] inputs with well-spread values, so every channel's variance is far from 0. */
@@ -117,11 +110,11 @@ const batchNormOp = defineOp({
     const eps = epsOf("batchNorm", attrs);
     return produce(x.dtype, x.shape, (y) =>
       kernels().batchNorm(
-        floatBuffer(x),
+        floatData("batchNorm", "x", x),
         layout,
         eps,
-        floatBuffer(weight),
-        floatBuffer(bias),
+        floatData("batchNorm", "weight", weight),
+        floatData("batchNorm", "bias", bias),
         y as FloatArray,
       ),
     );
@@ -129,13 +122,7 @@ const batchNormOp = defineOp({
   vjp: ({ dy, inputs: [x, weight], attrs, needsGrad }) => {
     const dx = needsGrad[0] ? batchNormBackward(dy, x, weight, attrs) : null;
     if (!needsGrad[1] && !needsGrad[2]) return [dx, null, null];
-    const params = batchNormParamGrad(dy, x, attrs);
-    const channels = x.shape[1]!;
-    return [
-      dx,
-      reshape(slice(params, [0, 0], [1, channels]), [channels]),
-      reshape(slice(params, [1, 0], [2, channels]), [channels]),
-    ];
+    return [dx, ...batchNormParamGrad(dy, x, attrs)];
   },
   samples: (kit) =>
     batchNormInput(kit).chain((x) =>
@@ -169,12 +156,13 @@ const batchNormBackwardOp = defineOp({
     const eps = epsOf("batchNormBackward", attrs);
     return produce(x.dtype, x.shape, (dx) =>
       kernels().batchNormBackward(
-        floatBuffer(dy),
-        floatBuffer(x),
+        floatData("batchNormBackward", "dy", dy),
+        floatData("batchNormBackward", "x", x),
         layout,
         eps,
-        floatBuffer(weight),
+        floatData("batchNormBackward", "weight", weight),
         dx as FloatArray,
+        null,
         null,
       ),
     );
@@ -215,21 +203,24 @@ export function batchNormBackward(
 const batchNormParamGradOp = defineOp({
   name: "batchNormParamGrad",
   inputs: ["dy", "x"],
+  outputs: ["dweight", "dbias"],
   forward: ([dy, x], attrs: BatchNormAttrs) => {
     const layout = layoutOf("batchNormParamGrad", x);
     assertSameShape("batchNormParamGrad", dy, x);
     const eps = epsOf("batchNormParamGrad", attrs);
-    return produce(x.dtype, [2, layout.channels], (params) =>
-      kernels().batchNormBackward(
-        floatBuffer(dy),
-        floatBuffer(x),
-        layout,
-        eps,
-        null,
-        null,
-        params as FloatArray,
-      ),
+    const dweight = unfilled(x.dtype, [layout.channels]);
+    const dbias = unfilled(x.dtype, [layout.channels]);
+    kernels().batchNormBackward(
+      floatData("batchNormParamGrad", "dy", dy),
+      floatData("batchNormParamGrad", "x", x),
+      layout,
+      eps,
+      null,
+      null,
+      dweight.buffer as FloatArray,
+      dbias.buffer as FloatArray,
     );
+    return [dweight, dbias];
   },
   vjp: ({ dy: g, inputs: [dy, x], attrs }) => {
     const eps = epsOf("batchNormParamGrad", attrs);
@@ -244,44 +235,50 @@ const batchNormParamGradOp = defineOp({
 });
 
 /**
- * The weight and bias gradients of batchNorm for output cotangent dy, as rows of a [2, C]
- * tensor: [Σ dy·x̂, Σ dy] over each channel's cells. Fused in one kernel; differentiable.
+ * The weight and bias gradients of batchNorm for output cotangent dy, each [C]:
+ * `[Σ dy·x̂, Σ dy]` over each channel's cells. Fused in one kernel; differentiable.
  */
 export function batchNormParamGrad(
   dy: TensorLike,
   x: TensorLike,
   attrs: BatchNormAttrs = {},
-): Tensor {
+): readonly [dweight: Tensor, dbias: Tensor] {
   return batchNormParamGradOp(dy, x, attrs);
 }
 
 const channelMomentsOp = defineOp({
   name: "channelMoments",
   inputs: ["x"],
+  outputs: ["mean", "variance"],
   forward: ([x]) => {
     const layout = layoutOf("channelMoments", x);
-    return produce(x.dtype, [2, layout.channels], (out) =>
-      kernels().channelMoments(floatBuffer(x), layout, out as FloatArray),
+    const mean = unfilled(x.dtype, [layout.channels]);
+    const variance = unfilled(x.dtype, [layout.channels]);
+    const data = floatData("channelMoments", "x", x);
+    kernels().channelMoments(
+      data,
+      layout,
+      mean.buffer as FloatArray,
+      variance.buffer as FloatArray,
     );
+    return [mean, variance];
   },
   // d mean/dx = 1/n, d var/dx = 2(x − μ)/n, per channel.
-  vjp: ({ dy, inputs: [x] }) => {
+  vjp: ({ dy: [dmean, dvariance], inputs: [x] }) => {
     const axis = channelAxes(x);
     const count = x.size / x.shape[1]!;
-    const channels = x.shape[1]!;
-    const row = (r: number) =>
-      asColumn(reshape(slice(dy, [r, 0], [r + 1, channels]), [channels]), x);
     const centered = sub(x, mean(x, { axis, keepdims: true }));
-    return [add(mul(row(0), 1 / count), mul(mul(row(1), centered), 2 / count))];
+    const fromMean = mul(asColumn(dmean, x), 1 / count);
+    return [add(fromMean, mul(mul(asColumn(dvariance, x), centered), 2 / count))];
   },
   samples: (kit) => batchNormInput(kit).map((x) => ({ inputs: [x], attrs: {} })),
 });
 
 /**
- * Per channel (axis 1) of x ([N, C, …]): its mean and biased variance over every other axis, as
- * the rows of a [2, C] tensor. What batch-norm layers feed their running statistics.
+ * Per channel (axis 1) of x ([N, C, …]): its mean and biased variance over every other axis,
+ * each [C]. What batch-norm layers feed their running statistics.
  */
-export function channelMoments(x: TensorLike): Tensor {
+export function channelMoments(x: TensorLike): readonly [mean: Tensor, variance: Tensor] {
   return channelMomentsOp(x, {});
 }
 

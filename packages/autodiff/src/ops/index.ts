@@ -1,5 +1,6 @@
-export { add, sub, mul, div, pow, maximum, minimum, reluBackward } from "./binary.js";
-export { equal, notEqual, less, lessEqual, greater, greaterEqual, where } from "./compare.js";
+export { add, sub, mul, div, maximum, minimum, reluBackward, where } from "./binary.js";
+export { pow } from "./pow.js";
+export { equal, notEqual, less, lessEqual, greater, greaterEqual } from "./compare.js";
 export {
   neg,
   exp,
@@ -31,12 +32,12 @@ export {
   type ArgReduceAttrs,
 } from "./reduce.js";
 export { softmax, logSoftmax } from "./softmax.js";
-export { reshape, broadcastTo, expandDims, squeeze, flatten } from "./reshape.js";
+export { reshape, expandDims, squeeze, flatten } from "./reshape.js";
+export { broadcastTo } from "./broadcast.js";
 export { cast } from "./cast.js";
 export { transpose } from "./transpose.js";
 export { concat, stack } from "./concat.js";
-export { slice } from "./slice.js";
-export { pad, type Padding } from "./pad.js";
+export { slice, pad, type Padding } from "./slice.js";
 export { gather, scatterAdd, oneHot, type IndicesLike } from "./gather.js";
 export { matmul, type MatmulAttrs } from "./matmul.js";
 export {
@@ -44,8 +45,8 @@ export {
   maxPool2dBackward,
   type MaxPool2dAttrs,
   type MaxPool2dBackwardAttrs,
-  type Pool2dAttrs,
 } from "./maxPool2d.js";
+export type { Pool2dAttrs } from "./pool2d.js";
 export {
   avgPool2d,
   avgPool2dBackward,
@@ -59,15 +60,13 @@ export {
   conv2dBackpropInput,
   conv2dBackpropFilter,
   fusedConv2dBackward,
-  type ConvActivation,
   type Conv2dOptions,
   type FusedConv2dOptions,
-  type FusedConv2dBackwardOptions,
-  type Conv2dGeometryOptions,
   type Conv2dBackpropInputOptions,
   type Conv2dBackpropFilterOptions,
-} from "./conv2d.js";
-export { convTranspose2d, type ConvTranspose2dOptions } from "./convTranspose2d.js";
+} from "./conv/conv2d.js";
+export type { ConvActivation, Conv2dGeometryOptions } from "./conv/geometry.js";
+export { convTranspose2d, type ConvTranspose2dOptions } from "./conv/convTranspose2d.js";
 export {
   batchNorm,
   batchNormBackward,

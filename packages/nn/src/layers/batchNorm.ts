@@ -8,7 +8,6 @@ import {
   full,
   mul,
   reshape,
-  slice,
   sqrt,
   stopGradient,
   sub,
@@ -144,13 +143,12 @@ function makeBatchNorm(
       }
       // The fused op normalises with the batch's biased variance, as PyTorch; the running
       // average gets the unbiased one (÷ count − 1). State is not trained: stopped values.
-      const moments = channelMoments(stopGradient(x));
-      const row = (r: number) => reshape(slice(moments, [r, 0], [r + 1, channels]), shape);
+      const [batchMean, batchVariance] = channelMoments(stopGradient(x));
       const update = (old: Tensor, batch: Tensor, scale: number) =>
         cast(add(mul(old, 1 - momentum), mul(batch, momentum * scale)), old.dtype);
       const next = {
-        runningMean: update(running.runningMean, row(0), 1),
-        runningVar: update(running.runningVar, row(1), count / (count - 1)),
+        runningMean: update(running.runningMean, batchMean, 1),
+        runningVar: update(running.runningVar, batchVariance, count / (count - 1)),
       };
       // The op wants one dtype; cast is differentiable, so float32 params still learn from float64 x.
       const like = (v: Tensor) => (v.dtype === x.dtype ? v : cast(v, x.dtype));

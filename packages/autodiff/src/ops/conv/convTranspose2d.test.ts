@@ -9,9 +9,9 @@ import {
   vjp,
   zeros,
   type Tensor,
-} from "../index.js";
-import { checkGrads } from "../testing/checkGrads.js";
-import { f64 } from "../../test/helpers.js";
+} from "../../index.js";
+import { checkGrads } from "../../testing/checkGrads.js";
+import { f64 } from "../../../test/helpers.js";
 
 const plane = (y: Tensor) => (y.toArray() as number[][][][])[0]![0];
 const x = f64([

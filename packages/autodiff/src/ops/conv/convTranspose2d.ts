@@ -1,9 +1,12 @@
-import { argumentError, shapeError, show, showShape } from "../errors.js";
-import { assertSizeWithinLimit } from "../shape.js";
-import type { Tensor } from "../tensor.js";
-import { addBias, conv2dBackpropInputOp } from "./conv2d.js";
-import { assertFloat, assertTensor, optionsArgument } from "./util.js";
-import { resolvePair, type Pair } from "./window.js";
+import { argumentError, shapeError, show, showShape } from "../../errors.js";
+import { assertSizeWithinLimit } from "../../shape.js";
+import type { Tensor } from "../../tensor.js";
+import { add } from "../binary.js";
+import { reshape } from "../reshape.js";
+import { assertFloat, assertTensor, optionsArgument } from "../util.js";
+import { resolvePair, type Pair } from "../window.js";
+import { checkBias } from "./geometry.js";
+import { conv2dBackpropInputOp } from "./ops.js";
 
 /** Geometry and bias of convTranspose2d, with PyTorch's meaning of each option. */
 export interface ConvTranspose2dOptions {
@@ -112,5 +115,8 @@ export function convTranspose2d(x: Tensor, w: Tensor, options?: ConvTranspose2dO
     groups,
     inputShape,
   });
-  return addBias(OP, y, opts.bias, outChannels);
+  if (opts.bias === undefined) return y;
+  checkBias(OP, opts.bias, outChannels);
+  // Broadcasting [C, 1, 1] against the output: add's vjp sums dy over N, H and W.
+  return add(y, reshape(opts.bias, [outChannels, 1, 1]));
 }
