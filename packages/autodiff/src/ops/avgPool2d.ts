@@ -6,9 +6,9 @@ import type { SampleKit } from "../sampling.js";
 import { assertSizeWithinLimit, assertValidShape, shapesEqual } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { matmul } from "./matmul.js";
-import { assertPoolInput, pool2dLayout, pool2dSamples, type Pool2dAttrs } from "./maxPool2d.js";
+import { assertPoolInput, pool2dLayout, pool2dSamples, type Pool2dAttrs } from "./pool2d.js";
 import { mean } from "./reduce.js";
-import { assertFloat, assertTensor, booleanAttr, produce } from "./util.js";
+import { assertFloat, assertTensor, booleanAttr, floatData, produce } from "./util.js";
 import { resolvePair, type Pair } from "./window.js";
 
 export interface AvgPool2dAttrs extends Pool2dAttrs {
@@ -24,11 +24,6 @@ interface AvgPool2dBackwardAttrs extends AvgPool2dAttrs {
   readonly inputShape: readonly number[];
 }
 
-/** Float data of a float tensor (callers have checked the dtype). */
-function floatBuffer(x: Tensor): FloatArray {
-  return x.buffer as FloatArray;
-}
-
 /** The samples' attrs with a random countIncludePad. */
 function avgSamples(kit: SampleKit) {
   return kit.fc
@@ -40,7 +35,7 @@ const avgPool2dOp = defineOp({
   name: "avgPool2d",
   inputs: ["x"],
   forward: ([x], attrs: AvgPool2dAttrs) => {
-    assertFloat("avgPool2d", "x", x);
+    const data = floatData("avgPool2d", "x", x);
     const { geometry, outShape } = pool2dLayout("avgPool2d", x.shape, attrs, false);
     const countIncludePad = booleanAttr(
       "avgPool2d",
@@ -48,7 +43,7 @@ const avgPool2dOp = defineOp({
       attrs.countIncludePad ?? true,
     );
     return produce(x.dtype, outShape, (out) =>
-      kernels().avgPool2d(floatBuffer(x), geometry, countIncludePad, out as FloatArray),
+      kernels().avgPool2d(data, geometry, countIncludePad, out as FloatArray),
     );
   },
   vjp: ({ dy, inputs: [x], attrs }) => [avgPool2dBackward(dy, x.shape, attrs)],
@@ -69,7 +64,7 @@ const avgPool2dBackwardOp = defineOp({
   inputs: ["dy"],
   forward: ([dy], attrs: AvgPool2dBackwardAttrs) => {
     const { inputShape, ...poolAttrs } = attrs;
-    assertFloat("avgPool2dBackward", "dy", dy);
+    const data = floatData("avgPool2dBackward", "dy", dy);
     if (!Array.isArray(inputShape)) {
       throw argumentError("avgPool2dBackward", "inputShape must be an array of integers");
     }
@@ -88,7 +83,7 @@ const avgPool2dBackwardOp = defineOp({
       attrs.countIncludePad ?? true,
     );
     return produce(dy.dtype, [...inputShape], (out) =>
-      kernels().avgPool2dBackward(floatBuffer(dy), geometry, countIncludePad, out as FloatArray),
+      kernels().avgPool2dBackward(data, geometry, countIncludePad, out as FloatArray),
     );
   },
   // Linear, and the transpose of avgPool2d with the same attrs: the two are an adjoint pair.
