@@ -1,3 +1,4 @@
+import { argnumList, type Argnums, type Selected } from "./argnums.js";
 import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, showShape } from "./errors.js";
 import { live } from "./tape.js";
@@ -77,8 +78,6 @@ export function hvp<Args extends unknown[]>(
   ) as Args;
 }
 
-type Argnums = number | readonly number[];
-
 /** Options of jacrev and jacfwd: which arguments to differentiate. */
 export interface JacobianOptions<I> {
   /** Which positional arguments to differentiate (default 0): a number, or an array for a list. */
@@ -102,10 +101,6 @@ export type Jacobian<Out, In> = Out extends Tensor | number
     : Out extends object
       ? { -readonly [K in keyof Out]: Jacobian<Out[K], In> }
       : null;
-
-type Selected<Args extends readonly unknown[], I> = I extends readonly number[]
-  ? { [K in keyof I]: Args[I[K] & number] }
-  : Args[I & number];
 
 /**
  * The Jacobian of f with respect to argument `argnums` by reverse mode: one vjp per output
@@ -257,12 +252,7 @@ function selection<Args extends unknown[], R>(
   args: Args,
   argnums: Argnums,
 ) {
-  const list = typeof argnums === "number" ? [argnums] : Array.from(argnums);
-  for (const i of list) {
-    if (!Number.isInteger(i) || i < 0 || i >= args.length) {
-      throw argumentError(fn, `argnums ${i} is out of range for ${args.length} arguments`);
-    }
-  }
+  const list = argnumList(fn, argnums, args.length);
   const select = list.map((i) => args[i]);
   const partial = (...chosen: unknown[]): R => {
     const full = [...args] as Args;

@@ -1,4 +1,5 @@
 import { detectAnomaly } from "./anomaly.js";
+import { argnumList, type Argnums, type Selected } from "./argnums.js";
 import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, show, showShape } from "./errors.js";
 import {
@@ -34,11 +35,6 @@ export interface ValueAndGradOptions<I> extends GradOptions<I> {
   readonly hasAux?: boolean;
 }
 
-type Argnums = number | readonly number[];
-type GradsOf<Args extends readonly unknown[], I> = I extends readonly number[]
-  ? { [K in keyof I]: Args[I[K] & number] }
-  : Args[I & number];
-
 /**
  * The gradient of a scalar-valued `f` with respect to argument `argnums` (default 0). Arguments
  * may be tensors, numbers or trees of them; each gradient has its argument's structure.
@@ -47,7 +43,7 @@ type GradsOf<Args extends readonly unknown[], I> = I extends readonly number[]
 export function grad<Args extends unknown[], const I extends Argnums = 0>(
   f: (...args: Args) => TensorLike,
   options: GradOptions<I> = {},
-): (...args: Args) => GradsOf<Args, I> {
+): (...args: Args) => Selected<Args, I> {
   const withValue = valueAndGrad(f, options);
   return (...args) => withValue(...args)[1];
 }
@@ -56,20 +52,14 @@ export function grad<Args extends unknown[], const I extends Argnums = 0>(
 export function valueAndGrad<Args extends unknown[], const I extends Argnums = 0, R = TensorLike>(
   f: (...args: Args) => R,
   options: ValueAndGradOptions<I> = {},
-): (...args: Args) => [R, GradsOf<Args, I>] {
-  const argnums = options.argnums ?? 0;
-  const list: number[] =
-    typeof argnums === "number" ? [argnums] : Array.from(argnums as readonly number[]);
+): (...args: Args) => [R, Selected<Args, I>] {
+  const argnums: Argnums = options.argnums ?? 0;
   const checked = options.detectAnomaly ?? false;
   if (typeof checked !== "boolean") {
     throw argumentError("grad", `detectAnomaly must be a boolean, got ${show(checked)}`);
   }
-  const compute = (...args: Args): [R, GradsOf<Args, I>] => {
-    for (const i of list) {
-      if (!Number.isInteger(i) || i < 0 || i >= args.length) {
-        throw argumentError("grad", `argnums ${i} is out of range for ${args.length} arguments`);
-      }
-    }
+  const compute = (...args: Args): [R, Selected<Args, I>] => {
+    const list = argnumList("grad", argnums, args.length);
     const trace = openTrace();
     let traced: unknown[];
     let result: R;
@@ -96,7 +86,7 @@ export function valueAndGrad<Args extends unknown[], const I extends Argnums = 0
     const grads = list.map((i) => gradientTree(traced[i], args[i], trace, cotangentOf));
     const plainValue = lower(value, trace);
     const returned = (options.hasAux ? [plainValue, (result as unknown[])[1]] : plainValue) as R;
-    return [returned, (typeof argnums === "number" ? grads[0] : grads) as GradsOf<Args, I>];
+    return [returned, (typeof argnums === "number" ? grads[0] : grads) as Selected<Args, I>];
   };
   return checked ? (...args) => detectAnomaly(() => compute(...args)) : compute;
 }
