@@ -18,8 +18,9 @@ import {
   where,
   mul,
   add,
+  Tensor,
+  type ForwardResult,
   type RegisteredOp,
-  type Tensor,
   type TensorLike,
 } from "../src/index.js";
 import { makeSampleKit } from "../src/sampling.js";
@@ -87,6 +88,7 @@ function expectExactly(what: string, x: Tensor, expected: readonly number[]): vo
   });
 }
 
+// Leaves out the deliberately broken ops of secondOrder.test.ts, should a run share its registry.
 const opsWithSamples = listOps().filter(
   (op) => op.definition.samples !== undefined && !op.definition.name.startsWith("secondOrderTest_"),
 );
@@ -94,10 +96,11 @@ const opsWithSamples = listOps().filter(
 /** Calls op's forward and vjp rule directly (no tape, whose casts would hide a float32). */
 function rawGradients(op: RegisteredOp, inputs: readonly Tensor[], attrs: unknown, seed: number) {
   const { definition } = op;
-  const out = definition.forward(inputs, attrs) as unknown;
-  const hasSaved = !(out instanceof Array) && !(out as { shape?: unknown }).shape;
-  const y = (hasSaved ? (out as { y: Tensor | Tensor[] }).y : out) as Tensor | Tensor[];
-  const saved = hasSaved ? (out as { saved: unknown }).saved : undefined;
+  const out = definition.forward(inputs, attrs);
+  // forward returns its output(s), or { y, saved } to keep residuals for the vjp.
+  const plain = out instanceof Tensor || Array.isArray(out);
+  const y = plain ? out : (out as ForwardResult<unknown, readonly string[]>).y;
+  const saved = plain ? undefined : (out as ForwardResult<unknown, readonly string[]>).saved;
   const ys = leavesOf(y);
   const dys = ys.map((t, k) => dyadic(t.shape, seed + k));
   const one = definition.outputs === undefined;
@@ -112,8 +115,14 @@ function rawGradients(op: RegisteredOp, inputs: readonly Tensor[], attrs: unknow
 }
 
 describe("float64 inputs give float64 outputs and gradients, for every registered op", () => {
-  it("the suite covers every op with samples", () => {
-    expect(opsWithSamples.length).toBeGreaterThan(40);
+  it("the suite covers the elementwise, data-movement, convolution and normalisation ops", () => {
+    const names = opsWithSamples.map((op) => op.definition.name);
+    for (const name of ["leakyRelu", "maximum", "where", "pow", "gather", "pad", "matmul"]) {
+      expect(names).toContain(name);
+    }
+    for (const name of ["conv2d", "fusedConv2dBackward", "maxPool2d", "batchNorm", "softmax"]) {
+      expect(names).toContain(name);
+    }
   });
 
   for (const op of opsWithSamples) {
@@ -162,7 +171,7 @@ describe("float64 inputs give float64 outputs and gradients, for every registere
           });
           ddys.forEach((g) => expectFloat64(`${name}: second order, cotangent`, g));
         }),
-        { numRuns: 10 },
+        { numRuns: 25 },
       );
     });
   }
