@@ -10,7 +10,8 @@ import { floatTypeOf, produce } from "./util.js";
 
 type UnaryContext = VjpContext<readonly ["x"], Record<string, never>, undefined>;
 
-export function unaryForward(kind: UnaryKind, x: Tensor, alpha = 0): Tensor {
+/** Applies an elementwise kernel in x's float type (int32 computes in float32). */
+function unaryForward(kind: UnaryKind, x: Tensor, alpha = 0): Tensor {
   const dtype = floatTypeOf(x);
   return produce(
     dtype,
@@ -20,7 +21,10 @@ export function unaryForward(kind: UnaryKind, x: Tensor, alpha = 0): Tensor {
   );
 }
 
-/** Registers an elementwise op; `values` keeps sample inputs inside its domain and off kinks. */
+/**
+ * Registers an elementwise op of x and returns its public function; `values` keeps sample inputs
+ * inside its domain and off kinks.
+ */
 function defineUnary(
   name: UnaryKind,
   vjp: ((ctx: UnaryContext) => Tensor) | undefined,
