@@ -291,9 +291,8 @@ export function conv2dTask(args: usize, tid: i32, threads: i32): void {
       const y0 = plane(q.y, q, n0, g, t.cout, p);
       if (p % NR == 0) {
         // The product's columns go straight to each sample's [cout, P] slice of y. With short
-        // output rows B is packed straight from x too (measured: LeNet conv2, rows of 8, 1.52 →
-        // 1.26 ms); longer rows are cheaper to copy whole into a column matrix first (conv1,
-        // rows of 24: 1.00 ms that way, 1.28 ms packed from x).
+        // output rows B is packed straight from x too; longer rows are cheaper to copy whole
+        // into a column matrix first (docs/performance.md#wasm-thresholds-and-kernel-choices).
         const blocks = t.blocks;
         blocks.b = 0;
         blocks.c = p;

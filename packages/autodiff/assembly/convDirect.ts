@@ -198,9 +198,10 @@ export function directForward(
 // The forward micro-tiles, for one block of h ≤ 4 output channels whose packed weights start
 // at pa: the GEMM's micro-kernels with B's vectors loaded from the padded input at each tap's
 // offset instead of from a packed sliver. A tile's first vector starts at x, its second `next`
-// bytes on (16: the row's next four columns; one padded row: the same columns one row down). Results go to y (rows ldy bytes apart), w columns
-// wide; with `below` ≠ 0 the second vector's go to the next output row instead (y + below, and
-// w ≤ 4). Each output is written once: y needs no zeroing.
+// bytes on (16: the row's next four columns; one padded row: the same columns one row down).
+// Results go to y (rows ldy bytes apart), w columns wide; with `below` ≠ 0 the second vector's
+// go to the next output row instead (y + below, and w ≤ 4). Each output is written once: y
+// needs no zeroing.
 
 /** 4 output channels × two vectors. */
 function tile4(

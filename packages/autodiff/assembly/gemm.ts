@@ -1,12 +1,11 @@
 // Packed, register-tiled float32 GEMM with 128-bit SIMD: C += op(A)·op(B), the GotoBLAS loop
 // nest of ../src/kernels/matmul.ts with an MR×NR = 4×8 micro-tile held in eight f32x4
-// accumulators. (A 6×8 tile needs 16 vector registers with its operands and V8 allocates 15,
-// so it spilled four accumulators to the stack every step: 23 GFLOP/s at 512³ against 31.6.)
+// accumulators: a 6×8 tile needs 16 vector registers with its operands and V8 allocates 15, so
+// it would spill accumulators every step (docs/performance.md#wasm-thresholds-and-kernel-choices).
 // Operands are read through element strides, op(A)(i, p) = a[i·ars + p·acs] and
 // op(B)(p, j) = b[p·brs + j·bcs], so the four transA/transB layouts are only stride choices.
 // Baseline wasm SIMD has no fused multiply-add, so each step is a mul and an add; the relaxed
-// build fuses them (madd below). A 6×8 tile with fused multiply-adds (12 accumulators, no
-// temporaries) was slower still in V8 11.3: 25.1 against 34.0 GFLOP/s at 512³ on one thread.
+// build fuses them (madd below), and keeps the 4×8 tile.
 
 import { ConvArgs } from "./convArgs";
 import { packConvB } from "./convPack";

@@ -39,7 +39,8 @@ const common = [
  * `relaxed` is `shared` with relaxed SIMD, whose fused multiply-add the GEMM micro-kernels use
  * (Node ≥ 22 and Chrome ≥ 114 validate it; Node 20 with --experimental-wasm-relaxed-simd).
  * `local` and `relaxedLocal` also serve as the single-thread twins of `shared` and `relaxed`:
- * calls that run on one thread copy in and out of an ordinary memory, which is faster.
+ * calls that run on one thread copy in and out of an ordinary memory, which is cheaper
+ * (docs/performance.md#wasm-thresholds-and-kernel-choices).
  */
 export const variants = {
   shared: [...common, "--enable", "threads", "--sharedMemory"],
@@ -129,7 +130,8 @@ export function renderKernelExports(declarations: string): string {
     return `  /** From ${file}.ts. */\n${signature}\n`;
   });
   return (
-    "/** The kernels assembly/index.ts exports; addresses are byte offsets into the one memory. */\n" +
+    "/** The kernels assembly/index.ts exports; addresses are byte offsets into the one " +
+    "memory. */\n" +
     `export interface KernelExports {\n${methods.join("")}}\n`
   );
 }

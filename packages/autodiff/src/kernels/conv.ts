@@ -18,10 +18,9 @@ import { jsReduceKernels } from "./reduce.js";
 //   backprop input   col = w[g]ᵀ · dy[n, g], then col2im adds each entry back into dx[n, g]
 //   backprop filter  dw[g] (Cout/groups × K) += dy[n, g] · colᵀ
 // Transposes are the GEMM's flags, never copies. In js, im2col + GEMM is the only path, even for
-// one input channel (the wasm backend also has direct SIMD kernels, assembly/convDirect.ts):
-// measured in float32 at N = 64 it beat a direct loop (contiguous inner row) on LeNet conv1,
-// 1→6 channels 28×28 k5, 11.6 ms vs 17.4 ms, and on conv2, 6→16 12×12 k5, 12.8 vs 32.4 ms; the
-// column copy costs under 3% of the forward pass.
+// one input channel, where it beat a direct loop (see
+// docs/performance.md#wasm-thresholds-and-kernel-choices); the wasm backend also has direct SIMD
+// kernels, assembly/convDirect.ts.
 
 /** The geometry of one 2-D convolution, resolved and validated by the op. */
 export interface Conv2dParams {

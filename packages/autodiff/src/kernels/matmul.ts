@@ -3,9 +3,10 @@ import type { FloatArray } from "../dtype.js";
 export interface MatmulKernels {
   /**
    * Batched C[b] = op(A[b]) · op(B[b]), written over every element of C (which arrives with
-   * unspecified contents: ops do not zero-fill it), with op(A[b]): m×k, op(B[b]): k×n, C[b]: m×n, all
-   * row-major; op(X) = Xᵀ where transA/transB is set (A[b] stored k×m, B[b] stored n×k). A[b]
-   * and B[b] start at the given offsets (equal offsets share a broadcast matrix); C[b] at b·m·n.
+   * unspecified contents: ops do not zero-fill it), with op(A[b]): m×k, op(B[b]): k×n, C[b]:
+   * m×n, all row-major; op(X) = Xᵀ where transA/transB is set (A[b] stored k×m, B[b] stored
+   * n×k). A[b] and B[b] start at the given offsets (equal offsets share a broadcast matrix);
+   * C[b] at b·m·n.
    */
   matmul(
     a: FloatArray,
@@ -38,8 +39,9 @@ const MC = 64;
 const KC = 256;
 const NC = 512;
 /**
- * Products smaller than this many multiply-adds skip packing (measured: blocked wins from 8³ on),
- * as do products with 1 or 2 rows or columns, where most of each 4×4 tile would be zero padding.
+ * Products smaller than this many multiply-adds skip packing, as do products with 1 or 2 rows or
+ * columns, where most of each 4×4 tile would be zero padding. Chosen by measurement: see
+ * docs/performance.md#wasm-thresholds-and-kernel-choices.
  */
 const DIRECT_LIMIT = 8 * 8 * 8;
 const DIRECT_WIDTH = 2;

@@ -49,7 +49,10 @@ export interface NormKernels {
 // The per-channel formulas below are shared with the wasm backend, whose kernels run the passes
 // over the cells and leave these O(channels) steps to them.
 
-/** stats = [mean; biased variance] per channel, from the shifted sums s = Σ(x − K), q = Σ(x − K)². */
+/**
+ * stats = [mean; biased variance] per channel, from the shifted sums s = Σ(x − K),
+ * q = Σ(x − K)².
+ */
 export function finishMoments(
   shift: number,
   s: number,

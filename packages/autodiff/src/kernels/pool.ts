@@ -181,7 +181,7 @@ function maxPool2x2(
         const b = x[k + 1]!;
         const c = x[k + width]!;
         const d = x[k + width + 1]!;
-        // A tournament without branches (random data mispredicts them; this is 3× faster):
+        // A tournament without branches, which random data would mispredict:
         // the better of each row, then of the two rows. Strict > keeps the first of tied maxima.
         const top = Number(b > a);
         const bottom = width + Number(d > c);

@@ -15,7 +15,10 @@ export interface ReduceKernels {
     axes: readonly number[],
     out: TypedArray,
   ): void;
-  /** Index of the first maximum (or minimum) along `axis`; `out` has `shape` with that axis removed. */
+  /**
+   * Index of the first maximum (or minimum) along `axis`; `out` has `shape` with that axis
+   * removed.
+   */
   argReduce(
     kind: "argmax" | "argmin",
     x: TypedArray,

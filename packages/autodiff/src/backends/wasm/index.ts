@@ -28,7 +28,8 @@ export function wasmAvailable(): boolean {
 /**
  * WebAssembly SIMD kernels: float32 (and float64) matmul, float32 conv2d and its backprops, 2×2
  * pooling, batch norm, Adam, sum, scatter-add and simple elementwise ops; products split over
- * threads sharing one memory where the host allows it. Preferred over js (priority 1) wherever it is available.
+ * threads sharing one memory where the host allows it. Preferred over js (priority 1) wherever
+ * it is available.
  */
 registerBackend({
   name: "wasm",

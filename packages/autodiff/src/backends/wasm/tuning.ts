@@ -1,6 +1,7 @@
 // The wasm backend's size thresholds and kernel choices, in one place. Each threshold keeps
 // calls where they run fastest (small ones in js, where a call costs no copies, or on one
-// thread); the values were chosen by measurement: see docs/performance.md#wasm-thresholds.
+// thread); the values were chosen by measurement: see
+// docs/performance.md#wasm-thresholds-and-kernel-choices.
 // Tests lower them so that small inputs reach every wasm code path, and put them back with
 // `Object.assign(wasmTuning, defaultWasmTuning)`.
 

@@ -36,9 +36,8 @@ const CHUNK_BYTES = 8 << 20;
 /**
  * The batch splits into at least this many chunks (when it can), for threads to share: the
  * threads claim them as they come free, so a worker that starts late takes fewer, and finer
- * chunks waste less of a late start. LeNet conv2 (batch 64), two threads, 16 chunks against 4:
- * fwd+bwd 2.0 against 2.1–3.0 ms median, the training step 8.5 against 9.8 ms (one thread: the
- * same or faster, the column matrices being smaller).
+ * chunks waste less of a late start. Chosen by measurement: see
+ * docs/performance.md#wasm-thresholds-and-kernel-choices.
  */
 const MIN_CHUNKS = 16;
 /**
@@ -181,9 +180,8 @@ function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: C
 
 /**
  * Whether that pays: with at least 8 input channels per group (the direct kernel's rows) and
- * rows of dx at least 8 wide (its columns). One thread: ResNet's 3×3 at 14×14 18.5 → 12.2 ms,
- * at 7×7 13.4 → 11.4 ms, 32 → 64 on 32×32 43.4 → 35.8 ms; but 4×4 rows 10.0 → 16.2 ms and LeNet
- * conv2 (6 input channels, dy padded by 4) 2.1 → 3.0 ms, which keep the GEMM.
+ * rows of dx at least 8 wide (its columns); narrower ones keep the GEMM. Chosen by measurement:
+ * see docs/performance.md#wasm-thresholds-and-kernel-choices.
  */
 function directInputFits(p: Conv2dParams): boolean {
   return p.inChannels / p.groups >= 8 && p.width >= 8;
@@ -236,7 +234,10 @@ function transposedConv(p: Conv2dParams): Conv2dParams {
   };
 }
 
-/** w [Cout, Cin/g, kh, kw] as the filter of transposedConv: [Cin, Cout/g, kh, kw], each turned 180°. */
+/**
+ * w [Cout, Cin/g, kh, kw] as the filter of transposedConv: [Cin, Cout/g, kh, kw], each turned
+ * 180°.
+ */
 function flippedFilter(w: Float32Array, p: Conv2dParams): Float32Array {
   const cin = p.inChannels / p.groups;
   const cout = p.outChannels / p.groups;

@@ -23,9 +23,9 @@ import {
 } from "./elementwiseCodes.js";
 
 // Float32 unary and binary kernels for the kinds whose wasm results equal js exactly (see
-// assembly/elementwise.ts). They pay for copying operands in and the result out: measured in a
-// LeNet-5 step, relu's gradient step() on 64×6×24×24 took 1.4 ms in js (one closure call per
-// element) and 0.2 ms here copies included. Other kinds, dtypes and small arrays stay in js.
+// assembly/elementwise.ts). They pay for copying operands in and the result out, which large
+// arrays repay (docs/performance.md#wasm-thresholds-and-kernel-choices); other kinds, dtypes
+// and small arrays stay in js.
 
 const UNARY: Partial<Record<UnaryKind, number>> = {
   relu: UNARY_RELU,

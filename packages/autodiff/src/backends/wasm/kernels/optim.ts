@@ -2,9 +2,8 @@ import { adamCoefficients, jsOptimKernels, type OptimKernels } from "../../../ke
 import { singleThreadRuntime } from "../runtime/wasmRuntime.js";
 import { wasmTuning } from "../tuning.js";
 
-// Adam in wasm SIMD, bit-identical to the js loop. Measured on LeNet-5-sized leaves (67,000
-// float32 parameters): 1.1–1.9 ms per update with the js loop (V8 spends it on the float32
-// roundings), 0.55–0.6 ms with this kernel, copies and the new arrays included.
+// Adam in wasm SIMD, bit-identical to the js loop, which spends its time on the float32
+// roundings (docs/performance.md#wasm-thresholds-and-kernel-choices).
 
 const adamF32: OptimKernels["adamF32"] = (w, g, m, v, step, next, expAvg, expAvgSq) => {
   const runtime = singleThreadRuntime();

@@ -16,7 +16,7 @@ export const RING_BYTES = 32 << 20;
  * The ring starts this small and doubles, up to its reserve, each time a call finds one of its
  * arrays written over: a workload whose outputs are read soon after they are made keeps reusing
  * a few warm megabytes, instead of touching fresh pages (a page fault each) on every call of a
- * first 32 MiB lap, which cost LeNet conv2's forward 0.1–0.18 ms of its 0.6 in the bench.
+ * first 32 MiB lap (docs/performance.md#wasm-thresholds-and-kernel-choices).
  */
 const FIRST_RING_BYTES = 4 << 20;
 
@@ -98,7 +98,10 @@ export class ResidentRing {
     return entry.at + from;
   }
 
-  /** Not yet written over: from this lap, or from the last one beyond where this lap has reached. */
+  /**
+   * Not yet written over: from this lap, or from the last one beyond where this lap has
+   * reached.
+   */
   private intact(entry: Resident): boolean {
     return entry.lap === this.lap || (entry.lap === this.lap - 1 && this.top <= entry.at);
   }

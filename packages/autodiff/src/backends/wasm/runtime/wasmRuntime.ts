@@ -160,7 +160,10 @@ export class WasmRuntime {
     return at;
   }
 
-  /** Copies `target.length` elements from `at` into `target` (resident from then on if `at` is an output block). */
+  /**
+   * Copies `target.length` elements from `at` into `target` (resident from then on if `at` is an
+   * output block).
+   */
   copyOut(at: number, target: Float32Array | Float64Array | Int32Array): void {
     if (target instanceof Float64Array) {
       target.set(this.f64View.subarray(at / 8, at / 8 + target.length));
@@ -202,7 +205,7 @@ export function wasmRuntime(): WasmRuntime | null {
  * The runtime for calls that run on one thread: where the main runtime's memory is shared, a
  * second instance of the same kernels (same SIMD flavour, so the same results) over an ordinary
  * memory, because V8 copies typed arrays into and out of a SharedArrayBuffer with relaxed atomic
- * word moves instead of memcpy (884 KB took 0.070 ms against 0.026–0.032 ms in a LeNet-5 step).
+ * word moves instead of memcpy (docs/performance.md#wasm-thresholds-and-kernel-choices).
  * Elsewhere the main runtime itself; null where there is none.
  */
 export function singleThreadRuntime(): WasmRuntime | null {

@@ -29,10 +29,11 @@ const JOINED = 9;
 const CLOSED = 1 << 30;
 
 /**
- * How long a worker spins before sleeping in Atomics.wait: a futex wake-up costs 50–100 µs,
- * and a training step issues kernels a fraction of a millisecond apart, so a worker that just
- * finished one usually gets the next while still spinning. The main thread also wakes the
- * workers (warm) before it copies a job's operands in, which hides most of the rest.
+ * How long a worker spins before sleeping in Atomics.wait: a futex wake-up is slow next to the
+ * gaps between a training step's kernels, so a worker that just finished one usually gets the
+ * next while still spinning (docs/performance.md#wasm-thresholds-and-kernel-choices). The main
+ * thread also wakes the workers (warm) before it copies a job's operands in, which hides most
+ * of the rest.
  */
 const SPIN_MS = 0.5;
 /** The main thread's spin while it waits for the workers to finish. */
