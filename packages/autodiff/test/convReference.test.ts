@@ -91,7 +91,7 @@ const convCase = fc
       }));
   });
 
-describe("conv2d against the notes' naive formulas", () => {
+describe("conv2d against the naive formulas of docs/cnn-backward.md", () => {
   it("forward: direct cross-correlation of the padded input, plus bias", () => {
     fc.assert(
       fc.property(convCase, ({ x, w, bias, options, geometry }) => {
@@ -201,7 +201,7 @@ describe("convTranspose2d against its scatter definition", () => {
     );
   });
 
-  it("dx is conv2d(dy, w) and dw the notes' filter gradient with x as δ", () => {
+  it("dx is conv2d(dy, w) and dw the filter gradient of docs/cnn-backward.md with x as δ", () => {
     fc.assert(
       fc.property(transposeCase, ({ x, w, geometry }) => {
         const f = (x: Tensor, w: Tensor) => convTranspose2d(x, w, geometry);

@@ -211,7 +211,7 @@ describe("binaryCrossEntropyWithLogits", () => {
 });
 
 describe("mse", () => {
-  it("follows the notes' J = 1/(2m)·Σ (f(x) − y)² with half: true", () => {
+  it("follows the halved convention J = 1/(2m)·Σ (f(x) − y)² with half: true", () => {
     // f − y = [1, −2, 3]: Σ (f − y)² = 14, m = 3.
     const f = f64([1, 0, 5]);
     const y = f64([0, 2, 2]);
@@ -220,11 +220,11 @@ describe("mse", () => {
     expectValues(mse(f, y, { reduction: "sum" }), [14]);
     expectValues(mse(f, y, { reduction: "sum", half: true }), [7]);
     expectValues(mse(f, y, { reduction: "none" }), [1, 4, 9]);
-    // ∂J/∂f = (f − y)/m under the notes' convention.
+    // ∂J/∂f = (f − y)/m under that convention.
     expectValues(grad((p: Tensor) => mse(p, y, { half: true }))(f), [1 / 3, -2 / 3, 1]);
   });
 
-  it("gives the notes' gradients on the two-neuron network", () => {
+  it("gives docs/cnn-backward.md's gradients on the two-neuron network", () => {
     // a = sigmoid(x·w11 + b1) = sigmoid(1), y = a·w21 + b2 (relu inactive), J = ½(y − 2)²:
     // ∂J/∂w21 = (y − 2)·a ≈ −0.196612.
     const a = sigmoid(f64([1]));

@@ -6,7 +6,7 @@ import { conv2d, convTranspose2d } from "./conv.js";
 const grid = (rows: number[][]) => tensor([[rows]]);
 
 describe("conv2d layer", () => {
-  it("reproduces the notes' cross-correlation vectors (bias, padding, stride)", () => {
+  it("reproduces docs/cnn-backward.md's cross-correlation vectors (bias, padding, stride)", () => {
     const x = grid([
       [0, 1, 2],
       [3, 4, 5],

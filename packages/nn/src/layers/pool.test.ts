@@ -14,7 +14,7 @@ describe("pooling layers", () => {
     [1, 4, 1, 2],
   ]);
 
-  it("reproduce the notes' 2×2 max and average vectors, without params or state", () => {
+  it("reproduce docs/cnn-backward.md's 2×2 max and average vectors, without params or state", () => {
     const max = maxPool2d({ kernelSize: 2 });
     const avg = avgPool2d({ kernelSize: 2, stride: 2 });
     expect(max.init(prng(0))).toEqual({ params: {}, state: {} });
