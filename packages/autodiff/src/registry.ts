@@ -42,7 +42,12 @@ export interface ForwardResult<S, O extends readonly string[] = SingleOutput> {
 }
 
 /** Everything a vjp rule may use. Tensors here are differentiable by outer trace levels. */
-export interface VjpContext<N extends readonly string[], A, S, O extends readonly string[] = SingleOutput> {
+export interface VjpContext<
+  N extends readonly string[],
+  A,
+  S,
+  O extends readonly string[] = SingleOutput,
+> {
   /**
    * The cotangent of the output (same shape as y); a tuple, one per output, for several outputs
    * (zeros for an output that nothing used).

@@ -146,9 +146,7 @@ export function backward(
       saved: node.saved,
       needsGrad,
     };
-    const grads = anomalyMode
-      ? checkedVjp(node, () => node.op.vjp!(ctx), dys)
-      : node.op.vjp!(ctx);
+    const grads = anomalyMode ? checkedVjp(node, () => node.op.vjp!(ctx), dys) : node.op.vjp!(ctx);
     checkGradientCount(node, grads);
     observe?.(node, dys, grads);
     for (let i = 0; i < node.inputs.length; i++) {
