@@ -176,8 +176,15 @@ function tally(counter: Counter, label: string, ok: boolean): void {
 /** One call must not take longer than this (ms): a slower one counts as a hang. */
 const SLOW_CALL_MS = 5_000;
 
-/** Throws unless `value` is a well-formed plain Tensor: a known dtype, a shape matching its data. */
+/**
+ * Throws unless `value` is a well-formed plain Tensor (a known dtype, a shape matching its data)
+ * or, from an op with several outputs, a non-empty list of them.
+ */
 export function checkOutcome(label: string, value: unknown): void {
+  if (Array.isArray(value) && value.length > 0) {
+    value.forEach((output, k) => checkOutcome(`${label} (output ${k})`, output));
+    return;
+  }
   if (!(value instanceof Tensor))
     throw new Error(`${label}: returned ${String(value)}, not a Tensor`);
   const { shape: s, dtype: t, size, buffer } = value;
