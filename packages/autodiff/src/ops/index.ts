@@ -60,6 +60,7 @@ export {
   conv2dBackpropInput,
   conv2dBackpropFilter,
   fusedConv2dBackward,
+  fusedConv2dParamGrad,
   type Conv2dOptions,
   type FusedConv2dOptions,
   type Conv2dBackpropInputOptions,

@@ -9,13 +9,8 @@ import {
   type Conv2dGeometryOptions,
   type ConvActivation,
 } from "./geometry.js";
-import {
-  conv2dBackpropFilterOp,
-  conv2dBackpropInputOp,
-  conv2dOp,
-  fusedConv2dBackwardOp,
-  fusedConv2dOp,
-} from "./ops.js";
+import { fusedConv2dBackwardOp, fusedConv2dOp, fusedConv2dParamGradOp } from "./fused.js";
+import { conv2dBackpropFilterOp, conv2dBackpropInputOp, conv2dOp } from "./ops.js";
 
 /** Options of conv2d: the geometry, an optional bias and an activation. */
 export interface Conv2dOptions extends Conv2dGeometryOptions {
@@ -111,6 +106,24 @@ export function fusedConv2dBackward(
   const attrs = resolveConv2dAttrs(op, "w", w.shape, opts);
   const activation = checkActivation(op, opts.activation ?? "linear");
   return fusedConv2dBackwardOp(dy, y, x, w, { ...attrs, activation });
+}
+
+/**
+ * fusedConv2dBackward without the input gradient, [dw, dbias] from one kernel call: fusedConv2d's
+ * vjp when only its parameters need gradients (x is a network's input).
+ */
+export function fusedConv2dParamGrad(
+  dy: Tensor,
+  y: Tensor,
+  x: Tensor,
+  w: Tensor,
+  options?: FusedConv2dOptions,
+): readonly [dw: Tensor, dbias: Tensor] {
+  const op = "fusedConv2dParamGrad";
+  const opts = checkCall(op, { dy, y, x, w }, options);
+  const attrs = resolveConv2dAttrs(op, "w", w.shape, opts);
+  const activation = checkActivation(op, opts.activation ?? "linear");
+  return fusedConv2dParamGradOp(dy, y, x, w, { ...attrs, activation });
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   conv2d,
   fusedConv2d,
   fusedConv2dBackward,
+  fusedConv2dParamGrad,
   getBackend,
   reluBackward,
   listBackends,
@@ -127,7 +128,28 @@ describe("fusedConv2dBackward", () => {
         expect(got.shape).toEqual(want[k]!.shape);
         expect(Array.from(got.data)).toEqual(Array.from(want[k]!.data));
       });
+      // fusedConv2dParamGrad is the same call without the input gradient.
+      const params = fusedConv2dParamGrad(dy, y, x, w, { ...options, activation });
+      expect(params).toHaveLength(2);
+      params.forEach((got, k) =>
+        expect(Array.from(got.data)).toEqual(Array.from(want[k + 1]!.data)),
+      );
     }
+  });
+
+  it("fusedConv2d's gradients are the fused backward's, whichever arguments are differentiated", () => {
+    const bias = rng.normal([4], { dtype: "float64" });
+    const activation = "relu";
+    const loss = (x: Tensor, w: Tensor, b: Tensor) =>
+      sum(mul(fusedConv2d(x, w, b, { ...options, activation }), dy));
+    const y = fusedConv2d(x, w, bias, { ...options, activation });
+    const [dx, dw, dbias] = fusedConv2dBackward(dy, y, x, w, { ...options, activation });
+    const all = grad(loss, { argnums: [0, 1, 2] })(x, w, bias);
+    [dx, dw, dbias].forEach((want, k) => expect(all[k]!.data).toEqual(want.data));
+    const paramsOnly = grad(loss, { argnums: [1, 2] })(x, w, bias);
+    expect(paramsOnly[0].data).toEqual(dw.data);
+    expect(paramsOnly[1].data).toEqual(dbias.data);
+    expect(grad(loss)(x, w, bias).data).toEqual(dx.data);
   });
 
   it("names the argument and what was expected", () => {
