@@ -160,9 +160,10 @@ export function defineOp<
     vjp: definition.vjp && ((ctx) => definition.vjp!(ctx as VjpContext<N, A, S, O>)),
   };
   const arity = definition.inputs.length;
+  const single = hasOneOutput(definition);
   const apply = (inputs: readonly TensorLike[], attrs?: A): OpOutputs<O> => {
     const ys = applyOp(erased, toTensors(erased, inputs), checkAttrs(definition.name, attrs)).ys;
-    return (hasOneOutput(erased) ? ys[0] : ys) as OpOutputs<O>;
+    return (single ? ys[0] : ys) as OpOutputs<O>;
   };
   registry.set(definition.name, { definition: erased, apply: apply as RegisteredOp["apply"] });
   const op = (...args: unknown[]): OpOutputs<O> => {
