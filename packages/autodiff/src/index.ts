@@ -62,12 +62,15 @@ export {
   type Jacobian,
   type TensorTree,
 } from "./forward.js";
+export { vmap, batchFallbackOps, type VmapOptions, type AxisSpec } from "./vmap.js";
 export { defineOp, listOps, getOp } from "./registry.js";
 export type {
   Op,
   OpDefinition,
   OpSample,
   VjpContext,
+  BatchContext,
+  BatchResult,
   ForwardResult,
   RegisteredOp,
   AnyOpDefinition,

@@ -65,6 +65,26 @@ export interface VjpContext<
   readonly needsGrad: readonly boolean[];
 }
 
+/** What a batching rule gets (vmap): the inputs one level down and the axis each is mapped over. */
+export interface BatchContext<N extends readonly string[], A> {
+  /** The inputs one level down, in input order; a mapped one has the batch axis besides. */
+  readonly inputs: InputTensors<N>;
+  /** Each input's batch axis in `inputs`, or null for an input that is the same for every slice. */
+  readonly axes: readonly (number | null)[];
+  /** The batch size: the length of every mapped input's batch axis. */
+  readonly size: number;
+  /** The attrs the op was called with, which describe one slice. */
+  readonly attrs: A;
+}
+
+/** A batching rule's result: the outputs one level down, and each one's batch axis. */
+export interface BatchResult<O extends readonly string[]> {
+  /** The outputs for the whole batch (a tuple for several outputs). */
+  readonly y: OpOutputs<O>;
+  /** One per output: its batch axis, or null for an output that is the same for every slice. */
+  readonly axes: readonly (number | null)[];
+}
+
 /** One generated set of arguments for the registry-wide gradient check. */
 export interface OpSample<A> {
   /** float64 inputs, in the op's input order. */
@@ -101,6 +121,11 @@ export interface OpDefinition<
    * differentiable ops so that it can itself be differentiated. Absent: not differentiable.
    */
   vjp?(ctx: VjpContext<N, A, S, NoInfer<O>>): readonly (Tensor | null)[];
+  /**
+   * How the op maps over a batch (vmap), written with ops on the batched inputs. Absent: vmap
+   * applies the op to each slice and stacks the results (`batchFallbackOps` lists such ops).
+   */
+  batch?(ctx: BatchContext<N, A>): BatchResult<NoInfer<O>>;
   /** Valid, well-conditioned float64 arguments for the gradient-check suite. */
   samples?(kit: SampleKit): Arbitrary<OpSample<A>>;
   /**
@@ -158,6 +183,10 @@ export function defineOp<
         AnyOpDefinition["forward"]
       >,
     vjp: definition.vjp && ((ctx) => definition.vjp!(ctx as VjpContext<N, A, S, O>)),
+    batch:
+      definition.batch &&
+      ((ctx) =>
+        definition.batch!(ctx as BatchContext<N, A>) as unknown as BatchResult<readonly string[]>),
   };
   const arity = definition.inputs.length;
   const single = hasOneOutput(definition);
@@ -264,6 +293,10 @@ function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): Applied
     // where user code applied it, for a report from its vjp.
     if (anomalyMode) checkForward(op, inputs, applied.ys);
     return applied;
+  }
+  if (top.interpreter !== null) {
+    const below = (xs: Tensor[]) => applyOp(op, xs, attrs).ys;
+    return { ys: top.interpreter.apply(op, inputs, attrs, below), saved: undefined };
   }
   const innerInputs = inputs.map((x) => lower(x, top));
   const { ys, saved } = applyOp(op, innerInputs, attrs);

@@ -15,11 +15,28 @@ export class Trace {
   readonly level: number;
   /** The ops recorded at this level, in execution order (a topological order by construction). */
   readonly nodes: TapeNode[] = [];
+  /** For a level that applies ops itself instead of recording them (vmap's), how; else null. */
+  readonly interpreter: Interpreter | null;
   active = true;
 
-  constructor(level: number) {
+  constructor(level: number, interpreter: Interpreter | null) {
     this.level = level;
+    this.interpreter = interpreter;
   }
+}
+
+/**
+ * How a level that is not a tape applies an op to values of its own: `inputs` are as given (views
+ * of the level or constants), `below` applies the same op to values one level down. vmap's
+ * level calls the op's batching rule on the batched values underneath.
+ */
+export interface Interpreter {
+  apply(
+    op: AnyOpDefinition,
+    inputs: readonly Tensor[],
+    attrs: unknown,
+    below: (inputs: Tensor[]) => readonly Tensor[],
+  ): readonly Tensor[];
 }
 
 /** One recorded op application: what its vjp needs, one level down. */
@@ -40,9 +57,9 @@ export interface TapeNode {
 const openTraces: Trace[] = [];
 let nextLevel = 1;
 
-/** Opens a new innermost trace level. */
-export function openTrace(): Trace {
-  const trace = new Trace(nextLevel++);
+/** Opens a new innermost trace level: a tape, or a level applied by `interpreter`. */
+export function openTrace(interpreter: Interpreter | null = null): Trace {
+  const trace = new Trace(nextLevel++, interpreter);
   openTraces.push(trace);
   return trace;
 }

@@ -1,5 +1,5 @@
 import { allocate, dtypeOfArray, isDType, type DType, type TypedArray } from "./dtype.js";
-import { argumentError, show, showShape } from "./errors.js";
+import { TapegradError, argumentError, show, showShape } from "./errors.js";
 import { assertValidShape, shapeSize, type Shape } from "./shape.js";
 import type { Trace, TapeNode } from "./tape.js";
 
@@ -33,6 +33,11 @@ export class Tensor {
   readonly node: TapeNode | null;
   /** @internal Which of node's outputs this view is (0 for an op with one output). */
   readonly output: number;
+  /**
+   * @internal For a view of a vmap level: the axis of `inner` that the level maps over (this
+   * view's shape is inner's without it, and its buffer holds no elements). Else null.
+   */
+  readonly batchAxis: number | null;
 
   /** @internal Use `tensor`, `zeros`, … to create tensors. */
   constructor(
@@ -42,15 +47,17 @@ export class Tensor {
     inner: Tensor | null = null,
     node: TapeNode | null = null,
     output = 0,
+    batchAxis: number | null = null,
   ) {
     this.buffer = buffer;
     this.shape = shape;
     this.dtype = dtypeOfArray(buffer);
-    this.size = buffer.length;
+    this.size = shapeSize(shape);
     this.trace = trace;
     this.inner = inner;
     this.node = node;
     this.output = output;
+    this.batchAxis = batchAxis;
   }
 
   /**
@@ -59,7 +66,7 @@ export class Tensor {
    * gradient. Each read makes a new copy, so read it once, outside loops.
    */
   get data(): TypedArray {
-    return this.buffer.slice();
+    return this.elements("data").slice();
   }
 
   /** The number of axes, shape.length. */
@@ -69,7 +76,7 @@ export class Tensor {
 
   /** The elements as nested arrays (a number for a scalar). */
   toArray(): NestedArray {
-    return nest(this.buffer, this.shape, 0, 0);
+    return nest(this.elements("toArray"), this.shape, 0, 0);
   }
 
   /** The single element of a one-element tensor. */
@@ -80,12 +87,29 @@ export class Tensor {
         `expected a tensor with one element, got shape ${showShape(this.shape)}`,
       );
     }
-    return this.buffer[0]!;
+    return this.elements("item")[0]!;
   }
 
   /** `Tensor(float32[2,3] [[…]])`: dtype, shape and the elements as nested arrays. */
   toString(): string {
-    return `Tensor(${this.dtype}${showShape(this.shape)} ${JSON.stringify(this.toArray())})`;
+    const values =
+      this.buffer.length === this.size ? JSON.stringify(this.toArray()) : "mapped by vmap";
+    return `Tensor(${this.dtype}${showShape(this.shape)} ${values})`;
+  }
+
+  /**
+   * The elements, for the readers above. Inside vmap a tensor stands for one slice of a batch and
+   * has no elements of its own to read: reading them is an error, as it is in JAX.
+   */
+  private elements(reader: string): TypedArray {
+    if (this.buffer.length !== this.size) {
+      throw new TapegradError(
+        "INVALID_STATE",
+        `${reader}: this tensor is mapped by vmap (one slice of a batch), so its values cannot ` +
+          `be read inside the mapped function; return it from the function to read the batch`,
+      );
+    }
+    return this.buffer;
   }
 }
 

@@ -6,6 +6,7 @@ import { defineOp, type OpSample, type VjpContext } from "../registry.js";
 import type { SampleKit, ValueOptions } from "../sampling.js";
 import { broadcastShapes } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
+import { elementwiseBatch } from "./batching.js";
 import { binaryForward, unbroadcast } from "./broadcast.js";
 import { equal, greater, less, notEqual } from "./compare.js";
 import { produce } from "./util.js";
@@ -45,6 +46,7 @@ export function defineBinary(
       const [a, b] = ctx.inputs;
       return [da && unbroadcast(da, a.shape), db && unbroadcast(db, b.shape)];
     },
+    batch: elementwiseBatch((a: Tensor, b: Tensor): Tensor => op(a, b)),
     samples,
   });
   return (a: TensorLike, b: TensorLike): Tensor => op(a, b);
@@ -112,6 +114,7 @@ const reluBackwardOp = defineOp({
   forward: ([dy, x]) => binaryForward("reluGrad", dy, x, dy.dtype),
   // Linear in dy; piecewise constant in x, whose gradient is 0 almost everywhere.
   vjp: ({ dy: g, inputs: [dy, x] }) => [unbroadcast(reluBackward(g, x), dy.shape), null],
+  batch: elementwiseBatch((dy: Tensor, x: Tensor): Tensor => reluBackwardOp(dy, x)),
   samples: pairSamples({}, { awayFrom: [0] }),
 });
 
@@ -150,6 +153,7 @@ const whereOp = defineOp({
       needsGrad[2] ? unbroadcast(mul(dy, equal(condition, 0)), b.shape) : null,
     ];
   },
+  batch: elementwiseBatch((c: Tensor, a: Tensor, b: Tensor): Tensor => whereOp(c, a, b)),
   samples: (kit) =>
     kit
       .broadcastPair()

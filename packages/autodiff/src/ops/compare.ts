@@ -1,6 +1,7 @@
 import type { BinaryKind } from "../kernels/elementwise.js";
 import { defineOp } from "../registry.js";
 import type { Tensor, TensorLike } from "../tensor.js";
+import { elementwiseBatch } from "./batching.js";
 import { binaryForward } from "./broadcast.js";
 
 type Comparison = Extract<
@@ -17,6 +18,7 @@ function defineComparison(name: Comparison) {
     name,
     inputs: ["a", "b"],
     forward: ([a, b]) => binaryForward(name, a, b, "int32"),
+    batch: elementwiseBatch((a: Tensor, b: Tensor): Tensor => op(a, b)),
   });
   return (a: TensorLike, b: TensorLike): Tensor => op(a, b);
 }

@@ -1,9 +1,10 @@
 import { kernels } from "../backends/backend.js";
 import type { UnaryKind } from "../kernels/elementwise.js";
 import { argumentError, show } from "../errors.js";
-import { defineOp, type VjpContext } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput, type VjpContext } from "../registry.js";
 import type { ValueOptions } from "../sampling.js";
 import type { Tensor, TensorLike } from "../tensor.js";
+import { elementwiseBatch } from "./batching.js";
 import { add, div, mul, reluBackward, sub, where } from "./binary.js";
 import { greater } from "./compare.js";
 import { floatTypeOf, produce } from "./util.js";
@@ -35,6 +36,7 @@ function defineUnary(
     inputs: ["x"],
     forward: ([x]) => unaryForward(name, x),
     vjp: vjp && ((ctx) => [vjp(ctx)]),
+    batch: elementwiseBatch((x: Tensor): Tensor => op(x)),
     samples: (kit) => kit.anyTensor({}, values).map((x) => ({ inputs: [x], attrs: {} })),
   });
   return (x: TensorLike): Tensor => op(x);
@@ -99,6 +101,10 @@ const leakyReluOp = defineOp({
   },
   // alpha meets dy, whose dtype it then takes: where(x > 0, 1, alpha) alone would be float32.
   vjp: ({ dy, inputs: [x], attrs: { alpha } }) => [where(greater(x, 0), dy, mul(dy, alpha))],
+  batch: ({ inputs: [x], axes, attrs }): BatchResult<SingleOutput> => ({
+    y: leakyReluOp(x, attrs),
+    axes,
+  }),
   samples: (kit) =>
     kit.fc
       .tuple(kit.anyTensor({}, { awayFrom: [0] }), kit.fc.double({ min: 0, max: 0.5, noNaN: true }))

@@ -1,0 +1,54 @@
+import type { BatchResult, SingleOutput } from "../registry.js";
+import type { Tensor } from "../tensor.js";
+import { reshape } from "./reshape.js";
+import { transpose } from "./transpose.js";
+
+// Helpers for batching rules (vmap): moving a batch axis to the front, and lining up the slices'
+// axes of the inputs of a broadcasting op.
+
+/** @internal x with its batch axis `axis` moved to the front (x itself when it is there). */
+export function batchFirst(x: Tensor, axis: number): Tensor {
+  if (axis === 0) return x;
+  const rest = x.shape.map((_, i) => i).filter((i) => i !== axis);
+  return transpose(x, [axis, ...rest]);
+}
+
+/**
+ * @internal The inputs of a broadcasting elementwise op, ready for one call over the whole batch:
+ * each mapped input with its batch axis in front and 1s after it up to the largest slice rank
+ * among the inputs, so that broadcasting lines up the slices' axes (the batch axis broadcasts
+ * against nothing in the unmapped inputs, whose rank is at most the slices'). The result's batch
+ * axis is 0.
+ */
+export function broadcastBatched(
+  inputs: readonly Tensor[],
+  axes: readonly (number | null)[],
+): Tensor[] {
+  const rank = Math.max(...inputs.map((x, i) => x.ndim - (axes[i] === null ? 0 : 1)));
+  return inputs.map((x, i) => {
+    const axis = axes[i];
+    if (axis === null || axis === undefined) return x;
+    const front = batchFirst(x, axis);
+    const missing = rank - (front.ndim - 1);
+    if (missing === 0) return front;
+    const ones = new Array<number>(missing).fill(1);
+    return reshape(front, [front.shape[0]!, ...ones, ...front.shape.slice(1)]);
+  });
+}
+
+/**
+ * @internal The batching rule of an elementwise op: a one-input op maps its input as it lies (the
+ * batch axis stays where it is); a broadcasting op of several runs once on the inputs lined up
+ * by broadcastBatched, batch axis 0.
+ */
+export function elementwiseBatch(apply: (...xs: Tensor[]) => Tensor) {
+  return ({ inputs, axes }: ElementwiseContext): BatchResult<SingleOutput> => {
+    if (inputs.length === 1) return { y: apply(inputs[0]!), axes };
+    return { y: apply(...broadcastBatched(inputs, axes)), axes: [0] };
+  };
+}
+
+interface ElementwiseContext {
+  readonly inputs: readonly Tensor[];
+  readonly axes: readonly (number | null)[];
+}

@@ -1,0 +1,302 @@
+import { allocate } from "./dtype.js";
+import { TapegradError, argumentError, show, showShape } from "./errors.js";
+import type { AnyOpDefinition } from "./registry.js";
+import { listOps } from "./registry.js";
+import { normalizeAxis } from "./shape.js";
+import { closeTrace, live, openTrace, type Interpreter, type Trace } from "./tape.js";
+import { Tensor, tensor, zeros } from "./tensor.js";
+import { isContainer } from "./tree.js";
+import { broadcastTo } from "./ops/broadcast.js";
+import { stack } from "./ops/concat.js";
+import { batchFirst } from "./ops/batching.js";
+import { reshape } from "./ops/reshape.js";
+import { slice } from "./ops/slice.js";
+import { transpose } from "./ops/transpose.js";
+
+/**
+ * Where a value is mapped: an axis of it (negative counts from the end), null for a value that is
+ * the same for every slice, or — for a tree — a tree of the same structure holding those at its
+ * leaves (a number or null at a container applies to everything under it).
+ */
+export type AxisSpec = number | null | readonly AxisSpec[] | { readonly [key: string]: AxisSpec };
+
+/** Options of `vmap`. */
+export interface VmapOptions {
+  /**
+   * Where each argument is mapped: one AxisSpec for all arguments, or a list with one per
+   * argument (default 0: every argument along its first axis).
+   */
+  readonly inAxes?: AxisSpec | readonly AxisSpec[];
+  /** Where the batch axis goes in each output (default 0); a tree for a tree of outputs. */
+  readonly outAxes?: AxisSpec;
+  /** The batch size, needed only when no argument is mapped. */
+  readonly axisSize?: number;
+}
+
+/**
+ * Vectorizing map: `vmap(f)(xs)` is `f` applied to every slice of `xs` along the mapped axis, the
+ * results stacked along `outAxes` — computed in one pass, each op applying its batching rule to
+ * the whole batch (ops without one loop over the slices). Arguments and results are trees of
+ * tensors; numbers and unmapped arguments are shared by every slice. Composes with every
+ * transform in both orders: `vmap(grad(f))` gives per-example gradients.
+ */
+export function vmap<Args extends unknown[], R>(
+  f: (...args: Args) => R,
+  options: VmapOptions = {},
+): (...args: Args) => R {
+  const { inAxes = 0, outAxes = 0, axisSize } = options;
+  if (axisSize !== undefined && !(Number.isSafeInteger(axisSize) && axisSize >= 0)) {
+    throw argumentError("vmap", `axisSize must be a non-negative integer, got ${show(axisSize)}`);
+  }
+  return (...args: Args): R => {
+    const specs = argumentSpecs(inAxes, args.length);
+    const size = batchSize(args, specs, axisSize);
+    const interpreter = new BatchInterpreter(size);
+    const trace = openTrace(interpreter);
+    interpreter.trace = trace;
+    try {
+      const mapped = args.map((a, i) =>
+        mapTree(a, specs[i]!, `args[${i}]`, (leaf, axis, path) =>
+          axis === null ? leaf : mappedView(...mappedLeaf(leaf, axis, path), trace),
+        ),
+      );
+      const out = f(...(mapped as Args));
+      // While the level is open, so that its views are told apart from leaked inner ones.
+      return mapTree(out, outAxes, "output", (y, axis, path) =>
+        unbatch(y, axis, trace, size, path),
+      ) as R;
+    } finally {
+      closeTrace(trace);
+    }
+  };
+}
+
+/** The names of the registered ops that have no batching rule: vmap loops over their slices. */
+export function batchFallbackOps(): string[] {
+  return listOps()
+    .filter((op) => op.definition.batch === undefined)
+    .map((op) => op.definition.name);
+}
+
+/** vmap's level: applies each op's batching rule, or loops over the slices without one. */
+class BatchInterpreter implements Interpreter {
+  trace!: Trace;
+
+  constructor(readonly size: number) {}
+
+  apply(
+    op: AnyOpDefinition,
+    inputs: readonly Tensor[],
+    attrs: unknown,
+    below: (inputs: Tensor[]) => readonly Tensor[],
+  ): readonly Tensor[] {
+    const inner = inputs.map((x) => (x.trace === this.trace ? x.inner! : x));
+    const axes = inputs.map((x) => (x.trace === this.trace ? x.batchAxis : null));
+    const { ys, outAxes } =
+      op.batch === undefined
+        ? loopOverSlices(inner, axes, this.size, below)
+        : fromRule(op, op.batch({ inputs: inner, axes, size: this.size, attrs }));
+    return ys.map((y, k) => {
+      const axis = outAxes[k] ?? null;
+      if (axis === null) return y;
+      if (y.shape[axis] !== this.size) {
+        throw new TapegradError(
+          "INVALID_STATE",
+          `${op.name}: its batching rule returned output ${k} of shape ${showShape(y.shape)} ` +
+            `with batch axis ${axis}, which should have the batch size ${this.size}`,
+        );
+      }
+      return mappedView(y, axis, this.trace);
+    });
+  }
+}
+
+/** A batching rule's result as lists, checked against the op's outputs. */
+function fromRule(op: AnyOpDefinition, result: { y: unknown; axes: readonly (number | null)[] }) {
+  const ys = (Array.isArray(result.y) ? result.y : [result.y]) as Tensor[];
+  const count = op.outputs?.length ?? 1;
+  if (ys.length !== count || result.axes.length !== count) {
+    throw new TapegradError(
+      "INVALID_STATE",
+      `${op.name}: its batching rule must return ${count} output(s) and as many axes, got ` +
+        `${ys.length} and ${result.axes.length}`,
+    );
+  }
+  return { ys, outAxes: result.axes };
+}
+
+/** The fallback for an op with no batching rule: the op on each slice, the results stacked. */
+function loopOverSlices(
+  inner: readonly Tensor[],
+  axes: readonly (number | null)[],
+  size: number,
+  below: (inputs: Tensor[]) => readonly Tensor[],
+) {
+  // With no slices, one slice of zeros gives the results' shapes and dtypes.
+  const slices = Math.max(size, 1);
+  const results: (readonly Tensor[])[] = [];
+  for (let b = 0; b < slices; b++) {
+    results.push(
+      below(
+        inner.map((x, i) => {
+          const axis = axes[i];
+          if (axis === null || axis === undefined) return x;
+          return size === 0 ? zeros(withoutAxis(x.shape, axis), x.dtype) : sliceAt(x, axis, b);
+        }),
+      ),
+    );
+  }
+  const ys = results[0]!.map((y, k) =>
+    size === 0
+      ? zeros([0, ...y.shape], y.dtype)
+      : stack(
+          results.map((r) => r[k]!),
+          0,
+        ),
+  );
+  return { ys, outAxes: ys.map(() => 0) };
+}
+
+/** Slice b of x along `axis`, without that axis. */
+function sliceAt(x: Tensor, axis: number, b: number): Tensor {
+  const begin = x.shape.map((_, i) => (i === axis ? b : 0));
+  const end = x.shape.map((d, i) => (i === axis ? b + 1 : d));
+  return reshape(slice(x, begin, end), withoutAxis(x.shape, axis));
+}
+
+function withoutAxis(shape: readonly number[], axis: number): number[] {
+  return shape.filter((_, i) => i !== axis);
+}
+
+/** A view of `trace` standing for each slice of `x` along `axis`: it holds no elements. */
+function mappedView(x: Tensor, axis: number, trace: Trace): Tensor {
+  return new Tensor(allocate(x.dtype, 0), withoutAxis(x.shape, axis), trace, x, null, 0, axis);
+}
+
+/** A result leaf of the mapped function as the batch: its batch axis moved to `axis`. */
+function unbatch(
+  leaf: unknown,
+  axis: number | null,
+  trace: Trace,
+  size: number,
+  path: string,
+): unknown {
+  const y = typeof leaf === "number" ? tensor(leaf) : leaf;
+  if (!(y instanceof Tensor)) {
+    if (axis === null) return leaf;
+    throw argumentError("vmap", `${path} must be a tensor or a number, got ${show(leaf)}`);
+  }
+  const value = live(y);
+  const mapped = value.trace === trace;
+  if (axis === null) {
+    if (mapped) {
+      throw argumentError(
+        "vmap",
+        `${path} differs between slices, so its outAxes entry cannot be null`,
+      );
+    }
+    return value;
+  }
+  const rank = value.ndim + 1;
+  const to = normalizeAxis("vmap", axis, rank);
+  const batch = mapped
+    ? batchFirst(value.inner!, value.batchAxis!)
+    : broadcastTo(reshape(value, [1, ...value.shape]), [size, ...value.shape]);
+  if (to === 0) return batch;
+  const perm = [...Array(rank).keys()].slice(1);
+  perm.splice(to, 0, 0);
+  return transpose(batch, perm);
+}
+
+/** One AxisSpec per argument. */
+function argumentSpecs(inAxes: AxisSpec | readonly AxisSpec[], count: number): AxisSpec[] {
+  if (!Array.isArray(inAxes)) return new Array<AxisSpec>(count).fill(inAxes as AxisSpec);
+  if (inAxes.length !== count) {
+    throw argumentError(
+      "vmap",
+      `inAxes has ${inAxes.length} entries but the function got ${count} arguments ` +
+        `(give one entry per argument, or one number or null for all)`,
+    );
+  }
+  return [...inAxes];
+}
+
+/** The common length of every mapped axis (or axisSize); an error names a disagreeing one. */
+function batchSize(args: readonly unknown[], specs: readonly AxisSpec[], axisSize?: number) {
+  let size = axisSize;
+  let first = "axisSize";
+  args.forEach((a, i) =>
+    mapTree(a, specs[i]!, `args[${i}]`, (leaf, spec, path) => {
+      if (spec === null) return leaf;
+      const [x, axis] = mappedLeaf(leaf, spec, path);
+      const length = x.shape[axis]!;
+      if (size === undefined) {
+        size = length;
+        first = path;
+      } else if (length !== size) {
+        throw argumentError(
+          "vmap",
+          `${path} has ${length} slices along axis ${axis} but ${first} has ${size}: ` +
+            `every mapped argument needs the same batch size`,
+        );
+      }
+      return leaf;
+    }),
+  );
+  if (size === undefined) {
+    throw argumentError("vmap", "no argument is mapped (every inAxes is null): give axisSize");
+  }
+  return size;
+}
+
+/** Walks `tree` with its AxisSpec: `visit` gets every leaf with its axis; returns their tree. */
+type Visit = (leaf: unknown, axis: number | null, path: string) => unknown;
+
+function mapTree(tree: unknown, spec: AxisSpec, path: string, visit: Visit): unknown {
+  if (spec === null || typeof spec === "number") return mapLeaves(tree, spec, path, visit);
+  if (Array.isArray(tree) && Array.isArray(spec) && tree.length === spec.length) {
+    return tree.map((t, i) => mapTree(t, spec[i] as AxisSpec, `${path}[${i}]`, visit));
+  }
+  if (isContainer(tree) && !Array.isArray(tree) && isContainer(spec) && !Array.isArray(spec)) {
+    const keys = Object.keys(tree);
+    const specKeys = Object.keys(spec);
+    if (keys.length === specKeys.length && keys.every((k) => k in spec)) {
+      const record = spec as Record<string, AxisSpec>;
+      return Object.fromEntries(
+        keys.map((k) => [
+          k,
+          mapTree((tree as Record<string, unknown>)[k], record[k]!, `${path}.${k}`, visit),
+        ]),
+      );
+    }
+  }
+  throw argumentError(
+    "vmap",
+    `the axes given for ${path} (${show(spec)}) do not match its structure (${show(tree)})`,
+  );
+}
+
+/** Every leaf of `tree` with one axis. */
+function mapLeaves(tree: unknown, axis: number | null, path: string, visit: Visit): unknown {
+  if (Array.isArray(tree)) return tree.map((t, i) => mapLeaves(t, axis, `${path}[${i}]`, visit));
+  if (isContainer(tree)) {
+    return Object.fromEntries(
+      Object.entries(tree).map(([k, v]) => [k, mapLeaves(v, axis, `${path}.${k}`, visit)]),
+    );
+  }
+  return visit(tree, axis, path);
+}
+
+/** An argument leaf mapped along `axis` (normalised): a tensor with that axis, else an error. */
+function mappedLeaf(leaf: unknown, axis: number, path: string): [Tensor, number] {
+  if (!(leaf instanceof Tensor)) {
+    throw argumentError(
+      "vmap",
+      `${path} is ${show(leaf)}, not a tensor: it cannot be mapped (give it inAxes null)`,
+    );
+  }
+  if (leaf.ndim === 0) {
+    throw argumentError("vmap", `${path} is a scalar: it has no axis ${axis} to map over`);
+  }
+  return [leaf, normalizeAxis("vmap", axis, leaf.ndim)];
+}

@@ -1,0 +1,143 @@
+import { readdirSync } from "node:fs";
+import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  batchFallbackOps,
+  defineOp,
+  getOp,
+  listOps,
+  mul,
+  stack,
+  vmap,
+  type RegisteredOp,
+  type Tensor,
+} from "../src/index.js";
+import { makeSampleKit } from "../src/sampling.js";
+
+// Every op under vmap: for its own samples, batch sizes 1–3 and random axes per input (the first,
+// the last, or null: not mapped), vmap(op) of the stacked slices equals op on each slice, stacked.
+// The batched result is computed by the op's batching rule, or by vmap's loop over the slices
+// for an op without one (batchFallbackOps lists those).
+
+const customOps = new URL("./custom-ops/", import.meta.url);
+for (const file of readdirSync(customOps).filter((f) => f.endsWith(".ts"))) {
+  await import(new URL(file, customOps).href);
+}
+
+const kit = makeSampleKit(fc);
+
+const outputsOf = (y: Tensor | readonly Tensor[]): readonly Tensor[] =>
+  Array.isArray(y) ? y : [y as Tensor];
+
+/** Slice b of a batch: float inputs scaled by 1 + b/64 so that slices differ, others as given. */
+const sliceOf = (x: Tensor, b: number): Tensor => (x.dtype === "int32" ? x : mul(x, 1 + b / 64));
+
+/** Where each input is mapped, as drawn: 0 = its first axis, 1 = its last, 2 = not mapped. */
+type Placement = 0 | 1 | 2;
+
+/**
+ * Throws unless vmap of `op` over `size` slices of `inputs` (placed as `placements` say) equals
+ * the op applied slice by slice, naming the op, the inAxes and the first differing element.
+ */
+function checkBatching(
+  op: RegisteredOp,
+  inputs: readonly Tensor[],
+  attrs: unknown,
+  size: number,
+  placements: readonly Placement[],
+): void {
+  const name = op.definition.name;
+  const inAxes = inputs.map((x, i) => {
+    const p = placements[i % placements.length]!;
+    return p === 2 || (p === 1 && x.ndim === 0) ? null : p === 0 ? 0 : x.ndim;
+  });
+  const slices = Array.from({ length: size }, (_, b) =>
+    inputs.map((x, i) => (inAxes[i] === null ? x : sliceOf(x, b))),
+  );
+  const batched = inputs.map((x, i) => {
+    const axis = inAxes[i]!;
+    return axis === null
+      ? x
+      : stack(
+          slices.map((s) => s[i]!),
+          axis,
+        );
+  });
+  const expected = slices.map((s) => outputsOf(op.apply(s, attrs)));
+  const got = outputsOf(
+    vmap((...xs: Tensor[]) => op.apply(xs, attrs), { inAxes, axisSize: size })(...batched),
+  );
+  got.forEach((y, k) => {
+    const want = stack(
+      expected.map((e) => e[k]!),
+      0,
+    );
+    const where = `${name}: vmap with inAxes ${JSON.stringify(inAxes)} over ${size} slices`;
+    expect(y.shape, `${where}: output ${k}'s shape`).toEqual(want.shape);
+    const a = y.data;
+    const e = want.data;
+    for (let j = 0; j < e.length; j++) {
+      if (Object.is(a[j], e[j])) continue;
+      const close = Math.abs(a[j]! - e[j]!) <= 1e-12 * Math.max(1, Math.abs(e[j]!));
+      expect(close, `${where}: output ${k}, element ${j}: got ${a[j]}, expected ${e[j]}`).toBe(
+        true,
+      );
+    }
+  });
+}
+
+const withSamples = listOps().filter((op) => op.definition.samples !== undefined);
+
+describe("every op under vmap equals the op on each slice, stacked (float64)", () => {
+  for (const op of withSamples) {
+    it(op.definition.name, () => {
+      const placements = fc.array(fc.constantFrom<Placement>(0, 1, 2), {
+        minLength: 1,
+        maxLength: 4,
+      });
+      fc.assert(
+        fc.property(
+          op.definition.samples!(kit),
+          fc.integer({ min: 1, max: 3 }),
+          placements,
+          (sample, size, placed) => checkBatching(op, sample.inputs, sample.attrs, size, placed),
+        ),
+        { numRuns: 15 },
+      );
+    });
+  }
+});
+
+describe("batching rules", () => {
+  it("the elementwise ops have rules; the ops still looping are listed", () => {
+    const fallback = batchFallbackOps();
+    for (const name of ["add", "mul", "where", "exp", "relu", "leakyRelu", "greater"]) {
+      expect(fallback).not.toContain(name);
+    }
+    // An op without a rule works by the loop, and the registry says so.
+    expect(fallback).toContain("cube");
+  });
+
+  it("a broken rule fails the check, which names the op, the inAxes and the element", () => {
+    const broken = defineOp({
+      name: "batchingTest_brokenSquare",
+      inputs: ["x"],
+      forward: ([x]) => mul(x, x),
+      // Forgets that x's batch axis may lie elsewhere than 0 and reports 0 regardless.
+      batch: ({ inputs: [x] }) => ({ y: mul(x, x), axes: [0] }),
+    });
+    const op = getOp(broken.definition.name)!;
+    // x of shape [3] mapped along its last axis: the stacked input is [3, 3], so the rule's
+    // wrong axis passes the size check and the slices come out transposed.
+    const x = kit.fc.sample(kit.tensor([3]), { numRuns: 1, seed: 1 })[0]!;
+    let message = "";
+    try {
+      checkBatching(op, [x], {}, 3, [1]);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(
+      /^batchingTest_brokenSquare: vmap with inAxes \[1\] over 3 slices: output 0, element 1: got /,
+    );
+  });
+});
