@@ -2,10 +2,11 @@ import { kernels } from "../backends/backend.js";
 import { promoteTypes, type DType } from "../dtype.js";
 import { shapeError, showShape } from "../errors.js";
 import type { BinaryKind } from "../kernels/elementwise.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchContext, type BatchResult, type SingleOutput } from "../registry.js";
 import type { SampleKit, ValueOptions } from "../sampling.js";
 import { assertValidShape, broadcastShapes, normalizeAxes, shapesEqual } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
+import { batchFirst } from "./batching.js";
 import { reshape } from "./reshape.js";
 import { produce } from "./util.js";
 
@@ -30,6 +31,23 @@ export function reducedShapes(op: string, shape: readonly number[], attrs: Reduc
   const out = attrs.keepdims ? kept : shape.filter((_, i) => !axes.includes(i));
   return { axes, kept, out };
 }
+
+/**
+ * The batching rule of a reduction: the batch axis moved to the front and the reduced axes (all
+ * of a slice's by default) shifted past it, so the result's batch axis is 0, keepdims or not.
+ */
+export function reduceBatch(op: string, apply: (x: Tensor, attrs: ReduceAttrs) => Tensor) {
+  // A one-input op's rule runs only with its input mapped: b is never null.
+  return ({ inputs: [x], axes: [b], attrs }: ReduceBatchContext): BatchResult<SingleOutput> => {
+    const front = batchFirst(x, b!);
+    const rank = front.ndim - 1;
+    // A scalar slice accepts axis 0, which reduces nothing.
+    const axes = normalizeAxes(op, attrs.axis, rank).filter((a) => a < rank);
+    return { y: apply(front, { ...attrs, axis: axes.map((a) => a + 1) }), axes: [0] };
+  };
+}
+
+type ReduceBatchContext = BatchContext<readonly ["x"], ReduceAttrs>;
 
 /** Brings a reduced gradient back to the input's shape: restore size-1 axes, then broadcast. */
 export function expandReduced(g: Tensor, x: Tensor, attrs: ReduceAttrs, op: string): Tensor {
@@ -63,6 +81,7 @@ const sumOp = defineOp({
     );
   },
   vjp: ({ dy, inputs: [x], attrs }) => [expandReduced(dy, x, attrs, "sum")],
+  batch: reduceBatch("sum", (x, attrs): Tensor => sumOp(x, attrs)),
   samples: (kit) => reduceSamples(kit),
 });
 
@@ -91,6 +110,15 @@ const broadcastToOp = defineOp({
     return produce(x.dtype, out, (buffer) => kernels().broadcastTo(x.buffer, x.shape, buffer, out));
   },
   vjp: ({ dy, inputs: [x] }) => [unbroadcast(dy, x.shape)],
+  // The slice's axes line up with the target's last ones, so 1s go between them and the batch.
+  batch: ({ inputs: [x], axes: [b], attrs: { shape } }): BatchResult<SingleOutput> => {
+    assertValidShape("broadcastTo", shape);
+    const front = batchFirst(x, b!);
+    const [size, ...slice] = front.shape;
+    const ones = new Array<number>(Math.max(shape.length - slice.length, 0)).fill(1);
+    const lifted = reshape(front, [size!, ...ones, ...slice]);
+    return { y: broadcastToOp(lifted, { shape: [size!, ...shape] }), axes: [0] };
+  },
   samples: (kit) =>
     kit.broadcastPair().chain(([a, b]) => {
       const target = broadcastShapes("samples", a, b);

@@ -1,6 +1,6 @@
 import { isDType, isFloat, type DType } from "../dtype.js";
 import { argumentError, show } from "../errors.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { produce } from "./util.js";
 
@@ -22,6 +22,10 @@ const castOp = defineOp({
     });
   },
   vjp: ({ dy, inputs: [x] }) => [isFloat(x.dtype) ? cast(dy, x.dtype) : null],
+  batch: ({ inputs: [x], axes, attrs }): BatchResult<SingleOutput> => ({
+    y: castOp(x, attrs),
+    axes,
+  }),
   // Finite differences run in float64, where rounding to float32 would swamp them.
   samples: (kit) =>
     kit.anyTensor().map((x) => ({ inputs: [x], attrs: { dtype: "float64" as DType } })),

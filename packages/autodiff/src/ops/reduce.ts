@@ -2,12 +2,27 @@ import { kernels } from "../backends/backend.js";
 import { allocate } from "../dtype.js";
 import { argumentError, shapeError, show, showShape } from "../errors.js";
 import type { ReduceKind } from "../kernels/reduce.js";
-import { defineOp, type VjpContext } from "../registry.js";
+import {
+  defineOp,
+  type BatchContext,
+  type BatchResult,
+  type SingleOutput,
+  type VjpContext,
+} from "../registry.js";
 import { normalizeAxis, shapeSize } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
+import { batchFirst } from "./batching.js";
 import { div, mul, sub } from "./binary.js";
-import { expandReduced, reduceSamples, reducedShapes, sum, type ReduceAttrs } from "./broadcast.js";
+import {
+  expandReduced,
+  reduceBatch,
+  reduceSamples,
+  reducedShapes,
+  sum,
+  type ReduceAttrs,
+} from "./broadcast.js";
 import { equal } from "./compare.js";
+import { reshape } from "./reshape.js";
 import { exp } from "./unary.js";
 import { floatTypeOf, produce } from "./util.js";
 
@@ -71,6 +86,7 @@ const maxOp = defineOp({
   inputs: ["x"],
   forward: ([x], attrs: ReduceAttrs) => extremeForward("max", x, attrs),
   vjp: extremeVjp("max"),
+  batch: reduceBatch("max", (x, attrs): Tensor => maxOp(x, attrs)),
   // Distinct values: at a tie the max has a kink and finite differences see half-gradients.
   samples: (kit) => reduceSamples(kit, { distinct: true }),
 });
@@ -80,6 +96,7 @@ const minOp = defineOp({
   inputs: ["x"],
   forward: ([x], attrs: ReduceAttrs) => extremeForward("min", x, attrs),
   vjp: extremeVjp("min"),
+  batch: reduceBatch("min", (x, attrs): Tensor => minOp(x, attrs)),
   samples: (kit) => reduceSamples(kit, { distinct: true }),
 });
 
@@ -114,6 +131,7 @@ const logSumExpOp = defineOp({
     const softmax = exp(sub(x, expandReduced(y, x, attrs, "logSumExp")));
     return [mul(expandReduced(dy, x, attrs, "logSumExp"), softmax)];
   },
+  batch: reduceBatch("logSumExp", (x, attrs): Tensor => logSumExpOp(x, attrs)),
   samples: (kit) => reduceSamples(kit),
 });
 
@@ -133,8 +151,10 @@ export interface ArgReduceAttrs {
   readonly keepdims?: boolean;
 }
 
-function argForward(kind: "argmax" | "argmin", x: Tensor, attrs: ArgReduceAttrs): Tensor {
-  const { axis, keepdims = false } = attrs;
+type ArgKind = "argmax" | "argmin";
+
+/** The axis to search in a tensor of rank `rank`, or undefined to search it flattened. */
+function searchedAxis(kind: ArgKind, axis: number | undefined, rank: number): number | undefined {
   // Typed as a number, but JavaScript callers may pass a list as they would to max.
   const raw: unknown = axis;
   if (raw !== undefined && typeof raw !== "number") {
@@ -143,9 +163,15 @@ function argForward(kind: "argmax" | "argmin", x: Tensor, attrs: ArgReduceAttrs)
       `axis must be one integer, or undefined for all elements, got ${show(raw)}`,
     );
   }
-  const along = axis === undefined ? undefined : normalizeAxis(kind, axis, x.ndim);
+  const along = axis === undefined ? undefined : normalizeAxis(kind, axis, rank);
   // NumPy flattens when no axis is given; a scalar is a one-element list either way.
-  const flat = along === undefined || x.ndim === 0;
+  return rank === 0 ? undefined : along;
+}
+
+function argForward(kind: ArgKind, x: Tensor, attrs: ArgReduceAttrs): Tensor {
+  const { keepdims = false } = attrs;
+  const along = searchedAxis(kind, attrs.axis, x.ndim);
+  const flat = along === undefined;
   const out = flat
     ? x.shape.map(() => 1).slice(0, keepdims ? x.ndim : 0)
     : x.shape.flatMap((d, i) => (i !== along ? [d] : keepdims ? [1] : []));
@@ -156,17 +182,37 @@ function argForward(kind: "argmax" | "argmin", x: Tensor, attrs: ArgReduceAttrs)
   return new Tensor(buffer, out);
 }
 
+/**
+ * argmax/argmin over a batch: the batch axis in front and the searched axis shifted past it; a
+ * search of each slice flattened runs along the rows of the batch as [size, slice elements].
+ */
+function argBatch(kind: ArgKind, apply: (x: Tensor, attrs: ArgReduceAttrs) => Tensor) {
+  return ({ inputs: [x], axes: [b], attrs }: ArgBatchContext): BatchResult<SingleOutput> => {
+    const front = batchFirst(x, b!);
+    const [size, ...slice] = front.shape;
+    const along = searchedAxis(kind, attrs.axis, slice.length);
+    if (along !== undefined) return { y: apply(front, { ...attrs, axis: along + 1 }), axes: [0] };
+    const found = apply(reshape(front, [size!, shapeSize(slice)]), { axis: 1 });
+    if (!attrs.keepdims) return { y: found, axes: [0] };
+    return { y: reshape(found, [size!, ...slice.map(() => 1)]), axes: [0] };
+  };
+}
+
+type ArgBatchContext = BatchContext<readonly ["x"], ArgReduceAttrs>;
+
 // Indices carry no gradient, so argmax and argmin have no vjp.
 const argmaxOp = defineOp({
   name: "argmax",
   inputs: ["x"],
   forward: ([x], attrs: ArgReduceAttrs) => argForward("argmax", x, attrs),
+  batch: argBatch("argmax", (x, attrs): Tensor => argmaxOp(x, attrs)),
 });
 
 const argminOp = defineOp({
   name: "argmin",
   inputs: ["x"],
   forward: ([x], attrs: ArgReduceAttrs) => argForward("argmin", x, attrs),
+  batch: argBatch("argmin", (x, attrs): Tensor => argminOp(x, attrs)),
 });
 
 /**

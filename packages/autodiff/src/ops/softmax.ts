@@ -1,9 +1,10 @@
 import { kernels } from "../backends/backend.js";
 import { argumentError, shapeError, show } from "../errors.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchContext, type BatchResult, type SingleOutput } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import { normalizeAxis } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
+import { batchFirst } from "./batching.js";
 import { mul, sub } from "./binary.js";
 import { sum } from "./reduce.js";
 import { exp } from "./unary.js";
@@ -13,14 +14,27 @@ interface SoftmaxAttrs {
   readonly axis: number;
 }
 
-/** Resolves `axis` against x, which must have one: normalising a scalar is meaningless. */
-function softmaxAxis(op: string, x: Tensor, axis: unknown): number {
+/** Resolves `axis` against x's rank, which must be 1 or more: normalising a scalar is meaningless. */
+function softmaxAxis(op: string, rank: number, axis: unknown): number {
   if (typeof axis !== "number" || !Number.isInteger(axis)) {
     throw argumentError(op, `axis must be an integer, got ${show(axis)}`);
   }
-  if (x.ndim === 0) throw shapeError(op, "x must have at least one axis, got a scalar (shape [])");
-  return normalizeAxis(op, axis, x.ndim);
+  if (rank === 0) throw shapeError(op, "x must have at least one axis, got a scalar (shape [])");
+  return normalizeAxis(op, axis, rank);
 }
+
+/** softmax/logSoftmax over a batch: the batch axis in front, the slices' axis shifted past it. */
+function softmaxBatch(op: string, apply: (x: Tensor, attrs: SoftmaxAttrs) => Tensor) {
+  return ({ inputs: [x], axes: [b], attrs }: SoftmaxBatchContext): BatchResult<SingleOutput> => {
+    const front = batchFirst(x, b!);
+    return {
+      y: apply(front, { axis: softmaxAxis(op, front.ndim - 1, attrs.axis) + 1 }),
+      axes: [0],
+    };
+  };
+}
+
+type SoftmaxBatchContext = BatchContext<readonly ["x"], SoftmaxAttrs>;
 
 /** Any tensor of rank ≥ 1 with an axis given either way round (−rank…rank−1). */
 function softmaxSamples(kit: SampleKit) {
@@ -41,12 +55,13 @@ const softmaxOp = defineOp({
   name: "softmax",
   inputs: ["x"],
   forward: ([x], { axis }: SoftmaxAttrs) => {
-    const along = softmaxAxis("softmax", x, axis);
+    const along = softmaxAxis("softmax", x.ndim, axis);
     return produce(floatTypeOf(x), x.shape, (out) =>
       kernels().softmax(x.buffer, x.shape, along, out),
     );
   },
   vjp: ({ dy, y, attrs: { axis } }) => [mul(y, sub(dy, sum(mul(dy, y), { axis, keepdims: true })))],
+  batch: softmaxBatch("softmax", (x, attrs): Tensor => softmaxOp(x, attrs)),
   samples: softmaxSamples,
 });
 
@@ -54,12 +69,13 @@ const logSoftmaxOp = defineOp({
   name: "logSoftmax",
   inputs: ["x"],
   forward: ([x], { axis }: SoftmaxAttrs) => {
-    const along = softmaxAxis("logSoftmax", x, axis);
+    const along = softmaxAxis("logSoftmax", x.ndim, axis);
     return produce(floatTypeOf(x), x.shape, (out) =>
       kernels().logSoftmax(x.buffer, x.shape, along, out),
     );
   },
   vjp: ({ dy, y, attrs: { axis } }) => [sub(dy, mul(exp(y), sum(dy, { axis, keepdims: true })))],
+  batch: softmaxBatch("logSoftmax", (x, attrs): Tensor => logSoftmaxOp(x, attrs)),
   samples: softmaxSamples,
 });
 
