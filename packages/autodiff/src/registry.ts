@@ -3,7 +3,7 @@ import { anomalyMode, captureSite, checkForward, keepingCallSites } from "./anom
 import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, show } from "./errors.js";
 import type { SampleKit } from "./sampling.js";
-import { hasOneOutput, lower, live, traceOutputs, type Trace } from "./tape.js";
+import { hasOneOutput, lower, live, traceOutputs, type Applied, type Trace } from "./tape.js";
 import { Tensor, type TensorLike } from "./tensor.js";
 import { scalarLike } from "./scalar.js";
 
@@ -83,6 +83,11 @@ export interface BatchResult<O extends readonly string[]> {
   readonly y: OpOutputs<O>;
   /** One per output: its batch axis, or null for an output that is the same for every slice. */
   readonly axes: readonly (number | null)[];
+  /**
+   * For an op whose forward keeps residuals for its vjp: those of every slice, batched, with
+   * their batch axis (the vjp then sees one slice's, as without vmap).
+   */
+  readonly saved?: { readonly value: Tensor; readonly axis: number | null };
 }
 
 /** One generated set of arguments for the registry-wide gradient check. */
@@ -270,12 +275,6 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-/** An op's outputs, always as a list, and the residuals its forward kept. */
-interface Applied {
-  readonly ys: readonly Tensor[];
-  readonly saved: unknown;
-}
-
 /**
  * Applies `op` at the innermost trace level any input belongs to: computes it one level down
  * (recursively, so outer levels record it too), then records it on that level.
@@ -295,8 +294,7 @@ function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): Applied
     return applied;
   }
   if (top.interpreter !== null) {
-    const below = (xs: Tensor[]) => applyOp(op, xs, attrs).ys;
-    return { ys: top.interpreter.apply(op, inputs, attrs, below), saved: undefined };
+    return top.interpreter.apply(op, inputs, attrs, (xs) => applyOp(op, xs, attrs));
   }
   const innerInputs = inputs.map((x) => lower(x, top));
   const { ys, saved } = applyOp(op, innerInputs, attrs);

@@ -27,16 +27,23 @@ export class Trace {
 
 /**
  * How a level that is not a tape applies an op to values of its own: `inputs` are as given (views
- * of the level or constants), `below` applies the same op to values one level down. vmap's
- * level calls the op's batching rule on the batched values underneath.
+ * of the level or constants), `below` applies the same op to values one level down. Returns the
+ * outputs and the residuals the op's vjp will get. vmap's level calls the op's batching rule on
+ * the batched values underneath.
  */
 export interface Interpreter {
   apply(
     op: AnyOpDefinition,
     inputs: readonly Tensor[],
     attrs: unknown,
-    below: (inputs: Tensor[]) => readonly Tensor[],
-  ): readonly Tensor[];
+    below: (inputs: Tensor[]) => Applied,
+  ): Applied;
+}
+
+/** An op's outputs, always as a list, and the residuals its forward kept. */
+export interface Applied {
+  readonly ys: readonly Tensor[];
+  readonly saved: Saved;
 }
 
 /** One recorded op application: what its vjp needs, one level down. */
@@ -80,6 +87,18 @@ export function live(x: Tensor): Tensor {
 /** The value as seen by `trace`'s caller: the view one level below `trace`, or x itself. */
 export function lower(x: Tensor, trace: Trace): Tensor {
   return x.trace === trace ? x.inner! : x;
+}
+
+/**
+ * Strips the tape levels, keeping the levels that map (vmap's): the value as a constant to every
+ * gradient transform, still one slice of each batch it belongs to.
+ */
+export function withoutTapes(x: Tensor): Tensor {
+  if (x.trace === null) return x;
+  const inner = withoutTapes(x.inner!);
+  if (x.trace.interpreter === null) return inner;
+  if (inner === x.inner) return x;
+  return new Tensor(x.buffer, x.shape, x.trace, inner, null, 0, x.batchAxis);
 }
 
 /** Strips every trace level: the plain value underneath. */

@@ -8,7 +8,7 @@ import {
   live,
   lower,
   openTrace,
-  plain,
+  withoutTapes,
   traceInput,
   type Trace,
 } from "./tape.js";
@@ -130,7 +130,7 @@ function gradientTree(
       if (!(view instanceof Tensor) || view.trace !== trace) {
         return leaf instanceof Tensor ? zerosLike(leaf) : null;
       }
-      const g = cotangentOf(view) ?? zerosLike(plain(view));
+      const g = cotangentOf(view) ?? zerosLike(view);
       // A number's gradient is a number, unless an outer transform is tracing through it: then
       // it stays a tensor so that the outer level keeps its dependence.
       if (typeof leaf === "number" && live(g).trace === null) return g.item();
@@ -217,5 +217,5 @@ export function record<Args extends unknown[], R>(
 
 /** x as a constant: no gradient flows through it, at any level of nesting. */
 export function stopGradient(x: Tensor): Tensor {
-  return plain(x);
+  return withoutTapes(x);
 }

@@ -1,9 +1,8 @@
 import { allocate } from "./dtype.js";
 import { TapegradError, argumentError, show, showShape } from "./errors.js";
-import type { AnyOpDefinition } from "./registry.js";
+import type { AnyOpDefinition, BatchResult } from "./registry.js";
 import { listOps } from "./registry.js";
-import { normalizeAxis } from "./shape.js";
-import { closeTrace, live, openTrace, type Interpreter, type Trace } from "./tape.js";
+import { closeTrace, live, openTrace, type Applied, type Interpreter, type Trace } from "./tape.js";
 import { Tensor, tensor, zeros } from "./tensor.js";
 import { isContainer } from "./tree.js";
 import { broadcastTo } from "./ops/broadcast.js";
@@ -88,31 +87,35 @@ class BatchInterpreter implements Interpreter {
     op: AnyOpDefinition,
     inputs: readonly Tensor[],
     attrs: unknown,
-    below: (inputs: Tensor[]) => readonly Tensor[],
-  ): readonly Tensor[] {
+    below: (inputs: Tensor[]) => Applied,
+  ): Applied {
     const inner = inputs.map((x) => (x.trace === this.trace ? x.inner! : x));
     const axes = inputs.map((x) => (x.trace === this.trace ? x.batchAxis : null));
-    const { ys, outAxes } =
+    const batched =
       op.batch === undefined
-        ? loopOverSlices(inner, axes, this.size, below)
+        ? loopOverSlices(op, inner, axes, this.size, below)
         : fromRule(op, op.batch({ inputs: inner, axes, size: this.size, attrs }));
-    return ys.map((y, k) => {
-      const axis = outAxes[k] ?? null;
+    const view = (y: Tensor, axis: number | null, what: string) => {
       if (axis === null) return y;
       if (y.shape[axis] !== this.size) {
         throw new TapegradError(
           "INVALID_STATE",
-          `${op.name}: its batching rule returned output ${k} of shape ${showShape(y.shape)} ` +
+          `${op.name}: its batching rule returned ${what} of shape ${showShape(y.shape)} ` +
             `with batch axis ${axis}, which should have the batch size ${this.size}`,
         );
       }
       return mappedView(y, axis, this.trace);
-    });
+    };
+    const { saved } = batched;
+    return {
+      ys: batched.ys.map((y, k) => view(y, batched.axes[k] ?? null, `output ${k}`)),
+      saved: saved === undefined ? undefined : view(saved.value, saved.axis, "its residuals"),
+    };
   }
 }
 
 /** A batching rule's result as lists, checked against the op's outputs. */
-function fromRule(op: AnyOpDefinition, result: { y: unknown; axes: readonly (number | null)[] }) {
+function fromRule(op: AnyOpDefinition, result: BatchResult<readonly string[]>): Batched {
   const ys = (Array.isArray(result.y) ? result.y : [result.y]) as Tensor[];
   const count = op.outputs?.length ?? 1;
   if (ys.length !== count || result.axes.length !== count) {
@@ -122,39 +125,50 @@ function fromRule(op: AnyOpDefinition, result: { y: unknown; axes: readonly (num
         `${ys.length} and ${result.axes.length}`,
     );
   }
-  return { ys, outAxes: result.axes };
+  return { ys, axes: result.axes, saved: result.saved };
 }
 
-/** The fallback for an op with no batching rule: the op on each slice, the results stacked. */
+/** Outputs for the whole batch with their batch axes, and the residuals for the vjp. */
+interface Batched {
+  readonly ys: readonly Tensor[];
+  readonly axes: readonly (number | null)[];
+  readonly saved: { readonly value: Tensor; readonly axis: number | null } | undefined;
+}
+
+/**
+ * The fallback for an op with no batching rule: the op on each slice, the results stacked. So
+ * are residuals kept for the vjp, when they are a tensor (maxPool2d's argmax indices).
+ */
 function loopOverSlices(
+  op: AnyOpDefinition,
   inner: readonly Tensor[],
   axes: readonly (number | null)[],
   size: number,
-  below: (inputs: Tensor[]) => readonly Tensor[],
-) {
+  below: (inputs: Tensor[]) => Applied,
+): Batched {
   // With no slices, one slice of zeros gives the results' shapes and dtypes.
-  const slices = Math.max(size, 1);
-  const results: (readonly Tensor[])[] = [];
-  for (let b = 0; b < slices; b++) {
-    results.push(
-      below(
-        inner.map((x, i) => {
-          const axis = axes[i];
-          if (axis === null || axis === undefined) return x;
-          return size === 0 ? zeros(withoutAxis(x.shape, axis), x.dtype) : sliceAt(x, axis, b);
-        }),
-      ),
+  const results: Applied[] = [];
+  for (let b = 0; b < Math.max(size, 1); b++) {
+    const slice = inner.map((x, i) => {
+      const axis = axes[i];
+      if (axis === null || axis === undefined) return x;
+      return size === 0 ? zeros(withoutAxis(x.shape, axis), x.dtype) : sliceAt(x, axis, b);
+    });
+    results.push(below(slice));
+  }
+  const stacked = (parts: Tensor[]) =>
+    size === 0 ? zeros([0, ...parts[0]!.shape], parts[0]!.dtype) : stack(parts, 0);
+  const ys = results[0]!.ys.map((_, k) => stacked(results.map((r) => r.ys[k]!)));
+  const saved = results.map((r) => r.saved);
+  if (saved.every((s) => s === undefined)) return { ys, axes: ys.map(() => 0), saved: undefined };
+  if (!saved.every((s) => s instanceof Tensor)) {
+    throw new TapegradError(
+      "INVALID_STATE",
+      `${op.name}: its forward keeps residuals that are not a tensor, which vmap cannot stack: ` +
+        `give the op a batching rule`,
     );
   }
-  const ys = results[0]!.map((y, k) =>
-    size === 0
-      ? zeros([0, ...y.shape], y.dtype)
-      : stack(
-          results.map((r) => r[k]!),
-          0,
-        ),
-  );
-  return { ys, outAxes: ys.map(() => 0) };
+  return { ys, axes: ys.map(() => 0), saved: { value: stacked(saved as Tensor[]), axis: 0 } };
 }
 
 /** Slice b of x along `axis`, without that axis. */
@@ -198,7 +212,7 @@ function unbatch(
     return value;
   }
   const rank = value.ndim + 1;
-  const to = normalizeAxis("vmap", axis, rank);
+  const to = axisIn(axis, rank, `${path} has rank ${value.ndim} + 1 for the batch`);
   const batch = mapped
     ? batchFirst(value.inner!, value.batchAxis!)
     : broadcastTo(reshape(value, [1, ...value.shape]), [size, ...value.shape]);
@@ -298,5 +312,16 @@ function mappedLeaf(leaf: unknown, axis: number, path: string): [Tensor, number]
   if (leaf.ndim === 0) {
     throw argumentError("vmap", `${path} is a scalar: it has no axis ${axis} to map over`);
   }
-  return [leaf, normalizeAxis("vmap", axis, leaf.ndim)];
+  return [leaf, axisIn(axis, leaf.ndim, `${path} has shape ${showShape(leaf.shape)}`)];
+}
+
+/** `axis` of a value of rank `rank`, counted from the front; an error names the value. */
+function axisIn(axis: number, rank: number, what: string): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+    throw argumentError(
+      "vmap",
+      `${what}: axis ${show(axis)} is out of range (expected an integer from ${-rank} to ${rank - 1})`,
+    );
+  }
+  return axis < 0 ? axis + rank : axis;
 }

@@ -5,9 +5,11 @@ import {
   batchFallbackOps,
   defineOp,
   getOp,
+  jvp,
   listOps,
   mul,
   stack,
+  vjp,
   vmap,
   type RegisteredOp,
   type Tensor,
@@ -40,13 +42,12 @@ type Placement = 0 | 1 | 2;
  * the op applied slice by slice, naming the op, the inAxes and the first differing element.
  */
 function checkBatching(
-  op: RegisteredOp,
+  name: string,
+  apply: (xs: Tensor[]) => Tensor | readonly Tensor[],
   inputs: readonly Tensor[],
-  attrs: unknown,
   size: number,
   placements: readonly Placement[],
 ): void {
-  const name = op.definition.name;
   const inAxes = inputs.map((x, i) => {
     const p = placements[i % placements.length]!;
     return p === 2 || (p === 1 && x.ndim === 0) ? null : p === 0 ? 0 : x.ndim;
@@ -63,9 +64,9 @@ function checkBatching(
           axis,
         );
   });
-  const expected = slices.map((s) => outputsOf(op.apply(s, attrs)));
+  const expected = slices.map((s) => outputsOf(apply(s)));
   const got = outputsOf(
-    vmap((...xs: Tensor[]) => op.apply(xs, attrs), { inAxes, axisSize: size })(...batched),
+    vmap((...xs: Tensor[]) => apply(xs), { inAxes, axisSize: size })(...batched),
   );
   got.forEach((y, k) => {
     const want = stack(
@@ -88,6 +89,33 @@ function checkBatching(
 
 const withSamples = listOps().filter((op) => op.definition.samples !== undefined);
 
+/**
+ * The functions checked for `op` at a sample: the op itself, and for a differentiable op its
+ * pullback (of the inputs and one cotangent per output) and its jvp (of inputs and tangents).
+ */
+function subjects(op: RegisteredOp, inputs: readonly Tensor[], attrs: unknown) {
+  const f = (...xs: Tensor[]) => op.apply(xs, attrs);
+  const list = [{ name: op.definition.name, apply: (xs: Tensor[]) => f(...xs), inputs }];
+  const outputs = outputsOf(f(...inputs));
+  if (op.definition.vjp === undefined || outputs.some((y) => y.dtype === "int32")) return list;
+  const n = inputs.length;
+  const single = !Array.isArray(f(...inputs));
+  list.push({
+    name: `vjp of ${op.definition.name}`,
+    apply: (xs: Tensor[]) => {
+      const dys = xs.slice(n);
+      return vjp(f, ...xs.slice(0, n))[1](single ? dys[0]! : dys);
+    },
+    inputs: [...inputs, ...outputs],
+  });
+  list.push({
+    name: `jvp of ${op.definition.name}`,
+    apply: (xs: Tensor[]) => jvp(f, xs.slice(0, n), xs.slice(n))[1],
+    inputs: [...inputs, ...inputs],
+  });
+  return list;
+}
+
 describe("every op under vmap equals the op on each slice, stacked (float64)", () => {
   for (const op of withSamples) {
     it(op.definition.name, () => {
@@ -100,7 +128,11 @@ describe("every op under vmap equals the op on each slice, stacked (float64)", (
           op.definition.samples!(kit),
           fc.integer({ min: 1, max: 3 }),
           placements,
-          (sample, size, placed) => checkBatching(op, sample.inputs, sample.attrs, size, placed),
+          (sample, size, placed) => {
+            for (const s of subjects(op, sample.inputs, sample.attrs)) {
+              checkBatching(s.name, s.apply, s.inputs, size, placed);
+            }
+          },
         ),
         { numRuns: 15 },
       );
@@ -132,7 +164,7 @@ describe("batching rules", () => {
     const x = kit.fc.sample(kit.tensor([3]), { numRuns: 1, seed: 1 })[0]!;
     let message = "";
     try {
-      checkBatching(op, [x], {}, 3, [1]);
+      checkBatching(op.definition.name, (xs) => op.apply(xs), [x], 3, [1]);
     } catch (e) {
       message = (e as Error).message;
     }
