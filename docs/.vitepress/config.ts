@@ -41,6 +41,7 @@ export default defineConfig({
           { text: "Writing a new differentiable op", link: "/new-op" },
           { text: "Verifying gradients", link: "/gradient-checking" },
           { text: "Higher-order derivatives", link: "/higher-order" },
+          { text: "Vectorizing with vmap", link: "/vmap" },
           { text: "Performance", link: "/performance" },
           { text: "Reliability", link: "/reliability" },
           { text: "Errors", link: "/errors" },

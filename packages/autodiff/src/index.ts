@@ -71,6 +71,8 @@ export type {
   VjpContext,
   BatchContext,
   BatchResult,
+  SingleOutput,
+  OpOutputs,
   ForwardResult,
   RegisteredOp,
   AnyOpDefinition,
