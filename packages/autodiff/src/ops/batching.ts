@@ -1,5 +1,6 @@
 import type { BatchResult, SingleOutput } from "../registry.js";
 import type { Tensor } from "../tensor.js";
+import { broadcastTo } from "./broadcast.js";
 import { reshape } from "./reshape.js";
 import { transpose } from "./transpose.js";
 
@@ -51,4 +52,21 @@ export function elementwiseBatch(apply: (...xs: Tensor[]) => Tensor) {
 interface ElementwiseContext {
   readonly inputs: readonly Tensor[];
   readonly axes: readonly (number | null)[];
+}
+
+/**
+ * @internal x with its batch axis `axis` moved to `to`, for rules that need every input mapped;
+ * an unmapped x (axis null) is broadcast along a new axis `to` of length `size`.
+ */
+export function batchAt(x: Tensor, axis: number | null, to: number, size: number): Tensor {
+  if (axis === null) {
+    const shape = [...x.shape];
+    shape.splice(to, 0, 1);
+    const batched = shape.map((d, i) => (i === to ? size : d));
+    return broadcastTo(reshape(x, shape), batched);
+  }
+  if (axis === to) return x;
+  const perm = x.shape.map((_, i) => i).filter((i) => i !== axis);
+  perm.splice(to, 0, axis);
+  return transpose(x, perm);
 }

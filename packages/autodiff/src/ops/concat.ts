@@ -1,10 +1,11 @@
 import { kernels } from "../backends/backend.js";
 import { promoteTypes } from "../dtype.js";
 import { argumentError, shapeError, show, showShape } from "../errors.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import { scalarLike } from "../scalar.js";
 import { normalizeAxis, shapesEqual } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
+import { batchAt } from "./batching.js";
 import { expandDims } from "./reshape.js";
 import { slice } from "./slice.js";
 import { produce } from "./util.js";
@@ -69,6 +70,14 @@ const concatOp = defineOp({
       const end = dy.shape.map((d, k) => (k === a ? offset : d));
       return slice(dy, begin, end);
     });
+  },
+  // Every input with the batch in front (unmapped ones broadcast), joined on the slices' axis + 1.
+  batch: ({ inputs, axes, size, attrs: { axis = 0 } }): BatchResult<SingleOutput> => {
+    const xs: readonly Tensor[] = inputs;
+    const rank = xs[0]!.ndim - (axes[0] === null ? 0 : 1);
+    const a = normalizeAxis("concat", axis, rank) + 1;
+    const batched = xs.map((x, i) => batchAt(x, axes[i] ?? null, 0, size));
+    return { y: concat(batched, a), axes: [0] };
   },
   samples: (kit) => {
     const { fc } = kit;

@@ -1,7 +1,7 @@
 import { kernels } from "../backends/backend.js";
 import { isDType, type DType } from "../dtype.js";
 import { argumentError, dtypeError, shapeError, show, showIndex, showShape } from "../errors.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import {
   assertSizeWithinLimit,
@@ -10,7 +10,10 @@ import {
   shapeSize,
   shapesEqual,
 } from "../shape.js";
-import { Tensor, tensor, type NestedArray, type TensorLike } from "../tensor.js";
+import { Tensor, arange, tensor, type NestedArray, type TensorLike } from "../tensor.js";
+import { batchAt, batchFirst } from "./batching.js";
+import { add, mul } from "./binary.js";
+import { reshape } from "./reshape.js";
 import { produce } from "./util.js";
 
 /** Integer indices: an int32 tensor, or a number or (nested) arrays of them, made int32. */
@@ -68,6 +71,21 @@ function around(shape: readonly number[], axis: number) {
   };
 }
 
+/**
+ * For mapped indices (batch axis b): indices into an axis of n·size that interleaves the slices'
+ * axes of n, slice b's index i at i·size + b. That maps −n…n−1 onto −n·size…n·size−1, negatives
+ * included, so an index out of range for its slice stays out of range.
+ */
+function interleavedIndices(indices: Tensor, b: number, size: number): Tensor {
+  const along = indices.shape.map((_, i) => (i === b ? size : 1));
+  return add(mul(indices, size), reshape(arange(0, size, 1, "int32"), along));
+}
+
+/** shape with axes `axis` and `axis + 1` merged into one. */
+function mergeAxes(shape: readonly number[], axis: number): number[] {
+  return [...shape.slice(0, axis), shape[axis]! * shape[axis + 1]!, ...shape.slice(axis + 2)];
+}
+
 /** An axis of `shape` (possibly negative) and int32 indices in range for it. */
 function axisAndIndices(kit: SampleKit, shape: readonly number[]) {
   const { fc } = kit;
@@ -85,12 +103,17 @@ interface GatherAttrs {
   readonly axis?: number;
 }
 
+/** gather's axis of x of rank `rank`, resolved. */
+function gatherAxis(axis: number, rank: number): number {
+  if (rank === 0) throw argumentError("gather", "x is a scalar; gather needs x of rank ≥ 1");
+  return normalizeAxis("gather", axis, rank);
+}
+
 const gatherOp = defineOp({
   name: "gather",
   inputs: ["x", "indices"],
   forward: ([x, indices], { axis = 0 }: GatherAttrs) => {
-    if (x.ndim === 0) throw argumentError("gather", "x is a scalar; gather needs x of rank ≥ 1");
-    const a = normalizeAxis("gather", axis, x.ndim);
+    const a = gatherAxis(axis, x.ndim);
     const { outer, n, inner } = around(x.shape, a);
     const data = indexData("gather", indices, n, `axis ${a} of x (shape ${showShape(x.shape)})`);
     const shape = gatheredShape(x.shape, a, indices.shape);
@@ -101,6 +124,18 @@ const gatherOp = defineOp({
     needsGrad[0] ? scatterAdd(dy, indices, x.shape, axis) : null,
     null,
   ],
+  // With both mapped, x's batch axis goes after the gathered one and merges into it.
+  batch: ({ inputs: [x, indices], axes: [bx, bi], size, attrs }): BatchResult<SingleOutput> => {
+    const a = gatherAxis(attrs.axis ?? 0, x.ndim - (bx === null ? 0 : 1));
+    if (bi === null) {
+      return { y: gatherOp(batchFirst(x, bx!), indices, { axis: a + 1 }), axes: [0] };
+    }
+    if (bx === null) return { y: gatherOp(x, indices, { axis: a }), axes: [a + bi!] };
+    const moved = batchAt(x, bx!, a + 1, size);
+    const merged = reshape(moved, mergeAxes(moved.shape, a));
+    const y = gatherOp(merged, interleavedIndices(indices, bi!, size), { axis: a });
+    return { y, axes: [a + bi!] };
+  },
   samples: (kit) =>
     kit.anyTensor({ minRank: 1 }).chain((x) =>
       axisAndIndices(kit, x.shape).map(({ axis, indices }) => ({
@@ -124,18 +159,23 @@ interface ScatterAddAttrs {
   readonly axis?: number;
 }
 
+/** scatterAdd's axis of the target `shape`, resolved, after checking the shape. */
+function targetAxis(shape: readonly number[], axis: number): number {
+  if (!Array.isArray(shape)) {
+    throw argumentError("scatterAdd", "shape must be an array of integers");
+  }
+  assertValidShape("scatterAdd", shape);
+  if (shape.length === 0) {
+    throw argumentError("scatterAdd", "shape is [] (a scalar); the target needs rank ≥ 1");
+  }
+  return normalizeAxis("scatterAdd", axis, shape.length);
+}
+
 const scatterAddOp = defineOp({
   name: "scatterAdd",
   inputs: ["updates", "indices"],
   forward: ([updates, indices], { shape, axis = 0 }: ScatterAddAttrs) => {
-    if (!Array.isArray(shape)) {
-      throw argumentError("scatterAdd", "shape must be an array of integers");
-    }
-    assertValidShape("scatterAdd", shape);
-    if (shape.length === 0) {
-      throw argumentError("scatterAdd", "shape is [] (a scalar); the target needs rank ≥ 1");
-    }
-    const a = normalizeAxis("scatterAdd", axis, shape.length);
+    const a = targetAxis(shape, axis);
     const { outer, n, inner } = around(shape, a);
     const bound = `axis ${a} of the target shape ${showShape(shape)}`;
     const data = indexData("scatterAdd", indices, n, bound);
@@ -157,6 +197,27 @@ const scatterAddOp = defineOp({
     needsGrad[0] ? gather(dy, indices, axis) : null,
     null,
   ],
+  // With indices mapped, the target's axis holds the slices' axes interleaved, as in gather.
+  batch: ({
+    inputs: [updates, indices],
+    axes: [bu, bi],
+    size,
+    attrs: { shape, axis = 0 },
+  }): BatchResult<SingleOutput> => {
+    const a = targetAxis(shape, axis);
+    if (bi === null) {
+      const front = batchFirst(updates, bu!);
+      return {
+        y: scatterAddOp(front, indices, { shape: [size, ...shape], axis: a + 1 }),
+        axes: [0],
+      };
+    }
+    const target = [...shape.slice(0, a), shape[a]!, size, ...shape.slice(a + 1)];
+    const u = batchAt(updates, bu ?? null, a + bi!, size);
+    const merged = { shape: mergeAxes(target, a), axis: a };
+    const y = scatterAddOp(u, interleavedIndices(indices, bi!, size), merged);
+    return { y: reshape(y, target), axes: [a + 1] };
+  },
   samples: (kit) =>
     kit.shape({ minRank: 1 }).chain((shape) =>
       axisAndIndices(kit, shape).chain(({ axis, indices }) => {
@@ -219,6 +280,11 @@ const oneHotOp = defineOp({
     assertSizeWithinLimit("oneHot", shape);
     return produce(dtype, shape, (out) => kernels().oneHot(data, numClasses, out));
   },
+  // The classes axis is appended last, so the batch axis stays where it is.
+  batch: ({ inputs: [labels], axes, attrs }): BatchResult<SingleOutput> => ({
+    y: oneHotOp(labels, attrs),
+    axes,
+  }),
 });
 
 /**

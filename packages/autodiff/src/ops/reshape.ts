@@ -1,7 +1,8 @@
 import { argumentError, shapeError, show, showShape } from "../errors.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import { normalizeAxis, shapeSize } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
+import { batchFirst } from "./batching.js";
 
 interface ReshapeAttrs {
   readonly shape: readonly number[];
@@ -51,6 +52,12 @@ const reshapeOp = defineOp({
   forward: ([x], { shape }: ReshapeAttrs) =>
     new Tensor(x.buffer, resolveShape("reshape", x.shape, shape)),
   vjp: ({ dy, inputs: [x] }) => [reshape(dy, x.shape)],
+  // A one-input op's rule runs only with its input mapped; −1 is resolved against one slice.
+  batch: ({ inputs: [x], axes: [b], size, attrs: { shape } }): BatchResult<SingleOutput> => {
+    const front = batchFirst(x, b!);
+    const sliceShape = resolveShape("reshape", front.shape.slice(1), shape);
+    return { y: reshape(front, [size, ...sliceShape]), axes: [0] };
+  },
   samples: (kit) =>
     kit.anyTensor().chain((x) =>
       kit.fc.shuffledSubarray([...x.shape], { minLength: x.shape.length }).map((shape) => ({

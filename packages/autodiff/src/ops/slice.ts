@@ -1,6 +1,6 @@
 import { kernels } from "../backends/backend.js";
 import { argumentError, dtypeError, show, showShape } from "../errors.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import { assertSizeWithinLimit, shapeSize } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { produce } from "./util.js";
@@ -67,6 +67,11 @@ function resolveSlice(
   return { start, size };
 }
 
+/** `values` with `value` inserted at `axis`: a slice's bounds with the batch axis' own. */
+function withBatch<T>(values: readonly T[], axis: number, value: T): T[] {
+  return [...values.slice(0, axis), value, ...values.slice(axis)];
+}
+
 /**
  * Where the box lies in x's elements when they are one run (every axis after the first partial
  * one whole, every axis before it of size 1, and the box not empty), else null.
@@ -111,6 +116,13 @@ const sliceOp = defineOp({
         start.map((b, i) => [b, x.shape[i]! - b - size[i]!] as const),
       ),
     ];
+  },
+  // The batch axis keeps its place and is taken whole; the slice's bounds are resolved first.
+  batch: ({ inputs: [x], axes: [b], attrs: { begin, end } }): BatchResult<SingleOutput> => {
+    const sliceShape = x.shape.filter((_, i) => i !== b);
+    const { start, size } = resolveSlice(sliceShape, begin, end);
+    const stop = start.map((s, i) => s + size[i]!);
+    return { y: slice(x, withBatch(start, b!, 0), withBatch(stop, b!, x.shape[b!]!)), axes: [b!] };
   },
   samples: (kit) =>
     kit.anyTensor({ minRank: 1 }).chain((x) => {
@@ -207,6 +219,11 @@ const padOp = defineOp({
         before.map((b, i) => b + x.shape[i]!),
       ),
     ];
+  },
+  batch: ({ inputs: [x], axes: [b], attrs: { paddings, value } }): BatchResult<SingleOutput> => {
+    const sliceShape = x.shape.filter((_, i) => i !== b);
+    const pairs = resolvePaddings(sliceShape, paddings);
+    return { y: pad(x, withBatch<Padding>(pairs, b!, [0, 0]), value), axes: [b!] };
   },
   samples: (kit) =>
     kit.anyTensor().chain((x) => {

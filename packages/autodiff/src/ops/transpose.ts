@@ -1,6 +1,6 @@
 import { kernels } from "../backends/backend.js";
 import { argumentError, show } from "../errors.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { produce } from "./util.js";
 
@@ -44,6 +44,11 @@ const transposeOp = defineOp({
   vjp: ({ dy, inputs: [x], attrs: { perm } }) => [
     transpose(dy, inversePerm(resolvePerm(x.ndim, perm))),
   ],
+  // One transpose brings the batch axis b to the front and permutes the slice's axes around it.
+  batch: ({ inputs: [x], axes: [b], attrs: { perm } }): BatchResult<SingleOutput> => {
+    const p = resolvePerm(x.ndim - 1, perm).map((a) => (a < b! ? a : a + 1));
+    return { y: transpose(x, [b!, ...p]), axes: [0] };
+  },
   samples: (kit) =>
     kit.anyTensor({ maxRank: 4 }).chain((x) =>
       kit.fc
