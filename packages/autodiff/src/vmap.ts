@@ -91,8 +91,10 @@ class BatchInterpreter implements Interpreter {
   ): Applied {
     const inner = inputs.map((x) => (x.trace === this.trace ? x.inner! : x));
     const axes = inputs.map((x) => (x.trace === this.trace ? x.batchAxis : null));
+    // An empty batch takes the loop, which learns the results' shapes from one slice of zeros:
+    // rules need not handle it.
     const batched =
-      op.batch === undefined
+      op.batch === undefined || this.size === 0
         ? loopOverSlices(op, inner, axes, this.size, below)
         : fromRule(op, op.batch({ inputs: inner, axes, size: this.size, attrs }));
     const view = (y: Tensor, axis: number | null, what: string) => {

@@ -11,12 +11,13 @@ import {
   stack,
   vjp,
   vmap,
+  zeros,
   type RegisteredOp,
   type Tensor,
 } from "../src/index.js";
 import { makeSampleKit } from "../src/sampling.js";
 
-// Every op under vmap: for its own samples, batch sizes 1–3 and random axes per input (the first,
+// Every op under vmap: for its own samples, batch sizes 0–4 and random axes per input (the first,
 // the last, or null: not mapped), vmap(op) of the stacked slices equals op on each slice, stacked.
 // The batched result is computed by the op's batching rule, or by vmap's loop over the slices
 // for an op without one (batchFallbackOps lists those).
@@ -57,22 +58,28 @@ function checkBatching(
   );
   const batched = inputs.map((x, i) => {
     const axis = inAxes[i]!;
-    return axis === null
-      ? x
-      : stack(
-          slices.map((s) => s[i]!),
-          axis,
-        );
+    if (axis === null) return x;
+    if (size === 0) return zeros([...x.shape.slice(0, axis), 0, ...x.shape.slice(axis)], x.dtype);
+    return stack(
+      slices.map((s) => s[i]!),
+      axis,
+    );
   });
-  const expected = slices.map((s) => outputsOf(apply(s)));
+  // With no slices, the results are empty batches of the shapes one slice would give.
+  const expected =
+    size === 0 ? [outputsOf(apply([...inputs]))] : slices.map((s) => outputsOf(apply(s)));
   const got = outputsOf(
     vmap((...xs: Tensor[]) => apply(xs), { inAxes, axisSize: size })(...batched),
   );
   got.forEach((y, k) => {
-    const want = stack(
-      expected.map((e) => e[k]!),
-      0,
-    );
+    const one = expected[0]![k]!;
+    const want =
+      size === 0
+        ? zeros([0, ...one.shape], one.dtype)
+        : stack(
+            expected.map((e) => e[k]!),
+            0,
+          );
     const where = `${name}: vmap with inAxes ${JSON.stringify(inAxes)} over ${size} slices`;
     expect(y.shape, `${where}: output ${k}'s shape`).toEqual(want.shape);
     const a = y.data;
@@ -126,7 +133,7 @@ describe("every op under vmap equals the op on each slice, stacked (float64)", (
       fc.assert(
         fc.property(
           op.definition.samples!(kit),
-          fc.integer({ min: 1, max: 3 }),
+          fc.integer({ min: 0, max: 4 }),
           placements,
           (sample, size, placed) => {
             for (const s of subjects(op, sample.inputs, sample.attrs)) {
