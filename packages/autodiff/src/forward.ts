@@ -3,11 +3,13 @@ import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, showShape } from "./errors.js";
 import { live } from "./tape.js";
 import { Tensor, tensor, zeros, zerosLike, type TensorLike } from "./tensor.js";
-import { isContainer, treeFlatten, treeLeaves, treeMap } from "./tree.js";
+import { isContainer, treeFlatten, treeMap } from "./tree.js";
 import { grad, vjp } from "./transforms.js";
+import { vmap, type AxisSpec } from "./vmap.js";
 import { shapeSize, shapesEqual } from "./shape.js";
-import { stack } from "./ops/concat.js";
+import { cast } from "./ops/cast.js";
 import { reshape } from "./ops/reshape.js";
+import { slice } from "./ops/slice.js";
 import { transpose } from "./ops/transpose.js";
 
 // Forward mode is derived from the vjp rules, never written per op. The pullback u ↦ Jᵀu of f
@@ -115,20 +117,16 @@ export function jacrev<Args extends unknown[], R, const I extends Argnums = 0>(
   return (...args) => {
     const { select, partial, single } = selection("jacrev", f, args, options.argnums ?? 0);
     const [out, pullback] = vjp(partial, ...select);
-    const rows: unknown[][] = [];
-    forEachOutputElement(out, (cotangent) => rows.push(pullback(cotangent)));
+    // All the one-hot cotangents as one batch, pulled back by one vmapped pass.
+    const { batch, count } = oneHotBatch([out], false);
+    const rows = count === 0 ? null : vmap(pullback, { inAxes: axesOf(batch) })(batch[0] as R);
     let row = 0;
     const jacobian = treeMap((y: unknown) => {
       if (!(y instanceof Tensor) || !isFloat(y.dtype)) return constantBlock(y, select, single);
-      const mine = rows.slice(row, row + y.size);
+      const first = row;
       row += y.size;
       return mapInputs(select, single, (x, path) =>
-        assemble(
-          mine.map((r) => leafAt(r, path)),
-          x,
-          y,
-          "rows",
-        ),
+        assemble(rows && block(leafAt(rows, path), first, y.size), x, y, "rows"),
       );
     }, out);
     return jacobian as Jacobian<R, Selected<Args, I>>;
@@ -146,25 +144,22 @@ export function jacfwd<Args extends unknown[], R, const I extends Argnums = 0>(
   return (...args) => {
     const { select, partial, single } = selection("jacfwd", f, args, options.argnums ?? 0);
     const [out, jvpAt] = linearize(partial, ...select);
-    const columns = new Map<string, unknown[]>();
-    forEachInputElement(select, (path, tangents) => {
-      const list = columns.get(path) ?? [];
-      list.push(jvpAt(...tangents));
-      columns.set(path, list);
-    });
+    // All the one-hot tangents as one batch, pushed forward by one vmapped pass.
+    const { batch, count, offsets } = oneHotBatch(select, true);
+    const columns =
+      count === 0
+        ? null
+        : vmap((...t: Args) => jvpAt(...t), { inAxes: axesOf(batch) })(...(batch as Args));
     let index = -1;
     const jacobian = treeMap((y: unknown) => {
       index++;
       if (!(y instanceof Tensor) || !isFloat(y.dtype)) return constantBlock(y, select, single);
       const leaf = index;
-      return mapInputs(select, single, (x, path) =>
-        assemble(
-          (columns.get(path) ?? []).map((c) => leafAtIndex(c, leaf)),
-          x,
-          y,
-          "columns",
-        ),
-      );
+      return mapInputs(select, single, (x, path) => {
+        const at = offsets.get(path);
+        const pieces = columns && at && block(leafAtIndex(columns, leaf), at.first, at.size);
+        return assemble(pieces ?? null, x, y, "columns");
+      });
     }, out);
     return jacobian as Jacobian<R, Selected<Args, I>>;
   };
@@ -262,62 +257,56 @@ function selection<Args extends unknown[], R>(
   return { select, partial, single: typeof argnums === "number" };
 }
 
-/** Calls `visit` with a one-hot cotangent for every element of every float output leaf. */
-function forEachOutputElement<R>(out: R, visit: (cotangent: R) => void): void {
-  const leaves = treeLeaves(out);
-  leaves.forEach((target, t) => {
-    if (!(target instanceof Tensor && isFloat(target.dtype))) return;
-    for (let k = 0; k < target.size; k++) {
-      let i = -1;
-      visit(
-        treeMap((y: unknown) => {
-          i++;
-          if (!(y instanceof Tensor)) return y;
-          return i === t ? basis(y, k) : zerosLike(y);
-        }, out),
-      );
-    }
-  });
-}
-
 /**
- * Calls `visit` with one-hot tangents (one per selected argument) for every element of every
- * float tensor or number leaf, labelled by "argument/leaf" so that the columns can be regrouped.
+ * One-hot directions for every element of every float tensor leaf of `trees` (a list, one tree
+ * per argument; with `numbers`, of every number leaf too), as one batch: each such leaf becomes a tensor of [count, ...its shape]
+ * whose row m is 1 at element m of the count over all leaves and 0 elsewhere; other leaves stay
+ * as they are. `offsets` maps "tree/leaf" to that leaf's first row and its number of rows.
  */
-function forEachInputElement(
-  select: readonly unknown[],
-  visit: (path: string, tangents: unknown[]) => void,
-): void {
-  select.forEach((arg, a) => {
+function oneHotBatch(trees: readonly unknown[], numbers: boolean) {
+  const differentiable = (x: unknown) =>
+    (x instanceof Tensor && isFloat(x.dtype)) || (numbers && typeof x === "number");
+  const offsets = new Map<string, { first: number; size: number }>();
+  let count = 0;
+  trees.forEach((tree, a) => {
     let leafIndex = -1;
     treeMap((x: unknown) => {
       leafIndex++;
-      const target = leafIndex;
-      const size = x instanceof Tensor && isFloat(x.dtype) ? x.size : 1;
-      if (!(x instanceof Tensor && isFloat(x.dtype)) && typeof x !== "number") return null;
-      for (let k = 0; k < size; k++) {
-        const tangents = select.map((other, b) => {
-          let i = -1;
-          return treeMap((leaf: unknown) => {
-            i++;
-            const hit = b === a && i === target;
-            if (leaf instanceof Tensor) return hit ? basis(leaf, k) : zerosLike(leaf);
-            if (typeof leaf === "number") return hit ? 1 : 0;
-            return leaf;
-          }, other);
-        });
-        visit(`${a}/${target}`, tangents);
-      }
+      if (!differentiable(x)) return null;
+      const size = x instanceof Tensor ? x.size : 1;
+      offsets.set(`${a}/${leafIndex}`, { first: count, size });
+      count += size;
       return null;
-    }, arg);
+    }, tree);
   });
+  const batch = trees.map((tree, a) => {
+    let leafIndex = -1;
+    return treeMap((x: unknown) => {
+      leafIndex++;
+      const at = offsets.get(`${a}/${leafIndex}`);
+      if (at === undefined) return x instanceof Tensor ? zeros([count, ...x.shape], x.dtype) : x;
+      const shape = x instanceof Tensor ? x.shape : [];
+      const rows = zeros([count, ...shape], x instanceof Tensor ? x.dtype : "float64");
+      for (let k = 0; k < at.size; k++) rows.buffer[(at.first + k) * at.size + k] = 1;
+      return rows;
+    }, tree);
+  });
+  return { batch, count, offsets };
 }
 
-/** A tensor like x (float64 for a number) that is 1 at flat index k and 0 elsewhere. */
-function basis(x: Tensor, k: number): Tensor {
-  const e = zeros(x.shape, x.dtype);
-  e.buffer[k] = 1;
-  return e;
+/** vmap's inAxes for a batch from oneHotBatch: 0 at its tensors, null at other leaves. */
+function axesOf(batch: readonly unknown[]): AxisSpec[] {
+  return batch.map((tree) =>
+    isContainer(tree) || tree instanceof Tensor
+      ? (treeMap((x: unknown) => (x instanceof Tensor ? 0 : null), tree) as AxisSpec)
+      : null,
+  );
+}
+
+/** Rows first … first + size of a batched leaf ([count, …]): one block's pieces. */
+function block(leaf: unknown, first: number, size: number): Tensor | null {
+  if (!(leaf instanceof Tensor)) return null;
+  return slice(leaf, [first], [first + size]);
 }
 
 /** Maps each selected argument's leaves to `f(leaf, "argument/leaf")`: one tree or a list. */
@@ -363,20 +352,24 @@ function constantBlock(y: unknown, select: readonly unknown[], single: boolean):
 }
 
 /**
- * Stacks the per-element pieces of block ∂y/∂x into shape y.shape ++ x.shape: `rows` are
- * gradients of one output element (x's shape), `columns` tangents along one input element
- * (y's shape). Written with ops, so that Jacobians can be differentiated again.
+ * Block ∂y/∂x of shape y.shape ++ x.shape from its pieces stacked along axis 0: `rows` are
+ * gradients of one output element each (x's shape), `columns` tangents along one input element
+ * each (y's shape). Written with ops, so that Jacobians can be differentiated again.
  */
-function assemble(pieces: unknown[], x: unknown, y: Tensor, kind: "rows" | "columns"): unknown {
+function assemble(
+  stacked: Tensor | null,
+  x: unknown,
+  y: Tensor,
+  kind: "rows" | "columns",
+): unknown {
   if (!(x instanceof Tensor) && typeof x !== "number") return null;
   const xShape = x instanceof Tensor ? x.shape : [];
   const shape = [...y.shape, ...xShape];
   const dtype = x instanceof Tensor && isFloat(x.dtype) ? y.dtype : "float64";
-  if (pieces.length === 0 || (x instanceof Tensor && !isFloat(x.dtype))) return zeros(shape, dtype);
-  const tensors = pieces.map((p) => (p instanceof Tensor ? p : tensor(p as number, { dtype })));
-  const stacked = stack(tensors, 0);
-  if (kind === "rows") return reshape(stacked, shape);
+  if (stacked === null || (x instanceof Tensor && !isFloat(x.dtype))) return zeros(shape, dtype);
+  const pieces = stacked.dtype === dtype ? stacked : cast(stacked, dtype);
+  if (kind === "rows") return reshape(pieces, shape);
   // [x.size, ...y.shape] → [y.size, x.size]: the input axes go last.
-  const flat = reshape(stacked, [shapeSize(xShape), y.size]);
+  const flat = reshape(pieces, [shapeSize(xShape), y.size]);
   return reshape(transpose(flat, [1, 0]), shape);
 }

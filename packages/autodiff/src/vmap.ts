@@ -36,7 +36,8 @@ export interface VmapOptions {
  * Vectorizing map: `vmap(f)(xs)` is `f` applied to every slice of `xs` along the mapped axis, the
  * results stacked along `outAxes` — computed in one pass, each op applying its batching rule to
  * the whole batch (ops without one loop over the slices). Arguments and results are trees of
- * tensors; numbers and unmapped arguments are shared by every slice. Composes with every
+ * tensors; numbers and unmapped arguments are shared by every slice, and result leaves that are
+ * not tensors or numbers pass through. Composes with every
  * transform in both orders: `vmap(grad(f))` gives per-example gradients.
  */
 export function vmap<Args extends unknown[], R>(
@@ -197,11 +198,9 @@ function unbatch(
   size: number,
   path: string,
 ): unknown {
+  // Leaves that are neither (labels, null) cannot vary between slices: they pass through.
   const y = typeof leaf === "number" ? tensor(leaf) : leaf;
-  if (!(y instanceof Tensor)) {
-    if (axis === null) return leaf;
-    throw argumentError("vmap", `${path} must be a tensor or a number, got ${show(leaf)}`);
-  }
+  if (!(y instanceof Tensor)) return leaf;
   const value = live(y);
   const mapped = value.trace === trace;
   if (axis === null) {
