@@ -1,10 +1,11 @@
 import { kernels } from "../backends/backend.js";
 import { allocate, type FloatArray } from "../dtype.js";
 import { argumentError, shapeError, showShape } from "../errors.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import { assertSizeWithinLimit, assertValidShape, shapesEqual } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
+import { planesBatch } from "./batching.js";
 import { matmul } from "./matmul.js";
 import { assertPoolInput, pool2dLayout, pool2dSamples, type Pool2dAttrs } from "./pool2d.js";
 import { mean } from "./reduce.js";
@@ -47,6 +48,8 @@ const avgPool2dOp = defineOp({
     );
   },
   vjp: ({ dy, inputs: [x], attrs }) => [avgPool2dBackward(dy, x.shape, attrs)],
+  batch: ({ inputs: [x], axes: [axis], attrs }): BatchResult<SingleOutput> =>
+    planesBatch(x, axis!, (planes) => avgPool2dOp(planes, attrs)),
   samples: (kit) => avgSamples(kit).map(({ x, attrs }) => ({ inputs: [x], attrs })),
 });
 
@@ -88,6 +91,13 @@ const avgPool2dBackwardOp = defineOp({
   },
   // Linear, and the transpose of avgPool2d with the same attrs: the two are an adjoint pair.
   vjp: ({ dy, attrs: { inputShape: _, ...poolAttrs } }) => [avgPool2d(dy, poolAttrs)],
+  batch: ({ inputs: [dy], axes: [axis], attrs }): BatchResult<SingleOutput> =>
+    planesBatch(dy, axis!, (planes) =>
+      avgPool2dBackwardOp(planes, {
+        ...attrs,
+        inputShape: [planes.shape[0]!, ...attrs.inputShape.slice(-2)],
+      }),
+    ),
   samples: (kit) =>
     avgSamples(kit).chain(({ x, attrs }) => {
       const { outShape } = pool2dLayout("samples", x.shape, attrs, false);

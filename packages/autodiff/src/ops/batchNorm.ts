@@ -2,11 +2,12 @@ import { kernels } from "../backends/backend.js";
 import type { FloatArray } from "../dtype.js";
 import { argumentError, dtypeError, shapeError, showShape } from "../errors.js";
 import type { ChannelLayout } from "../kernels/norm.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import { shapesEqual } from "../shape.js";
 import type { SampleKit } from "../sampling.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { vjp } from "../transforms.js";
+import { foldBatch, unfoldBatch } from "./batching.js";
 import { add, div, mul, sub } from "./binary.js";
 import { mean, sum } from "./reduce.js";
 import { reshape } from "./reshape.js";
@@ -92,6 +93,18 @@ function paramGradComposite(dy: Tensor, x: Tensor, eps: number): readonly [Tenso
   return [sum(mul(dy, mul(centered, invStd)), { axis }), sum(dy, { axis })];
 }
 
+// Batching (vmap): the statistics are per slice, so the batch folds into the channels, not into
+// N: x [B, N, C, …] → [N, B·C, …] and a [C] vector → [B·C], one call for the whole batch.
+
+/** Each input, mapped or not, with the batch folded into its channels (as above). */
+function foldChannels(inputs: readonly Tensor[], axes: readonly (number | null)[], size: number) {
+  return inputs.map((t, i) => {
+    const axis = axes[i] ?? null;
+    const sliceRank = t.ndim - (axis === null ? 0 : 1);
+    return foldBatch(t, axis, size, sliceRank === 1 ? 0 : 1);
+  });
+}
+
 /** Random [N, C, …] inputs with well-spread values, so every channel's variance is far from 0. */
 function batchNormInput(kit: SampleKit) {
   return kit
@@ -123,6 +136,10 @@ const batchNormOp = defineOp({
     const dx = needsGrad[0] ? batchNormBackward(dy, x, weight, attrs) : null;
     if (!needsGrad[1] && !needsGrad[2]) return [dx, null, null];
     return [dx, ...batchNormParamGrad(dy, x, attrs)];
+  },
+  batch: ({ inputs, axes, size, attrs }): BatchResult<SingleOutput> => {
+    const y = batchNormOp.apply(foldChannels(inputs, axes, size), attrs);
+    return { y: unfoldBatch(y, size, 1), axes: [1] };
   },
   samples: (kit) =>
     batchNormInput(kit).chain((x) =>
@@ -178,6 +195,10 @@ const batchNormBackwardOp = defineOp({
     );
     return pullback(g);
   },
+  batch: ({ inputs, axes, size, attrs }): BatchResult<SingleOutput> => {
+    const dx = batchNormBackwardOp.apply(foldChannels(inputs, axes, size), attrs);
+    return { y: unfoldBatch(dx, size, 1), axes: [1] };
+  },
   samples: (kit) =>
     batchNormInput(kit).chain((x) =>
       kit.fc
@@ -227,6 +248,10 @@ const batchNormParamGradOp = defineOp({
     const [, pullback] = vjp((d: Tensor, v: Tensor) => paramGradComposite(d, v, eps), dy, x);
     return pullback(g);
   },
+  batch: ({ inputs, axes, size, attrs }): BatchResult<readonly ["dweight", "dbias"]> => {
+    const [dweight, dbias] = batchNormParamGradOp.apply(foldChannels(inputs, axes, size), attrs);
+    return { y: [unfoldBatch(dweight, size, 0), unfoldBatch(dbias, size, 0)], axes: [0, 0] };
+  },
   samples: (kit) =>
     batchNormInput(kit).chain((x) =>
       kit.tensor(x.shape).map((dy) => ({ inputs: [dy, x], attrs: {} })),
@@ -270,6 +295,10 @@ const channelMomentsOp = defineOp({
     const centered = sub(x, mean(x, { axis, keepdims: true }));
     const fromMean = mul(asColumn(dmean, x), 1 / count);
     return [add(fromMean, mul(mul(asColumn(dvariance, x), centered), 2 / count))];
+  },
+  batch: ({ inputs, axes, size }): BatchResult<readonly ["mean", "variance"]> => {
+    const [mean, variance] = channelMomentsOp.apply(foldChannels(inputs, axes, size), {});
+    return { y: [unfoldBatch(mean, size, 0), unfoldBatch(variance, size, 0)], axes: [0, 0] };
   },
   samples: (kit) => batchNormInput(kit).map((x) => ({ inputs: [x], attrs: {} })),
 });

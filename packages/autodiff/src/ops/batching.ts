@@ -70,3 +70,39 @@ export function batchAt(x: Tensor, axis: number | null, to: number, size: number
   perm.splice(to, 0, axis);
   return transpose(x, perm);
 }
+
+/**
+ * @internal x's batch folded into the slices' axis `into`: [B, …, C, …] → […, B·C, …], slice b
+ * taking the b-th block of C, for ops that keep that axis's entries apart (channels under groups,
+ * per-channel statistics). An unmapped x (axis null) is broadcast over the batch first.
+ */
+export function foldBatch(x: Tensor, axis: number | null, size: number, into: number): Tensor {
+  const moved = batchAt(x, axis, into, size);
+  const shape = moved.shape.filter((_, i) => i !== into);
+  shape[into] = shape[into]! * size;
+  return reshape(moved, shape);
+}
+
+/** @internal foldBatch undone on a result: its axis `at` of B·C split into [B, C]. */
+export function unfoldBatch(y: Tensor, size: number, at: number): Tensor {
+  const shape = [...y.shape];
+  shape.splice(at, 1, size, y.shape[at]! / size);
+  return reshape(y, shape);
+}
+
+/**
+ * @internal The rule of an op on the planes of x (its last two axes; pooling): the batch folded
+ * with the other leading axes into one, as the planes of a [P, H, W] input, and unfolded after.
+ * The batch axis stays where it is, unless it is a plane axis: then it goes to the front.
+ */
+export function planesBatch(
+  x: Tensor,
+  axis: number,
+  apply: (planes: Tensor) => Tensor,
+): BatchResult<SingleOutput> {
+  const at = axis < x.ndim - 2 ? axis : 0;
+  const moved = at === axis ? x : batchFirst(x, axis);
+  const lead = moved.shape.slice(0, -2);
+  const y = apply(reshape(moved, [lead.reduce((p, d) => p * d, 1), ...moved.shape.slice(-2)]));
+  return { y: reshape(y, [...lead, ...y.shape.slice(-2)]), axes: [at] };
+}

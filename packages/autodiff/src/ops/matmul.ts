@@ -1,12 +1,13 @@
 import { kernels } from "../backends/backend.js";
 import { allocateUninitialized, isFloat, type FloatArray, type FloatDType } from "../dtype.js";
 import { argumentError, shapeError, show, showShape } from "../errors.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import { shapeSize, shapesEqual, type Shape } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { reshape } from "./reshape.js";
 import { unbroadcast } from "./broadcast.js";
+import { batchFirst } from "./batching.js";
 
 /**
  * Optional transposes of the last two axes of a or b (both operands must then be at least 2-D).
@@ -221,6 +222,28 @@ const matmulOp = defineOp({
       db = reshape(db, b.shape);
     }
     return [da, db];
+  },
+  // One product over the whole batch: each mapped operand's batch axis becomes its first batch
+  // axis, 1s after it lining up the slices' own batch axes; a mapped vector becomes a row (a) or
+  // column (b) matrix, and the final reshape drops that axis as the slices' product does.
+  batch: ({ inputs: [a, b], axes: [axisA, axisB], size, attrs }): BatchResult<SingleOutput> => {
+    const [transA, transB] = flags(attrs);
+    const sliceA = axisA === null ? a.shape : a.shape.filter((_, i) => i !== axisA);
+    const sliceB = axisB === null ? b.shape : b.shape.filter((_, i) => i !== axisB);
+    const rank = Math.max(sliceA.length, sliceB.length, 2);
+    const lift = (x: Tensor, axis: number | null, asMatrix: (v: number) => number[]) => {
+      if (axis === null) return x;
+      const slice = x.shape.filter((_, i) => i !== axis);
+      const matrix = slice.length === 1 ? asMatrix(slice[0]!) : slice;
+      const ones = new Array<number>(rank - matrix.length).fill(1);
+      return reshape(batchFirst(x, axis), [size, ...ones, ...matrix]);
+    };
+    const y = matmulOp(
+      lift(a, axisA, (k) => [1, k]),
+      lift(b, axisB, (k) => [k, 1]),
+      attrs,
+    );
+    return { y: reshapeTo(y, [size, ...analyse(sliceA, sliceB, transA, transB).y]), axes: [0] };
   },
   samples,
 });

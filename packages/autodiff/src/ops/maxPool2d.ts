@@ -1,7 +1,7 @@
 import { kernels } from "../backends/backend.js";
 import { argumentError, shapeError, showIndex, showShape } from "../errors.js";
 import type { PoolPlanes } from "../kernels/pool.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import { allocateUninitialized, type FloatArray } from "../dtype.js";
 import {
   assertSizeWithinLimit,
@@ -11,6 +11,8 @@ import {
   type Shape,
 } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
+import { batchAt } from "./batching.js";
+import { add } from "./binary.js";
 import { gather } from "./gather.js";
 import { reshape } from "./reshape.js";
 import { assertFloat, assertInt, produce } from "./util.js";
@@ -108,6 +110,20 @@ const maxPool2dBackwardOp = defineOp({
     needsGrad[0] ? gather(reshape(g, [g.size]), argmax) : null,
     null,
   ],
+  // One scatter into [B, ...inputShape]: slice b's flat indices move by b slices' sizes.
+  batch: ({ inputs: [dy, argmax], axes, size, attrs }): BatchResult<SingleOutput> => {
+    const indices = batchAt(argmax, axes[1] ?? null, 0, size);
+    const step = shapeSize(attrs.inputShape);
+    const offsets = Int32Array.from({ length: size }, (_, b) => b * step);
+    const ones = indices.shape.slice(1).map(() => 1);
+    const inputShape = [size, ...attrs.inputShape];
+    const y = maxPool2dBackwardOp(
+      batchAt(dy, axes[0] ?? null, 0, size),
+      add(indices, new Tensor(offsets, [size, ...ones])),
+      { inputShape },
+    );
+    return { y, axes: [0] };
+  },
   samples: (kit) =>
     pool2dSamples(kit, { dilated: true, distinct: true }).chain(({ x, attrs }) => {
       const { saved: argmax } = maxPool2dOp.definition.forward([x], attrs) as { saved: Tensor };

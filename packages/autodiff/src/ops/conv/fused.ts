@@ -2,9 +2,16 @@ import { kernels } from "../../backends/backend.js";
 import type { FloatArray } from "../../dtype.js";
 import { showShape } from "../../errors.js";
 import type { ConvEpilogue } from "../../kernels/conv.js";
-import { defineOp, type OpSample } from "../../registry.js";
+import {
+  defineOp,
+  type BatchContext,
+  type BatchResult,
+  type OpSample,
+  type SingleOutput,
+} from "../../registry.js";
 import type { SampleKit } from "../../sampling.js";
 import type { Tensor } from "../../tensor.js";
+import { foldBatch, unfoldBatch } from "../batching.js";
 import { add, reluBackward } from "../binary.js";
 import { reshape } from "../reshape.js";
 import { floatData, produce, unfilled } from "../util.js";
@@ -19,6 +26,7 @@ import {
   type Conv2dAttrs,
   type ConvActivation,
 } from "./geometry.js";
+import { asImages, channelAxis } from "./batching.js";
 import { conv2dBackpropFilterOp, conv2dBackpropInputOp, conv2dOp } from "./ops.js";
 import { convCases } from "./samples.js";
 
@@ -67,6 +75,22 @@ export const fusedConv2dOp = defineOp({
     if (!needsGrad[0]) return [null, ...fusedConv2dParamGradOp(dy, y, x, w, attrs)];
     return fusedConv2dBackwardOp(dy, y, x, w, attrs);
   },
+  // As conv2d's rule (batching.ts); a mapped bias also makes groups.
+  batch: ({ inputs, axes, size, attrs }): BatchResult<SingleOutput> => {
+    const [x, w, bias] = inputs;
+    const [ax = null, aw = null, ab = null] = axes;
+    if (aw === null && ab === null) {
+      return { y: asImages(x, ax!, (xs) => fusedConv2dOp(xs, w, bias, attrs)), axes: [0] };
+    }
+    const c = channelAxis(x, ax);
+    const y = fusedConv2dOp(
+      foldBatch(x, ax, size, c),
+      foldBatch(w, aw, size, 0),
+      foldBatch(bias, ab, size, 0),
+      { ...attrs, groups: attrs.groups * size },
+    );
+    return { y: unfoldBatch(y, size, c), axes: [c] };
+  },
   // For relu, samples whose sums lie near 0 are dropped: finite differences across the kink
   // would not match the one-sided derivative.
   samples: (kit) =>
@@ -101,6 +125,18 @@ export const fusedConv2dBackwardOp = defineOp({
   },
   vjp: ({ dy: [gdx, gdw, gdbias], inputs, attrs, needsGrad }) =>
     backwardVjp(gdx, gdw, gdbias, inputs, attrs, needsGrad),
+  batch: (ctx): BatchResult<readonly ["dx", "dw", "dbias"]> => {
+    const { size, attrs } = ctx;
+    const { inputs, c } = backwardFolded(ctx);
+    const [dx, dw, dbias] = fusedConv2dBackwardOp.apply(inputs, {
+      ...attrs,
+      groups: attrs.groups * size,
+    });
+    return {
+      y: [unfoldBatch(dx, size, c), unfoldBatch(dw, size, 0), unfoldBatch(dbias, size, 0)],
+      axes: [c, 0, 0],
+    };
+  },
   samples: backwardSamples,
 });
 
@@ -112,6 +148,15 @@ export const fusedConv2dParamGradOp = defineOp({
     backwardCall("fusedConv2dParamGrad", dy, y, x, w, attrs).run(null),
   vjp: ({ dy: [gdw, gdbias], inputs, attrs, needsGrad }) =>
     backwardVjp(null, gdw, gdbias, inputs, attrs, needsGrad),
+  batch: (ctx): BatchResult<readonly ["dw", "dbias"]> => {
+    const { size, attrs } = ctx;
+    const { inputs } = backwardFolded(ctx);
+    const [dw, dbias] = fusedConv2dParamGradOp.apply(inputs, {
+      ...attrs,
+      groups: attrs.groups * size,
+    });
+    return { y: [unfoldBatch(dw, size, 0), unfoldBatch(dbias, size, 0)], axes: [0, 0] };
+  },
   samples: backwardSamples,
 });
 
@@ -188,6 +233,26 @@ function backwardVjp(
       : null,
   ];
 }
+
+/**
+ * The fused backward ops' inputs for one call over a batch: dw and dbias sum over images, so
+ * dy, y and x fold the batch into their channels (axis c of a slice) and w into its filters, with
+ * groups × B (batching.ts).
+ */
+function backwardFolded({ inputs, axes, size }: BatchContext<BackwardInputs, FusedConv2dAttrs>) {
+  const [dy, y, x, w] = inputs;
+  const [ady = null, ay = null, ax = null, aw = null] = axes;
+  const c = channelAxis(x, ax);
+  const folded = [
+    foldBatch(dy, ady, size, c),
+    foldBatch(y, ay, size, c),
+    foldBatch(x, ax, size, c),
+    foldBatch(w, aw, size, 0),
+  ];
+  return { inputs: folded, c };
+}
+
+type BackwardInputs = readonly ["dy", "y", "x", "w"];
 
 /** dy, y (away from 0, where relu's mask would flip), x and w of a random convolution. */
 function backwardSamples(kit: SampleKit) {

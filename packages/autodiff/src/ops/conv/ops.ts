@@ -1,10 +1,12 @@
 import { kernels } from "../../backends/backend.js";
 import type { FloatArray } from "../../dtype.js";
 import { showShape } from "../../errors.js";
-import { defineOp } from "../../registry.js";
+import { defineOp, type BatchResult, type SingleOutput } from "../../registry.js";
 import type { Shape } from "../../shape.js";
 import type { Tensor } from "../../tensor.js";
+import { foldBatch, unfoldBatch } from "../batching.js";
 import { floatData, produce } from "../util.js";
+import { asImages, channelAxis } from "./batching.js";
 import {
   INPUTS,
   convGeometry,
@@ -48,6 +50,16 @@ export const conv2dOp = defineOp({
       needsGrad[1] ? conv2dBackpropFilterOp(x, dy, { ...geometry, filterShape: w.shape }) : null,
     ];
   },
+  // See batching.ts: more images under one w, or groups when w is mapped.
+  batch: ({ inputs, axes, size, attrs }): BatchResult<SingleOutput> => {
+    const [x, w] = inputs;
+    const [ax = null, aw = null] = axes;
+    if (aw === null) return { y: asImages(x, ax!, (xs) => conv2dOp(xs, w, attrs)), axes: [0] };
+    const c = channelAxis(x, ax);
+    const groups = attrs.groups * size;
+    const y = conv2dOp(foldBatch(x, ax, size, c), foldBatch(w, aw, size, 0), { ...attrs, groups });
+    return { y: unfoldBatch(y, size, c), axes: [c] };
+  },
   samples: (kit) =>
     convCases(kit).chain(({ xShape, wShape, attrs }) =>
       kit.fc
@@ -88,6 +100,27 @@ export const conv2dBackpropInputOp = defineOp({
       needsGrad[1] ? conv2dBackpropFilterOp(g, dy, { ...geometry, filterShape: w.shape }) : null,
     ];
   },
+  batch: ({ inputs, axes, size, attrs }): BatchResult<SingleOutput> => {
+    const [dy, w] = inputs;
+    const [ady = null, aw = null] = axes;
+    const { inputShape } = attrs;
+    if (aw === null) {
+      const y = asImages(dy, ady!, (dys) =>
+        conv2dBackpropInputOp(dys, w, {
+          ...attrs,
+          inputShape: [dys.shape[0]!, ...inputShape.slice(-3)],
+        }),
+      );
+      return { y, axes: [0] };
+    }
+    const c = inputShape.length - 3;
+    const y = conv2dBackpropInputOp(foldBatch(dy, ady, size, c), foldBatch(w, aw, size, 0), {
+      ...attrs,
+      groups: attrs.groups * size,
+      inputShape: inputShape.map((d, i) => (i === c ? d * size : d)),
+    });
+    return { y: unfoldBatch(y, size, c), axes: [c] };
+  },
   samples: (kit) =>
     convCases(kit).chain(({ xShape, wShape, yShape, attrs }) =>
       kit.fc
@@ -123,6 +156,19 @@ export const conv2dBackpropFilterOp = defineOp({
       needsGrad[0] ? conv2dBackpropInputOp(dy, g, { ...geometry, inputShape: x.shape }) : null,
       needsGrad[1] ? conv2dOp(x, g, geometry) : null,
     ];
+  },
+  // dw sums over images, so a mapped x or dy cannot fold into them: groups instead.
+  batch: ({ inputs, axes, size, attrs }): BatchResult<SingleOutput> => {
+    const [x, dy] = inputs;
+    const [ax = null, ady = null] = axes;
+    const c = channelAxis(x, ax);
+    const [cout, ...rest] = attrs.filterShape;
+    const y = conv2dBackpropFilterOp(foldBatch(x, ax, size, c), foldBatch(dy, ady, size, c), {
+      ...attrs,
+      groups: attrs.groups * size,
+      filterShape: [cout! * size, ...rest],
+    });
+    return { y: unfoldBatch(y, size, 0), axes: [0] };
   },
   samples: (kit) =>
     convCases(kit).chain(({ xShape, wShape, yShape, attrs }) =>
