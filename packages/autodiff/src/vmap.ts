@@ -7,7 +7,7 @@ import { Tensor, tensor, zeros } from "./tensor.js";
 import { isContainer } from "./tree.js";
 import { broadcastTo } from "./ops/broadcast.js";
 import { stack } from "./ops/concat.js";
-import { batchFirst } from "./ops/batching.js";
+import { batchFirst } from "./ops/transpose.js";
 import { reshape } from "./ops/reshape.js";
 import { slice } from "./ops/slice.js";
 import { transpose } from "./ops/transpose.js";

@@ -2,17 +2,10 @@ import type { BatchResult, SingleOutput } from "../registry.js";
 import type { Tensor } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
 import { reshape } from "./reshape.js";
-import { transpose } from "./transpose.js";
+import { batchFirst, transpose } from "./transpose.js";
 
-// Helpers for batching rules (vmap): moving a batch axis to the front, and lining up the slices'
+// Helpers for batching rules (vmap), beside transpose.ts's batchFirst: lining up the slices'
 // axes of the inputs of a broadcasting op.
-
-/** @internal x with its batch axis `axis` moved to the front (x itself when it is there). */
-export function batchFirst(x: Tensor, axis: number): Tensor {
-  if (axis === 0) return x;
-  const rest = x.shape.map((_, i) => i).filter((i) => i !== axis);
-  return transpose(x, [axis, ...rest]);
-}
 
 /**
  * @internal The inputs of a broadcasting elementwise op, ready for one call over the whole batch:

@@ -6,7 +6,7 @@ import { defineOp, type BatchContext, type BatchResult, type SingleOutput } from
 import type { SampleKit, ValueOptions } from "../sampling.js";
 import { assertValidShape, broadcastShapes, normalizeAxes, shapesEqual } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
-import { batchFirst } from "./batching.js";
+import { batchFirst } from "./transpose.js";
 import { reshape } from "./reshape.js";
 import { produce } from "./util.js";
 

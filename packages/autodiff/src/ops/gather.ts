@@ -11,7 +11,8 @@ import {
   shapesEqual,
 } from "../shape.js";
 import { Tensor, arange, tensor, type NestedArray, type TensorLike } from "../tensor.js";
-import { batchAt, batchFirst } from "./batching.js";
+import { batchAt } from "./batching.js";
+import { batchFirst } from "./transpose.js";
 import { add, mul } from "./binary.js";
 import { reshape } from "./reshape.js";
 import { produce } from "./util.js";

@@ -7,7 +7,7 @@ import { shapeSize, shapesEqual, type Shape } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { reshape } from "./reshape.js";
 import { unbroadcast } from "./broadcast.js";
-import { batchFirst } from "./batching.js";
+import { batchFirst } from "./transpose.js";
 
 /**
  * Optional transposes of the last two axes of a or b (both operands must then be at least 2-D).

@@ -11,7 +11,7 @@ import {
 } from "../registry.js";
 import { normalizeAxis, shapeSize } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
-import { batchFirst } from "./batching.js";
+import { batchFirst } from "./transpose.js";
 import { div, mul, sub } from "./binary.js";
 import {
   expandReduced,

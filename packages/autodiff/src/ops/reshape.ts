@@ -2,7 +2,7 @@ import { argumentError, shapeError, show, showShape } from "../errors.js";
 import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
 import { normalizeAxis, shapeSize } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
-import { batchFirst } from "./batching.js";
+import { batchFirst } from "./transpose.js";
 
 interface ReshapeAttrs {
   readonly shape: readonly number[];

@@ -4,7 +4,7 @@ import { defineOp, type BatchContext, type BatchResult, type SingleOutput } from
 import type { SampleKit } from "../sampling.js";
 import { normalizeAxis } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
-import { batchFirst } from "./batching.js";
+import { batchFirst } from "./transpose.js";
 import { mul, sub } from "./binary.js";
 import { sum } from "./reduce.js";
 import { exp } from "./unary.js";

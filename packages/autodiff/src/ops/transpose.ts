@@ -67,3 +67,10 @@ const transposeOp = defineOp({
 export function transpose(x: TensorLike, perm?: readonly number[]): Tensor {
   return transposeOp(x, { perm });
 }
+
+/** @internal x with its batch axis `axis` moved to the front (x itself when it is there). */
+export function batchFirst(x: Tensor, axis: number): Tensor {
+  if (axis === 0) return x;
+  const rest = x.shape.map((_, i) => i).filter((i) => i !== axis);
+  return transpose(x, [axis, ...rest]);
+}

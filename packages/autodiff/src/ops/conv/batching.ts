@@ -1,5 +1,5 @@
 import type { Tensor } from "../../tensor.js";
-import { batchFirst } from "../batching.js";
+import { batchFirst } from "../transpose.js";
 import { reshape } from "../reshape.js";
 
 // Batching the convolutions (vmap). A batch of inputs x under one filter is a batch of more
