@@ -63,6 +63,8 @@ export {
   type TensorTree,
 } from "./forward.js";
 export { vmap, batchFallbackOps, type VmapOptions, type AxisSpec } from "./vmap.js";
+export { customVjp, type CustomVjpRules } from "./customVjp.js";
+export { checkpoint } from "./checkpoint.js";
 export { defineOp, listOps, getOp } from "./registry.js";
 export type {
   Op,

@@ -277,9 +277,10 @@ function describe(value: unknown): string {
 
 /**
  * Applies `op` at the innermost trace level any input belongs to: computes it one level down
- * (recursively, so outer levels record it too), then records it on that level.
+ * (recursively, so outer levels record it too), then records it on that level. @internal Also
+ * for ops that are not registered (customVjp's and checkpoint's, made per call).
  */
-function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): Applied {
+export function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): Applied {
   let top: Trace | null = null;
   for (let i = 0; i < inputs.length; i++) {
     const x = live(inputs[i]!);
