@@ -42,6 +42,8 @@ export default defineConfig({
           { text: "Verifying gradients", link: "/gradient-checking" },
           { text: "Higher-order derivatives", link: "/higher-order" },
           { text: "Vectorizing with vmap", link: "/vmap" },
+          { text: "Custom derivatives", link: "/custom-derivatives" },
+          { text: "Rematerialisation", link: "/checkpoint" },
           { text: "Performance", link: "/performance" },
           { text: "Reliability", link: "/reliability" },
           { text: "Errors", link: "/errors" },
