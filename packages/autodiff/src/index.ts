@@ -73,6 +73,7 @@ export type {
   VjpContext,
   BatchContext,
   BatchResult,
+  BatchedResiduals,
   SingleOutput,
   OpOutputs,
   ForwardResult,

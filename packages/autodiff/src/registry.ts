@@ -87,7 +87,15 @@ export interface BatchResult<O extends readonly string[]> {
    * For an op whose forward keeps residuals for its vjp: those of every slice, batched, with
    * their batch axis (the vjp then sees one slice's, as without vmap).
    */
-  readonly saved?: { readonly value: Tensor; readonly axis: number | null };
+  readonly saved?: BatchedResiduals;
+}
+
+/** Residuals of a whole batch, as a batching rule returns them for the op's vjp. */
+export interface BatchedResiduals {
+  /** Every slice's residuals in one tensor. */
+  readonly value: Tensor;
+  /** Its batch axis, or null for residuals that are the same for every slice. */
+  readonly axis: number | null;
 }
 
 /** One generated set of arguments for the registry-wide gradient check. */

@@ -1,6 +1,6 @@
 import { allocate } from "./dtype.js";
 import { TapegradError, argumentError, show, showShape } from "./errors.js";
-import type { AnyOpDefinition, BatchResult } from "./registry.js";
+import type { AnyOpDefinition, BatchedResiduals, BatchResult } from "./registry.js";
 import { listOps } from "./registry.js";
 import { closeTrace, live, openTrace, type Applied, type Interpreter, type Trace } from "./tape.js";
 import { Tensor, tensor, zeros } from "./tensor.js";
@@ -135,7 +135,7 @@ function fromRule(op: AnyOpDefinition, result: BatchResult<readonly string[]>): 
 interface Batched {
   readonly ys: readonly Tensor[];
   readonly axes: readonly (number | null)[];
-  readonly saved: { readonly value: Tensor; readonly axis: number | null } | undefined;
+  readonly saved: BatchedResiduals | undefined;
 }
 
 /**
