@@ -2,7 +2,17 @@ import { describe, expect, it } from "vitest";
 import { cube } from "../test/custom-ops/cube.js";
 import {
   add,
+  conv2d,
+  flatten,
   grad,
+  logSoftmax,
+  maxPool2d,
+  neg,
+  oneHot,
+  prng,
+  relu,
+  reshape,
+  slice,
   hvp,
   jvp,
   matmul,
@@ -25,8 +35,8 @@ const x = f64([
   [4, 5, 6],
 ]);
 
-/** Row b of a [B, …] tensor. */
-const row = (t: Tensor, b: number) => f64((t.toArray() as number[][])[b]!);
+/** Slice b of a batch along axis 0. */
+const row = (t: Tensor, b: number) => reshape(slice(t, [b], [b + 1]), t.shape.slice(1));
 
 describe("vmap", () => {
   it("maps along the axis asked for, and puts the batch where outAxes says", () => {
@@ -80,6 +90,35 @@ describe("vmap with the other transforms", () => {
     const [values, grads] = vmap(valueAndGrad(loss), { inAxes: [null, 0] })(p, x);
     expect(arr(values)).toEqual([0, 1].map((b) => loss(p, row(x, b)).item()));
     expect(arr(grads)).toEqual(arr(looped));
+  });
+
+  it("a CNN's per-example gradients equal one grad per example (float64)", () => {
+    const rng = prng(5);
+    const params = {
+      c: rng.normal([3, 1, 3, 3], { dtype: "float64" }),
+      f: rng.normal([4, 27], { dtype: "float64" }),
+    };
+    type P = typeof params;
+    const lossOf = (p: P, image: Tensor, label: Tensor) => {
+      let h = maxPool2d(relu(conv2d(reshape(image, [1, 1, 8, 8]), p.c)), { kernelSize: 2 });
+      h = matmul(flatten(h), p.f, { transB: true });
+      return neg(sum(mul(logSoftmax(h), label)));
+    };
+    const images = rng.normal([4, 8, 8], { dtype: "float64" });
+    const labels = oneHot([0, 3, 1, 2], 4, "float64");
+    const perExample = vmap(grad(lossOf), { inAxes: [null, 0, 0] })(params, images, labels);
+    for (let b = 0; b < 4; b++) {
+      const one = grad(lossOf)(params, row(images, b), row(labels, b));
+      for (const key of ["c", "f"] as const) {
+        const got = (perExample[key].data as Float64Array).subarray(
+          b * one[key].size,
+          (b + 1) * one[key].size,
+        );
+        Array.from(one[key].data).forEach((v, i) =>
+          expect(Math.abs(got[i]! - v)).toBeLessThan(1e-10),
+        );
+      }
+    }
   });
 
   it("grad of a function that uses vmap inside is the gradient of the batch's sum", () => {
