@@ -75,6 +75,14 @@ export interface BatchContext<N extends readonly string[], A> {
   readonly size: number;
   /** The attrs the op was called with, which describe one slice. */
   readonly attrs: A;
+  /**
+   * Applies this op one level down to other inputs (the batch folded into an axis, say) and
+   * returns its outputs and residuals: for the rule of an op whose vjp needs residuals.
+   */
+  readonly applyWithResiduals: (
+    inputs: readonly Tensor[],
+    attrs: A,
+  ) => { readonly ys: readonly Tensor[]; readonly saved: unknown };
 }
 
 /** A batching rule's result: the outputs one level down, and each one's batch axis. */

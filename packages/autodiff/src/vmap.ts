@@ -1,7 +1,7 @@
 import { allocate } from "./dtype.js";
 import { TapegradError, argumentError, show, showShape } from "./errors.js";
 import type { AnyOpDefinition, BatchedResiduals, BatchResult } from "./registry.js";
-import { listOps } from "./registry.js";
+import { applyOp, listOps } from "./registry.js";
 import { closeTrace, live, openTrace, type Applied, type Interpreter, type Trace } from "./tape.js";
 import { Tensor, tensor, zeros } from "./tensor.js";
 import { isContainer } from "./tree.js";
@@ -97,7 +97,16 @@ class BatchInterpreter implements Interpreter {
     const batched =
       op.batch === undefined || this.size === 0
         ? loopOverSlices(op, inner, axes, this.size, below)
-        : fromRule(op, op.batch({ inputs: inner, axes, size: this.size, attrs }));
+        : fromRule(
+            op,
+            op.batch({
+              inputs: inner,
+              axes,
+              size: this.size,
+              attrs,
+              applyWithResiduals: (xs, a) => applyOp(op, [...xs], a),
+            }),
+          );
     const view = (y: Tensor, axis: number | null, what: string) => {
       if (axis === null) return y;
       if (y.shape[axis] !== this.size) {

@@ -12,9 +12,10 @@ import {
 } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { batchAt } from "./batching.js";
-import { add } from "./binary.js";
+import { add, sub } from "./binary.js";
 import { gather } from "./gather.js";
 import { reshape } from "./reshape.js";
+import { batchFirst } from "./transpose.js";
 import { assertFloat, assertInt, produce } from "./util.js";
 import { pool2dLayout, pool2dSamples, type Pool2dAttrs } from "./pool2d.js";
 import type { Pair } from "./window.js";
@@ -42,6 +43,19 @@ const maxPool2dOp = defineOp({
   },
   // dy goes to each window's argmax, summed where windows overlap.
   vjp: ({ dy, inputs: [x], saved }) => [maxPool2dBackwardOp(dy, saved, { inputShape: x.shape })],
+  // The batch in front and folded into the planes, for one call. Its argmax indices point into
+  // the folded input: slice b's move back by b slices' sizes, as maxPool2dBackward's rule expects.
+  batch: ({ inputs: [x], axes, size, attrs, applyWithResiduals }): BatchResult<SingleOutput> => {
+    const slice = x.shape.filter((_, i) => i !== axes[0]);
+    const planes = shapeSize(slice.slice(0, -2));
+    const folded = reshape(batchFirst(x, axes[0]!), [size * planes, ...slice.slice(-2)]);
+    const { ys, saved } = applyWithResiduals([folded], attrs);
+    const outShape = [size, ...slice.slice(0, -2), ...ys[0]!.shape.slice(-2)];
+    const starts = Int32Array.from({ length: size }, (_, b) => b * shapeSize(slice));
+    const offsets = new Tensor(starts, [size, ...outShape.slice(1).map(() => 1)]);
+    const argmax = sub(reshape(saved as Tensor, outShape), offsets);
+    return { y: reshape(ys[0]!, outShape), axes: [0], saved: { value: argmax, axis: 0 } };
+  },
   samples: (kit) =>
     pool2dSamples(kit, { dilated: true, distinct: true }).map(({ x, attrs }) => ({
       inputs: [x],
