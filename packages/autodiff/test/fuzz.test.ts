@@ -1,6 +1,16 @@
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { TapegradError, Tensor, listOps, onesLike, tensor, vjp, type DType } from "../src/index.js";
+import {
+  TapegradError,
+  Tensor,
+  listOps,
+  onesLike,
+  tensor,
+  vjp,
+  vmap,
+  zeros,
+  type DType,
+} from "../src/index.js";
 import * as ops from "../src/ops/index.js";
 import { makeSampleKit } from "../src/sampling.js";
 import {
@@ -306,6 +316,42 @@ describe("window ops with extreme geometry on inputs large enough for the wasm k
       fc.assert(
         fc.property(geometry, (g) => void attempt(calls, `${name} (extreme)`, () => call(g))),
         fuzzOptions(`${name} extreme`, 150),
+      );
+    });
+  }
+});
+
+describe("every op with samples under vmap, with random axes and batch sizes", () => {
+  // Axes in or out of range, null, and sizes 0-4 that may disagree between inputs: vmap either
+  // maps the op or says why, with a TapegradError.
+  const axis = fc.oneof(fc.integer({ min: -4, max: 4 }), fc.constant(null));
+  for (const op of registered.filter((o) => o.definition.samples !== undefined)) {
+    const { name } = op.definition;
+    it(name, () => {
+      const cases = fc.tuple(
+        op.definition.samples!(kit),
+        fc.array(axis, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 4 }),
+      );
+      fc.assert(
+        fc.property(cases, ([sample, axes, sizes]) => {
+          const inAxes = sample.inputs.map((_, i) => axes[i % axes.length]!);
+          // Each input stacked `size` times along a new first axis (wherever inAxes points).
+          const inputs = sample.inputs.map((x, i) => {
+            const size = sizes[i % sizes.length]!;
+            if (size === 0) return zeros([0, ...x.shape], x.dtype);
+            return ops.stack(
+              Array.from({ length: size }, () => x),
+              0,
+            );
+          });
+          attempt(calls, `vmap ${name}`, () =>
+            vmap((...xs: Tensor[]) => op.apply(xs, sample.attrs), { inAxes, axisSize: 2 })(
+              ...inputs,
+            ),
+          );
+        }),
+        fuzzOptions(`vmap ${name}`, 60),
       );
     });
   }
