@@ -50,7 +50,7 @@ export {
   type GradOptions,
   type ValueAndGradOptions,
 } from "./transforms.js";
-export { isTracing } from "./tape.js";
+export { isTracing, type Applied } from "./tape.js";
 export {
   jvp,
   linearize,

@@ -79,10 +79,7 @@ export interface BatchContext<N extends readonly string[], A> {
    * Applies this op one level down to other inputs (the batch folded into an axis, say) and
    * returns its outputs and residuals: for the rule of an op whose vjp needs residuals.
    */
-  readonly applyWithResiduals: (
-    inputs: readonly Tensor[],
-    attrs: A,
-  ) => { readonly ys: readonly Tensor[]; readonly saved: unknown };
+  readonly applyWithResiduals: (inputs: readonly Tensor[], attrs: A) => Applied;
 }
 
 /** A batching rule's result: the outputs one level down, and each one's batch axis. */

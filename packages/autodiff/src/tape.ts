@@ -42,7 +42,9 @@ export interface Interpreter {
 
 /** An op's outputs, always as a list, and the residuals its forward kept. */
 export interface Applied {
+  /** The outputs, one per declared output. */
   readonly ys: readonly Tensor[];
+  /** What forward kept for the vjp (undefined if nothing). */
   readonly saved: Saved;
 }
 
