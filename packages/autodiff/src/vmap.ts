@@ -1,16 +1,20 @@
 import { allocate } from "./dtype.js";
 import { TapegradError, argumentError, show, showShape } from "./errors.js";
-import type { AnyOpDefinition, BatchedResiduals, BatchResult } from "./registry.js";
-import { applyOp, listOps } from "./registry.js";
+import {
+  applyOp,
+  listOps,
+  type AnyOpDefinition,
+  type BatchedResiduals,
+  type BatchResult,
+} from "./registry.js";
 import { closeTrace, live, openTrace, type Applied, type Interpreter, type Trace } from "./tape.js";
 import { Tensor, tensor, zeros } from "./tensor.js";
 import { isContainer } from "./tree.js";
 import { broadcastTo } from "./ops/broadcast.js";
 import { stack } from "./ops/concat.js";
-import { batchFirst } from "./ops/transpose.js";
 import { reshape } from "./ops/reshape.js";
 import { slice } from "./ops/slice.js";
-import { transpose } from "./ops/transpose.js";
+import { batchFirst, transpose } from "./ops/transpose.js";
 
 /**
  * Where a value is mapped: an axis of it (negative counts from the end), null for a value that is
@@ -37,8 +41,8 @@ export interface VmapOptions {
  * results stacked along `outAxes` — computed in one pass, each op applying its batching rule to
  * the whole batch (ops without one loop over the slices). Arguments and results are trees of
  * tensors; numbers and unmapped arguments are shared by every slice, and result leaves that are
- * not tensors or numbers pass through. Composes with every
- * transform in both orders: `vmap(grad(f))` gives per-example gradients.
+ * not tensors or numbers pass through. Composes with every transform in both orders:
+ * `vmap(grad(f))` gives per-example gradients.
  */
 export function vmap<Args extends unknown[], R>(
   f: (...args: Args) => R,
