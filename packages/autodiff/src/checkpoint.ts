@@ -7,6 +7,9 @@ import { vjp } from "./transforms.js";
  * runs f again to differentiate it. Trades compute (one more forward of f) for memory (f's
  * intermediates are not held from forward to backward). Gradients are those of f exactly: the
  * same ops run on the same values. Nests, and works under vmap and every transform.
+ *
+ * f must compute the same values when run again: random numbers drawn inside it from an `Rng`
+ * that advances (dropout) would differ in backward's run. Draw them outside and pass them in.
  */
 export function checkpoint<Args extends unknown[], R>(
   f: (...args: Args) => R,
