@@ -3,15 +3,18 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { TapegradError, type Tensor } from "@tapegrad/autodiff";
 import type * as JaxModule from "@jax-js/jax";
-import { concat, type Peer, type PeerCall } from "./peer.js";
+import { BASELINE_ONLY, Unsupported, concat, type Peer, type PeerCall } from "./peer.js";
 import {
   LENET_LAYERS,
   LENET_LR,
   convData,
+  hessianData,
   lenetData,
   matmulData,
   poolData,
+  type HessianWorkload,
   type LenetParams,
+  type PerExampleWorkload,
   type Workload,
 } from "./workloads.js";
 
@@ -21,7 +24,8 @@ import {
  * NCHW/OIHW like tapegrad (`lax.convGeneralDilated` follows `jax.lax.conv_general_dilated`), so
  * it gets the inputs as they are. Pooling is `lax.reduceWindow` with a max or mean over each
  * 2×2 window (jax-js has no pooling op of its own); gradients come from `vjp` and
- * `valueAndGrad`; the LeNet step is `jit`-compiled, as a jax user would write it.
+ * `valueAndGrad`; the LeNet step, the per-example gradients (`vmap(grad)`) and the Hessian
+ * (`hessian`) are `jit`-compiled, as a jax user would write them.
  *
  * jax-js counts references: every function call consumes its array arguments (`.ref` keeps one
  * alive), and `dataSync()` consumes the array it reads. Its arrays are lazy, so every timed call
@@ -155,34 +159,42 @@ function prepareJax(jax: Jax, w: Workload, n: number): PeerCall {
     }
     case "lenet":
       return prepareLenet(jax, n);
+    case "perExample":
+      return preparePerExample(jax, w, n);
+    case "hessian":
+      return prepareHessian(jax, w);
   }
 }
 
 type Dense = { weight: JArray; bias: JArray };
 type JaxLenet = Record<(typeof LENET_LAYERS)[number], Dense>;
 
-/**
- * LeNet-5 in jax-js, NCHW like tapegrad and from the same initial values: conv 5×5 (padding 2)
- * → relu → maxPool 2 → conv 5×5 → relu → maxPool 2 → flatten → dense 120 → relu → dense 84 →
- * relu → dense 10, mean softmax cross-entropy against one-hot labels; `valueAndGrad` of that,
- * then params − lr·grads, the whole step under `jit`.
- */
-function prepareLenet(jax: Jax, n: number): PeerCall {
-  const { numpy: np, lax, nn } = jax;
-  const { params, x: xData, labels } = lenetData(n);
-  const initial = params as LenetParams;
-  const fresh = (): JaxLenet =>
-    Object.fromEntries(
-      LENET_LAYERS.map((layer) => [
-        layer,
-        { weight: toJax(jax, initial[layer].weight), bias: toJax(jax, initial[layer].bias) },
-      ]),
-    ) as JaxLenet;
-  const x = toJax(jax, xData);
-  const y = nn.oneHot(
+/** LeNet's params as jax-js arrays (fresh ones on every call: calls consume them). */
+function jaxLenetParams(jax: Jax, params: LenetParams): JaxLenet {
+  return Object.fromEntries(
+    LENET_LAYERS.map((layer) => [
+      layer,
+      { weight: toJax(jax, params[layer].weight), bias: toJax(jax, params[layer].bias) },
+    ]),
+  ) as JaxLenet;
+}
+
+/** Int32 class labels as one-hot [n, 10] rows. */
+function jaxOneHot(jax: Jax, labels: Tensor): JArray {
+  const { numpy: np, nn } = jax;
+  return nn.oneHot(
     np.array(Int32Array.from(labels.data as ArrayLike<number>), { dtype: np.int32 }),
     10,
   );
+}
+
+/**
+ * LeNet-5 in jax-js, NCHW like tapegrad: conv 5×5 (padding 2) → relu → maxPool 2 → conv 5×5 →
+ * relu → maxPool 2 → flatten → dense 120 → relu → dense 84 → relu → dense 10, then the mean
+ * softmax cross-entropy against one-hot labels [N, 10].
+ */
+function lenetLoss(jax: Jax): (p: JaxLenet, x: JArray, y: JArray) => JArray {
+  const { numpy: np, lax, nn } = jax;
   const pool = (h: JArray) => lax.reduceWindow(h, (v: JArray) => np.max(v), [2, 2], [2, 2]);
   const conv = (h: JArray, l: Dense, pad: number) =>
     lax
@@ -197,15 +209,27 @@ function prepareLenet(jax: Jax, n: number): PeerCall {
       )
       .add(l.bias.reshape([1, -1, 1, 1]));
   const dense = (h: JArray, l: Dense) => np.matmul(h, l.weight.transpose()).add(l.bias);
-  const loss = (p: JaxLenet, x: JArray, y: JArray): JArray => {
+  return (p, x, y) => {
     let h = pool(nn.relu(conv(x, p.conv1, 2)));
-    h = pool(nn.relu(conv(h, p.conv2, 0))).reshape([n, 400]);
+    h = pool(nn.relu(conv(h, p.conv2, 0))).reshape([-1, 400]);
     h = nn.relu(dense(h, p.fc1));
     h = nn.relu(dense(h, p.fc2));
     const logits = dense(h, p.fc3);
     return np.mean(np.sum(nn.logSoftmax(logits, -1).mul(y), -1)).neg();
   };
-  const lossAndGrad = jax.valueAndGrad(loss);
+}
+
+/**
+ * One LeNet-5 step from the same initial values as tapegrad: `valueAndGrad` of the loss, then
+ * params − lr·grads, the whole step under `jit`.
+ */
+function prepareLenet(jax: Jax, n: number): PeerCall {
+  const { params, x: xData, labels } = lenetData(n);
+  const initial = params as LenetParams;
+  const fresh = (): JaxLenet => jaxLenetParams(jax, initial);
+  const x = toJax(jax, xData);
+  const y = jaxOneHot(jax, labels);
+  const lossAndGrad = jax.valueAndGrad(lenetLoss(jax));
   const step = jax.jit((p: JaxLenet, x: JArray, y: JArray): [JArray, JaxLenet] => {
     const [value, grads] = lossAndGrad(jax.tree.ref(p), x, y);
     const next = jax.tree.map((w: JArray, g: JArray) => w.sub(g.mul(LENET_LR)), p, grads);
@@ -239,6 +263,58 @@ function prepareLenet(jax: Jax, n: number): PeerCall {
       x.dispose();
       y.dispose();
       step.dispose();
+    },
+  };
+}
+
+/**
+ * Per-example LeNet-5 gradients, `jit(vmap(grad(loss)))` over the examples (each reshaped to a
+ * batch of one inside), laid out as tapegrad's: each parameter's n gradients, then the next.
+ * The batched gradient and the loop of grad are tapegrad's baselines only.
+ */
+function preparePerExample(jax: Jax, w: PerExampleWorkload, n: number): PeerCall {
+  if (w.method !== "vmap") throw new Unsupported(BASELINE_ONLY);
+  const { params: initial, x: xData, labels } = lenetData(n);
+  const params = jaxLenetParams(jax, initial as LenetParams);
+  const x = toJax(jax, xData);
+  const y = jaxOneHot(jax, labels);
+  const loss = lenetLoss(jax);
+  const exampleLoss = (p: JaxLenet, x: JArray, y: JArray) =>
+    loss(p, x.reshape([1, 1, 28, 28]), y.reshape([1, 10]));
+  const perExample = jax.jit(jax.vmap(jax.grad(exampleLoss), [null, 0, 0]));
+  const compute = (): Float32Array[] => {
+    const grads = perExample(jax.tree.ref(params), x.ref, y.ref) as JaxLenet;
+    return LENET_LAYERS.flatMap((layer) =>
+      (["weight", "bias"] as const).map((k) => read(grads[layer][k])),
+    );
+  };
+  return {
+    run: () => void compute(),
+    outputs: () => ({ grads: concat(compute()) }),
+    dispose: () => {
+      jax.tree.dispose(params);
+      x.dispose();
+      y.dispose();
+      perExample.dispose();
+    },
+  };
+}
+
+/** The Hessian of Σ tanh(W·x) by `jit(hessian(f))`; the hvp loop is tapegrad's baseline only. */
+function prepareHessian(jax: Jax, w: HessianWorkload): PeerCall {
+  if (w.method !== "hessian") throw new Unsupported(BASELINE_ONLY);
+  const { numpy: np } = jax;
+  const data = hessianData(w.n);
+  const weight = toJax(jax, data.w);
+  const x = toJax(jax, data.x);
+  const h = jax.jit(jax.hessian((x: JArray) => np.sum(np.tanh(np.matmul(weight.ref, x)))));
+  return {
+    run: () => void h(x.ref).dataSync(),
+    outputs: () => ({ h: read(h(x.ref)) }),
+    dispose: () => {
+      weight.dispose();
+      x.dispose();
+      h.dispose();
     },
   };
 }

@@ -207,6 +207,31 @@ if (lenetRow !== undefined && lenetRow.workload.kind === "lenet") {
   console.log();
 }
 
+// The transforms against their baselines, timed in this run: per peer, each row's time over its
+// group's baseline row (vmap(grad) and the loop of grad over one batched gradient; the loop of
+// hvp over hessian).
+const baselines: Partial<Record<Workload["kind"], string>> = {
+  perExample: "batched grad",
+  hessian: "hessian",
+};
+for (const [kind, baseline] of Object.entries(baselines)) {
+  const group = rows.filter((r) => r.workload.kind === kind);
+  const base = group.find((r) => passName(r.workload) === baseline);
+  if (base === undefined || group.length < 2) continue;
+  console.log(`${workloadName(base.workload)}: time / ${baseline} time (same run):`);
+  for (const row of group) {
+    if (row === base) continue;
+    const ratios = peers.flatMap((peer) => {
+      const cell = row.cells.get(peer.name);
+      const ref = base.cells.get(peer.name);
+      if (!cell?.ok || !ref?.ok) return [];
+      return [`${peer.name} ${formatRatio(cell.timing.medianMs / ref.timing.medianMs)}`];
+    });
+    console.log(`  ${passName(row.workload).padEnd(14)}${ratios.join(", ") || "—"}`);
+  }
+  console.log();
+}
+
 // The issue's targets, on the reference (tapegrad wasm on all threads).
 const cellOf = (kind: Workload["kind"], match: (w: Workload) => boolean, peer: string) => {
   const row = rows.find((r) => r.workload.kind === kind && match(r.workload));
@@ -269,7 +294,7 @@ console.log(
 const others = peers.filter((p) => p !== reference);
 const col = 18;
 console.log(
-  `${"workload".padEnd(40)}${"result".padEnd(8)}${"scale".padStart(9)}  ` +
+  `${"workload".padEnd(54)}${"result".padEnd(8)}${"scale".padStart(9)}  ` +
     others.map((p) => p.name.padStart(col)).join(""),
 );
 for (const row of rows) {
@@ -293,7 +318,7 @@ for (const row of rows) {
     });
     const name = `${workloadName(w)} ${passName(w)}`;
     console.log(
-      `${name.padEnd(40)}${result.padEnd(8)}${scale.toPrecision(2).padStart(9)}  ` +
+      `${name.padEnd(54)}${result.padEnd(8)}${scale.toPrecision(2).padStart(9)}  ` +
         entries.map((e) => e.padStart(col)).join(""),
     );
   }

@@ -41,6 +41,12 @@ export class Unsupported extends Error {
 }
 
 /**
+ * The reason peers show in the per-example and Hessian rows that exist as tapegrad baselines
+ * (the batched gradient, the loop of grad, the loop of hvp): peers run the transforms only.
+ */
+export const BASELINE_ONLY = "tapegrad baseline only";
+
+/**
  * The reason shown for a cell that failed: tfjs's "Kernel 'X' not registered for backend 'Y'"
  * becomes "no X kernel"; an Unsupported error its own message; anything else "failed: …".
  */

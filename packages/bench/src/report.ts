@@ -74,7 +74,7 @@ export const formatRatio = (r: number): string =>
   `${r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
 
 /** The console table's column layout. */
-const widths = { workload: 32, pass: 9, peer: 18, ms: 11, gflops: 9, runs: 6, ratio: 14 };
+const widths = { workload: 40, pass: 13, peer: 18, ms: 11, gflops: 9, runs: 6, ratio: 14 };
 
 export function consoleHeader(referenceName: string): string {
   return (

@@ -1,13 +1,27 @@
 import {
   avgPool2d,
   conv2d,
+  eye,
+  grad,
+  hessian,
+  hvp,
+  logSoftmax,
   matmul,
   maxPool2d,
+  mean,
+  mul,
+  neg,
+  oneHot,
+  reshape,
   setBackend,
   setWasmThreads,
+  slice,
   sub,
+  sum,
+  tanh,
   valueAndGrad,
   vjp,
+  vmap,
   wasmAvailable,
   wasmVariant,
   type Tensor,
@@ -18,18 +32,22 @@ import {
   LENET_LAYERS,
   LENET_LR,
   convData,
+  hessianData,
   lenetData,
   matmulData,
   poolData,
+  type HessianWorkload,
   type LenetParams,
+  type PerExampleWorkload,
   type Workload,
 } from "./workloads.js";
 
 /**
  * tapegrad through its public API: the ops (`conv2d`, `maxPool2d`, `avgPool2d`, `matmul`) and
  * `vjp` for the micro-benchmarks; for the LeNet step the `lenet()` model that `pnpm train`
- * trains, `valueAndGrad` of `crossEntropy` and `optim.sgd`. Every op is eager: results exist
- * when the call returns.
+ * trains, `valueAndGrad` of `crossEntropy` and `optim.sgd`; for the per-example gradients
+ * `grad`, `vmap(grad)` and a loop of `grad` over the same model and loss; `hessian` and `hvp`
+ * for the Hessian. Every op is eager: results exist when the call returns.
  */
 
 const f32 = (t: Tensor): Float32Array => Float32Array.from(t.data as ArrayLike<number>);
@@ -115,6 +133,10 @@ function prepareTapegrad(w: Workload, n: number): PeerCall {
     }
     case "lenet":
       return prepareLenet(n);
+    case "perExample":
+      return preparePerExample(w, n);
+    case "hessian":
+      return prepareHessian(w);
   }
 }
 
@@ -152,4 +174,72 @@ function lenetUpdate(before: LenetParams, after: LenetParams): Float32Array {
       (["weight", "bias"] as const).map((p) => f32(sub(after[layer][p], before[layer][p]))),
     ),
   );
+}
+
+/** Every leaf of a gradient tree flattened, in LENET_LAYERS order (weight, then bias). */
+function lenetLeaves(grads: LenetParams): Float32Array {
+  return concat(LENET_LAYERS.flatMap((layer) => [grads[layer].weight, grads[layer].bias].map(f32)));
+}
+
+/**
+ * LeNet-5's gradients for n examples: of the mean loss over the batch (`batched`), or per
+ * example by `vmap(grad)` or by n `grad` calls. Per-example results are laid out as vmap stacks
+ * them: each parameter's n gradients, example by example, then the next parameter.
+ */
+function preparePerExample(w: PerExampleWorkload, n: number): PeerCall {
+  const { model, params, x, labels } = lenetData(n);
+  // crossEntropy's loss as −Σ onehot·logSoftmax, averaged: crossEntropy itself reads its int32
+  // labels to range-check them, which vmap refuses for a mapped tensor. All three cells use it.
+  const targets = oneHot(labels, 10);
+  const loss = (params: unknown, x: Tensor, targets: Tensor) =>
+    neg(mean(sum(mul(logSoftmax(model.apply(params, x)), targets), { axis: -1 })));
+  const gradient = grad(loss) as (params: unknown, x: Tensor, targets: Tensor) => LenetParams;
+  // One example: x [1, 28, 28] and its one-hot row [10], reshaped to a batch of one.
+  const exampleGradient = (params: unknown, x: Tensor, target: Tensor) =>
+    gradient(params, reshape(x, [1, 1, 28, 28]), reshape(target, [1, 10]));
+  let compute: () => Float32Array;
+  switch (w.method) {
+    case "batched":
+      compute = () => lenetLeaves(gradient(params, x, targets));
+      break;
+    case "vmap": {
+      const perExample = vmap(exampleGradient, { inAxes: [null, 0, 0] });
+      compute = () => lenetLeaves(perExample(params, x, targets));
+      break;
+    }
+    case "loop":
+      compute = () => {
+        const each: LenetParams[] = [];
+        for (let i = 0; i < n; i++) {
+          const xi = slice(x, [i, 0, 0, 0], [i + 1, 1, 28, 28]);
+          each.push(gradient(params, xi, slice(targets, [i, 0], [i + 1, 10])));
+        }
+        return concat(
+          LENET_LAYERS.flatMap((layer) =>
+            (["weight", "bias"] as const).flatMap((p) => each.map((g) => f32(g[layer][p]))),
+          ),
+        );
+      };
+      break;
+  }
+  return { run: () => void compute(), outputs: () => ({ grads: compute() }), dispose: () => {} };
+}
+
+/** The Hessian of Σ tanh(W·x) at x, by `hessian` or row by row with one-hot hvp tangents. */
+function prepareHessian(w: HessianWorkload): PeerCall {
+  const { w: weight, x } = hessianData(w.n);
+  const f = (x: Tensor) => sum(tanh(matmul(weight, x)));
+  let compute: () => Float32Array;
+  if (w.method === "hessian") {
+    const h = hessian(f) as (x: Tensor) => Tensor;
+    compute = () => f32(h(x));
+  } else {
+    const basis = eye(w.n);
+    const tangents = Array.from({ length: w.n }, (_, i) =>
+      reshape(slice(basis, [i, 0], [i + 1, w.n]), [w.n]),
+    );
+    // H is symmetric, so H·e_i is both its column and its row i.
+    compute = () => concat(tangents.map((e) => f32(hvp(f, [x], [e])[0])));
+  }
+  return { run: () => void compute(), outputs: () => ({ h: compute() }), dispose: () => {} };
 }

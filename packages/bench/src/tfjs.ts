@@ -3,10 +3,12 @@ import { dirname } from "node:path";
 import { TapegradError, type Tensor } from "@tapegrad/autodiff";
 import type * as Tfjs from "@tensorflow/tfjs";
 import {
+  BASELINE_ONLY,
   HWIO_TO_OIHW,
   NCHW_TO_NHWC,
   NHWC_TO_NCHW,
   OIHW_TO_HWIO,
+  Unsupported,
   concat,
   permute,
   type Peer,
@@ -238,6 +240,10 @@ function prepareTfjs(tf: Tf, w: Workload, n: number): PeerCall {
     }
     case "lenet":
       return prepareLenet(tf, n);
+    case "perExample":
+      throw new Unsupported(w.method === "vmap" ? "tfjs has no vmap" : BASELINE_ONLY);
+    case "hessian":
+      throw new Unsupported(w.method === "hessian" ? "tfjs has no hessian" : BASELINE_ONLY);
   }
 }
 

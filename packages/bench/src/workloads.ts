@@ -50,7 +50,36 @@ export interface LenetWorkload {
   readonly n: number;
 }
 
-export type Workload = ConvWorkload | PoolWorkload | MatmulWorkload | LenetWorkload;
+/**
+ * Gradients of LeNet-5's loss (the LeNet step's model, params, data and loss) for a batch of n
+ * examples: `batched`, one gradient of the mean loss over the batch (the baseline); `vmap`,
+ * `vmap(grad(loss))` over the examples, each reshaped to [1, 1, 28, 28] inside; `loop`, one
+ * `grad` call per example. The last two give the same n per-example gradients.
+ */
+export interface PerExampleWorkload {
+  readonly kind: "perExample";
+  readonly n: number;
+  readonly method: "batched" | "vmap" | "loop";
+}
+
+/**
+ * The n×n Hessian of f(x) = Σ tanh(W·x), W n×n: `hessian` (one batched forward-over-reverse
+ * pass), or `hvp loop`, n hvp calls with one-hot tangents (row i = H·e_i), the per-element
+ * baseline.
+ */
+export interface HessianWorkload {
+  readonly kind: "hessian";
+  readonly n: number;
+  readonly method: "hessian" | "hvp loop";
+}
+
+export type Workload =
+  | ConvWorkload
+  | PoolWorkload
+  | MatmulWorkload
+  | LenetWorkload
+  | PerExampleWorkload
+  | HessianWorkload;
 
 /** The learning rate of the LeNet step's SGD update (the same for every peer). */
 export const LENET_LR = 0.05;
@@ -73,6 +102,16 @@ export const workloads: readonly Workload[] = [
   { kind: "matmul", n: 512 },
   { kind: "matmul", n: 1024 },
   { kind: "lenet", n: 64 },
+  ...(["batched", "vmap", "loop"] as const).map((method): PerExampleWorkload => ({
+    kind: "perExample",
+    n: 64,
+    method,
+  })),
+  ...(["hessian", "hvp loop"] as const).map((method): HessianWorkload => ({
+    kind: "hessian",
+    n: 100,
+    method,
+  })),
 ];
 
 /** Output height = width of a convolution. */
@@ -80,15 +119,17 @@ export function convOutSize(spec: ConvCase): number {
   return spec.size + 2 * spec.padding - spec.k + 1;
 }
 
-/** The batch size, or undefined for matmul. */
+/** The batch size, or undefined for matmul and the Hessian. */
 export function batchOf(w: Workload): number | undefined {
   switch (w.kind) {
     case "conv":
       return w.spec.n;
     case "pool":
     case "lenet":
+    case "perExample":
       return w.n;
     case "matmul":
+    case "hessian":
       return undefined;
   }
 }
@@ -131,10 +172,14 @@ export function workloadName(w: Workload): string {
       return `matmul ${w.n}×${w.n}×${w.n}`;
     case "lenet":
       return `LeNet-5 train step, batch ${w.n}`;
+    case "perExample":
+      return `LeNet-5 per-example gradients, batch ${w.n}`;
+    case "hessian":
+      return `hessian of Σ tanh(W·x), ${w.n} inputs`;
   }
 }
 
-/** The pass column: fwd, fwd+bwd, or step. */
+/** The pass column: fwd, fwd+bwd, step, or how the gradients or the Hessian are computed. */
 export function passName(w: Workload): string {
   switch (w.kind) {
     case "conv":
@@ -145,6 +190,10 @@ export function passName(w: Workload): string {
       return "fwd";
     case "lenet":
       return "step";
+    case "perExample":
+      return { batched: "batched grad", vmap: "vmap(grad)", loop: `${w.n}× grad` }[w.method];
+    case "hessian":
+      return w.method === "hessian" ? "hessian" : `${w.n}× hvp`;
   }
 }
 
@@ -228,4 +277,16 @@ export function lenetData(n: number): LenetData {
   const rng = prng(5);
   const params = model.init(rng).params as LenetParams;
   return { model, params, x: rng.normal([n, 1, 28, 28]), labels: rng.randint(0, 10, [n]) };
+}
+
+export interface HessianData {
+  /** [n, n], entries ~ N(0, 1/n), so W·x ~ 1. */
+  readonly w: Tensor;
+  /** [n] */
+  readonly x: Tensor;
+}
+
+export function hessianData(n: number): HessianData {
+  const rng = prng(9000 + n);
+  return { w: rng.normal([n, n], { std: 1 / Math.sqrt(n) }), x: rng.normal([n]) };
 }
