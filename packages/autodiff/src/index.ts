@@ -62,7 +62,7 @@ export {
   type Jacobian,
   type TensorTree,
 } from "./forward.js";
-export { vmap, batchFallbackOps, type VmapOptions, type AxisSpec } from "./vmap.js";
+export { vmap, isMapped, batchFallbackOps, type VmapOptions, type AxisSpec } from "./vmap.js";
 export { customVjp, type CustomVjpRules } from "./customVjp.js";
 export { checkpoint } from "./checkpoint.js";
 export { defineOp, listOps, getOp } from "./registry.js";

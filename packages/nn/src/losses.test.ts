@@ -6,10 +6,13 @@ import {
   mul,
   oneHot,
   prng,
+  reshape,
   sigmoid,
+  slice,
   softmax,
   sub,
   tensor,
+  vmap,
   type Tensor,
 } from "@tapegrad/autodiff";
 import { binaryCrossEntropyWithLogits, crossEntropy, mse, nllLoss } from "./losses.js";
@@ -33,6 +36,23 @@ const row0 = 0.4076059644443806;
 const row1 = Math.log(3);
 
 describe("crossEntropy", () => {
+  it("gives per-example gradients under vmap; labels out of range are still an error", () => {
+    const logits = f64([
+      [1, 2, 0.5],
+      [0.3, -1, 2],
+    ]);
+    const labels = tensor([2, 0], { dtype: "int32" });
+    const one = (l: Tensor, y: Tensor) => crossEntropy(reshape(l, [1, 3]), reshape(y, [1]));
+    const perExample = vmap(grad(one))(logits, labels);
+    [0, 1].forEach((b) => {
+      const g = grad(one)(reshape(slice(logits, [b], [b + 1]), [3]), slice(labels, [b], [b + 1]));
+      expect((perExample.toArray() as number[][])[b]).toEqual(g.toArray());
+    });
+    expect(() => vmap(one)(logits, tensor([5, 0], { dtype: "int32" }))).toThrow(
+      /out of range for 3 classes/,
+    );
+  });
+
   it("gives −log softmax at the label, reduced by mean, sum or none", () => {
     expectValues(crossEntropy(logits, labels), [(row0 + row1) / 2]);
     expect(crossEntropy(logits, labels).shape).toEqual([]);
