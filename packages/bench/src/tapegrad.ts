@@ -188,8 +188,8 @@ function lenetLeaves(grads: LenetParams): Float32Array {
  */
 function preparePerExample(w: PerExampleWorkload, n: number): PeerCall {
   const { model, params, x, labels } = lenetData(n);
-  // crossEntropy's loss as −Σ onehot·logSoftmax, averaged: crossEntropy itself reads its int32
-  // labels to range-check them, which vmap refuses for a mapped tensor. All three cells use it.
+  // crossEntropy's loss written as −Σ onehot·logSoftmax, averaged, as jax-js's cell writes it;
+  // all three cells use it.
   const targets = oneHot(labels, 10);
   const loss = (params: unknown, x: Tensor, targets: Tensor) =>
     neg(mean(sum(mul(logSoftmax(model.apply(params, x)), targets), { axis: -1 })));
