@@ -8,27 +8,19 @@
 //   tsx customOp.ts
 import { pathToFileURL } from "node:url";
 import {
-  add,
   checkGrads,
-  cos,
   getOp,
   grad,
-  mul,
   prng,
-  sin,
-  stack,
-  sub,
   sum,
   tensor,
   valueAndGrad,
-  where,
-  equal,
   type CheckGradsReport,
-  type Rng,
   type Tensor,
 } from "@tapegrad/autodiff";
 import { checkOpGradients } from "@tapegrad/autodiff/testing";
 import { accuracy, crossEntropy, linear, optim, sequential, statelessLayer } from "@tapegrad/nn";
+import { twoMoons } from "@tapegrad/data";
 import { swish } from "./swish.js";
 
 // ── Step 2: verify ──────────────────────────────────────────────────────────────────────────
@@ -58,20 +50,6 @@ export function verifySwish(numRuns = 100, seed = 1): Verification {
 }
 
 // ── Step 3: use ─────────────────────────────────────────────────────────────────────────────
-
-/**
- * Two interleaving half circles ("two moons"), n points each with Gaussian noise: class 0 on
- * (cos t, sin t), class 1 on (1 − cos t, ½ − sin t) for t in [0, π], centred on the origin.
- */
-export function twoMoons(n: number, rng: Rng, noise = 0.1): { x: Tensor; y: Tensor } {
-  const label = rng.randint(0, 2, [n]);
-  const t = rng.uniform([n], { low: 0, high: Math.PI });
-  const isUpper = equal(label, 0);
-  const px = where(isUpper, cos(t), sub(1, cos(t)));
-  const py = where(isUpper, sin(t), sub(0.5, sin(t)));
-  const points = add(stack([sub(px, 0.5), sub(py, 0.25)], 1), rng.normal([n, 2], { std: noise }));
-  return { x: points, y: label };
-}
 
 /** swish as an nn layer: no params, no state, just the op. */
 export const swishLayer = () => statelessLayer("swish", (x) => swish(x));

@@ -16,7 +16,7 @@ import {
 } from "@tapegrad/autodiff";
 import { crossEntropy } from "@tapegrad/nn";
 import { binarize, binarySign, hardtanh } from "./binarize.js";
-import { twoMoons } from "./moons.js";
+import { twoMoons } from "@tapegrad/data";
 import {
   binaryMlp,
   binaryMlpLayers,

@@ -31,7 +31,7 @@ import {
   type Layer,
 } from "@tapegrad/nn";
 import { binarize, hardtanh } from "./binarize.js";
-import { twoMoons } from "./moons.js";
+import { twoMoons } from "@tapegrad/data";
 
 // ── The binarised layers ────────────────────────────────────────────────────────────────────
 
