@@ -11,7 +11,7 @@ export { mapDataset } from "./datasets/mapDataset.js";
 export { subset } from "./datasets/subset.js";
 export { randomSplit } from "./datasets/randomSplit.js";
 export { concatDatasets } from "./datasets/concatDatasets.js";
-export { twoMoons } from "./synthetic/twoMoons.js";
+export { twoMoons, type TwoMoons } from "./synthetic/twoMoons.js";
 export { collate, type Collated } from "./collate.js";
 export { deriveRng } from "./seed.js";
 export { epochOrder, type EpochOrderOptions } from "./order.js";
