@@ -9,9 +9,13 @@ import {
   sum,
   tanh,
   vmap,
+  exp,
+  mul,
+  profileTape,
   type Tensor,
 } from "./index.js";
-import { f64 } from "../test/helpers.js";
+import { withForwardHook, type ForwardHook } from "./registry.js";
+import { caught, f64 } from "../test/helpers.js";
 import { arr } from "../test/values.js";
 
 // A residual MLP of four blocks, with and without rematerialisation.
@@ -56,5 +60,79 @@ describe("checkpoint", () => {
     const perExample = vmap(grad((h: Tensor) => net(h, weights, true)))(stack(rows));
     const looped = stack(rows.map(grad((h: Tensor) => net(h, weights, false))));
     expect(arr(perExample)).toEqual(arr(looped));
+  });
+
+  it("with a policy, keeps what it names: those ops are not computed again in backward", () => {
+    // Count the matmuls computed below every trace, around checkpoint's own hooks.
+    const matmulsComputed = (policy?: (op: string) => boolean) => {
+      let count = 0;
+      const counting = (): ForwardHook => (op, compute) => {
+        if (op.name === "matmul") count++;
+        return compute();
+      };
+      const g = withForwardHook(counting, () =>
+        grad((ws: Tensor[]) => {
+          let h = h0;
+          for (const w of ws) h = checkpoint(block, { policy })(h, w);
+          return sum(h);
+        })(weights),
+      );
+      return { count, g: g.map((t) => arr(t)) };
+    };
+    const recomputed = matmulsComputed();
+    const kept = matmulsComputed((op) => op === "matmul");
+    // Four blocks: 4 forward matmuls, 4 recomputed in backward, 8 in matmul's vjps (dh, dw).
+    expect(recomputed.count).toBe(16);
+    expect(kept.count).toBe(12);
+    expect(kept.g).toEqual(recomputed.g);
+    expect(kept.g).toEqual(grad((ws: Tensor[]) => net(h0, ws, false))(weights).map((t) => arr(t)));
+  });
+
+  it("with a policy, nests and works under vmap (one batched rerun)", () => {
+    const policy = (op: string) => op === "tanh";
+    const inner = checkpoint(block, { policy });
+    const outer = checkpoint((h: Tensor) => inner(inner(h, weights[0]!), weights[1]!), { policy });
+    const plain = (h: Tensor) => block(block(h, weights[0]!), weights[1]!);
+    expect(arr(grad((h: Tensor) => sum(outer(h)))(h0))).toEqual(
+      arr(grad((h: Tensor) => sum(plain(h)))(h0)),
+    );
+    const rows = stack([f64([[1, 0, 0, 1]]), f64([[0, 2, 1, 0]]), f64([[3, 1, 0, 1]])]);
+    expect(arr(vmap(grad((h: Tensor) => sum(outer(h))))(rows))).toEqual(
+      arr(vmap(grad((h: Tensor) => sum(plain(h))))(rows)),
+    );
+  });
+
+  it("holds only each segment's result on the tape between forward and backward (profileTape)", () => {
+    // Eight exps, which keep no residual but their float64 [1000] outputs (8000 bytes each).
+    const x = rng.normal([1000], { dtype: "float64" });
+    const exps = (n: number) => (v: Tensor) => {
+      for (let i = 0; i < n; i++) v = exp(mul(v, 0.5));
+      return v;
+    };
+    const segments = (v: Tensor) =>
+      checkpoint(exps(2))(checkpoint(exps(2))(checkpoint(exps(2))(checkpoint(exps(2))(v))));
+    const plain = profileTape(() => grad((v: Tensor) => sum(exps(8)(v)))(x));
+    const remat = profileTape(() => grad((v: Tensor) => sum(segments(v)))(x));
+    // Plain: sixteen ops' outputs (mul, exp) and the sum's. Rematerialised: four segment results
+    // and the sum's, plus one segment's rerun (four outputs) at a time in backward.
+    expect(plain.peakBytes).toBe(16 * 8000 + 8);
+    expect(remat.peakBytes).toBe(4 * 8000 + 8 + 4 * 8000);
+    expect(arr(remat.value)).toEqual(arr(plain.value));
+  });
+
+  it("a rerun that runs other ops than forward did is an error, not wrong gradients", () => {
+    let calls = 0;
+    const unstable = checkpoint((h: Tensor) => (calls++ === 0 ? tanh(h) : exp(h)), {
+      policy: (op) => op === "tanh" || op === "exp",
+    });
+    const error = caught(() => grad((h: Tensor) => sum(unstable(h)))(h0));
+    expect(error.message).toMatch(
+      /checkpoint: recomputing f in backward ran exp where forward ran tanh/,
+    );
+  });
+
+  it("rejects a policy that is not a function", () => {
+    const error = caught(() => checkpoint(block, { policy: "matmul" as never }));
+    expect(error.message).toMatch(/checkpoint: options.policy must be a function of an op name/);
   });
 });

@@ -79,6 +79,37 @@ describe("customVjp", () => {
     expect(arr(perRow)).toEqual(arr(looped));
   });
 
+  it("batches its rule under vmap: bwd runs once for the batch, mapped axes and shared arguments alike", () => {
+    // Residuals that are not tensors (a number) reach bwd unchanged inside the mapped bwd.
+    let bwdCalls = 0;
+    const scaled = customVjp((p: { w: Tensor; k: number }, v: Tensor) => mul(mul(p.w, v), p.k), {
+      fwd: (p: { w: Tensor; k: number }, v: Tensor) =>
+        [mul(mul(p.w, v), p.k), [p.w, v, p.k]] as const,
+      bwd: ([w, v, k]: readonly [Tensor, Tensor, number], g: Tensor) => {
+        bwdCalls++;
+        return [{ w: mul(mul(g, v), k), k: null }, mul(mul(g, w), k)];
+      },
+    });
+    const plain = (p: { w: Tensor; k: number }, v: Tensor) => mul(mul(p.w, v), p.k);
+    const w = f64([0.5, -2]);
+    const vs = f64([
+      [1, 3, -1],
+      [2, 0.5, 4],
+    ]);
+    // v mapped on its last axis, the params shared: w's gradient sums over the slices.
+    const loss = (fn: typeof plain) => (p: { w: Tensor; k: number }, v: Tensor) =>
+      sum(tanh(vmap(fn, { inAxes: [null, 1] })(p, v)));
+    const got = grad(loss(scaled), { argnums: [0, 1] })({ w, k: 3 }, vs);
+    expect(bwdCalls).toBe(1);
+    const want = grad(loss(plain), { argnums: [0, 1] })({ w, k: 3 }, vs);
+    (arr(got[0].w) as number[]).forEach((g, i) =>
+      expect(g).toBeCloseTo((arr(want[0].w) as number[])[i]!, 12),
+    );
+    (arr(got[1]) as number[][])
+      .flat()
+      .forEach((g, i) => expect(g).toBeCloseTo((arr(want[1]) as number[][]).flat()[i]!, 12));
+  });
+
   it("registers nothing: two functions may share a name", () => {
     const a = customVjp((x: Tensor) => mul(x, 2), {
       fwd: (x: Tensor) => [mul(x, 2), null] as const,

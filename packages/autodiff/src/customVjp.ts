@@ -1,5 +1,10 @@
 import { argumentError, show } from "./errors.js";
 import { anyTraced, applyFunctionOp } from "./functionOp.js";
+import { Tensor } from "./tensor.js";
+import { treeFlatten, treeUnflatten } from "./tree.js";
+import { vmap, type AxisSpec } from "./vmap.js";
+import { sum } from "./ops/reduce.js";
+import { transpose } from "./ops/transpose.js";
 
 /** The rules of `customVjp`: a forward that keeps residuals, and the backward that uses them. */
 export interface CustomVjpRules<Args extends unknown[], R, Res> {
@@ -55,6 +60,55 @@ export function customVjp<Args extends unknown[], R, Res>(
         }
         return grads;
       },
+      batched: (inAxes) => batchedCustomVjp(rules, name, inAxes as AxisSpec[]),
     }) as R;
   };
+}
+
+/**
+ * vmap of a customVjp function: the same rule on the batch. Its residuals are the batched
+ * arguments, and its bwd is the user's bwd mapped over the slices, each slice's residuals
+ * recomputed by fwd inside the mapped function (so they may be any values, not only tensors).
+ */
+function batchedCustomVjp<Args extends unknown[], R, Res>(
+  rules: CustomVjpRules<Args, R, Res>,
+  name: string,
+  inAxes: AxisSpec[],
+): (...args: unknown[]) => unknown {
+  const mappedF = vmap((...args: unknown[]) => rules.fwd(...(args as Args))[0], { inAxes });
+  const mappedBwd = vmap(
+    (cotangent: unknown, ...args: unknown[]) =>
+      rules.bwd(rules.fwd(...(args as Args))[1], cotangent as R),
+    { inAxes: [0, ...inAxes] },
+  );
+  return customVjp(mappedF, {
+    name,
+    fwd: (...args) => [mappedF(...args), args] as const,
+    bwd: (args, cotangent) => {
+      const grads = mappedBwd(cotangent, ...args) as readonly unknown[];
+      return args.map((arg, i) => onArgumentAxes(grads[i], arg, inAxes[i] ?? null));
+    },
+  });
+}
+
+/**
+ * A batch-first cotangent tree in its argument's layout: each leaf's batch moved to the axis
+ * the argument's leaf is mapped on (`axes` has the argument's structure), or summed where that
+ * leaf is the same for every slice.
+ */
+function onArgumentAxes(cotangent: unknown, arg: unknown, axes: AxisSpec): unknown {
+  if (cotangent == null) return null;
+  const found = new Map(treeFlatten(cotangent));
+  const axisOf = new Map(treeFlatten(axes));
+  return treeUnflatten(
+    treeFlatten(arg).map(([path, leaf]) => {
+      const g = found.get(path);
+      if (!(leaf instanceof Tensor) || !(g instanceof Tensor)) return [path, null];
+      const axis = axisOf.get(path);
+      if (typeof axis !== "number") return [path, sum(g, { axis: 0 })];
+      const perm = [...Array(g.ndim).keys()].slice(1);
+      perm.splice(axis, 0, 0);
+      return [path, transpose(g, perm)];
+    }),
+  );
 }

@@ -23,6 +23,11 @@ export interface FunctionOpRules {
   forward(args: unknown[]): { readonly out: unknown; readonly saved: unknown };
   /** One cotangent per argument, each with its argument's structure (null for none). */
   vjp(ctx: FunctionVjpContext): readonly unknown[];
+  /**
+   * Under vmap: the same transform of the function mapped with `inAxes` (one entry per argument,
+   * null for leaves that are not mapped), whose results have their batch axis first.
+   */
+  batched(inAxes: unknown[]): (...args: unknown[]) => unknown;
 }
 
 /**
@@ -62,6 +67,15 @@ export function applyFunctionOp(name: string, args: unknown[], rules: FunctionOp
       const cotangent = withLeaves(structure, dys);
       const grads = rules.vjp({ args: withLeaves(args, xs) as unknown[], cotangent, saved });
       return gradientLeaves(args, grads);
+    },
+    batch: ({ inputs: xs, axes }) => {
+      let i = 0;
+      const inAxes = treeMap((leaf: unknown) => (leaf instanceof Tensor ? axes[i++] : null), args);
+      const out = rules.batched(inAxes as unknown[])(...(withLeaves(args, xs) as unknown[]));
+      const ys = tensorLeaves(out);
+      structure ??= out;
+      definition.outputs ??= ys.map((_, k) => `output ${k}`);
+      return { y: ys.length === 1 ? ys[0]! : ys, axes: ys.map(() => 0) };
     },
   };
   const ys = applyOp(definition, inputs, {}).ys;

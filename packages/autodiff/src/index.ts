@@ -64,7 +64,8 @@ export {
 } from "./forward.js";
 export { vmap, isMapped, batchFallbackOps, type VmapOptions, type AxisSpec } from "./vmap.js";
 export { customVjp, type CustomVjpRules } from "./customVjp.js";
-export { checkpoint } from "./checkpoint.js";
+export { checkpoint, type CheckpointOptions } from "./checkpoint.js";
+export { profileTape, type TapeProfile } from "./tapeProfile.js";
 export { defineOp, listOps, getOp } from "./registry.js";
 export type {
   Op,

@@ -301,7 +301,8 @@ export function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): 
     if (x.trace !== null && (top === null || x.trace.level > top.level)) top = x.trace;
   }
   if (top === null) {
-    const applied = forwardOf(op, inputs, attrs);
+    const compute = () => forwardOf(op, inputs, attrs);
+    const applied = forwardHook === null ? compute() : forwardHook(op, compute);
     // Off, anomaly mode costs this test; on, outputs are checked, and each recorded op keeps
     // where user code applied it, for a report from its vjp.
     if (anomalyMode) checkForward(op, inputs, applied.ys);
@@ -317,6 +318,28 @@ export function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): 
   const node = { op, inputs, innerInputs, innerOutputs: ys, attrs, saved, site };
   // Only float outputs are views of the trace: an int32 output carries no gradient.
   return { ys: traceOutputs(ys, top, node), saved };
+}
+
+/**
+ * @internal Sees every op computed below all traces and may return a result kept from an earlier
+ * run instead of computing it (checkpoint's policies): `compute` runs the op.
+ */
+export type ForwardHook = (op: AnyOpDefinition, compute: () => Applied) => Applied;
+
+let forwardHook: ForwardHook | null = null;
+
+/** @internal Runs f with `hook` seeing the ops it computes, given the hook it replaces. */
+export function withForwardHook<R>(
+  hook: (previous: ForwardHook | null) => ForwardHook,
+  f: () => R,
+): R {
+  const previous = forwardHook;
+  forwardHook = hook(previous);
+  try {
+    return f();
+  } finally {
+    forwardHook = previous;
+  }
 }
 
 /** Runs op's forward and checks that it returned what the op declares. */

@@ -66,6 +66,21 @@ export interface TapeNode {
 const openTraces: Trace[] = [];
 let nextLevel = 1;
 
+/** @internal Told when a tape records an op and when its backward is done (profileTape). */
+export interface TapeObserver {
+  recorded(trace: Trace, node: TapeNode): void;
+  finished(trace: Trace): void;
+}
+
+let observer: TapeObserver | null = null;
+
+/** @internal Installs `next` (null: none) and returns the observer it replaces. */
+export function observeTapes(next: TapeObserver | null): TapeObserver | null {
+  const previous = observer;
+  observer = next;
+  return previous;
+}
+
 /** Opens a new innermost trace level: a tape, or a level applied by `interpreter`. */
 export function openTrace(interpreter: Interpreter | null = null): Trace {
   const trace = new Trace(nextLevel++, interpreter);
@@ -120,6 +135,7 @@ export function traceInput(x: Tensor, trace: Trace): Tensor {
  */
 export function traceOutputs(ys: readonly Tensor[], trace: Trace, node: TapeNode): Tensor[] {
   trace.nodes.push(node);
+  observer?.recorded(trace, node);
   return ys.map((y, k) =>
     isFloat(y.dtype) ? new Tensor(y.buffer, y.shape, trace, y, node, k) : y,
   );
@@ -201,6 +217,7 @@ export function backward(
       add(node.inputs[i]!, g.dtype === x.dtype ? g : cast(g, x));
     }
   }
+  observer?.finished(trace);
   return (view) => {
     if (view.node === null) return ofInputs.get(view);
     return ofNodes.get(view.node)?.[view.output];
