@@ -43,6 +43,17 @@ export {
 } from "./anomaly.js";
 export { prng, Rng, type RngState } from "./random.js";
 export {
+  randomKey,
+  splitKey,
+  foldIn,
+  randomUniform,
+  randomNormal,
+  randomBernoulli,
+  type RandomUniformOptions,
+  type RandomNormalOptions,
+  type RandomBernoulliOptions,
+} from "./randomKeys.js";
+export {
   grad,
   valueAndGrad,
   vjp,

@@ -167,8 +167,11 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** A 128-bit → 32-bit mix (murmur3 finalisers chained over the four words). */
-function hash(k0: number, k1: number, lo: number, hi: number): number {
+/**
+ * @internal A 128-bit → 32-bit mix (murmur3 finalisers chained over the four words): word i of the
+ * stream of key (k0, k1) is hash(k0, k1, low and high 32 bits of i). Shared with randomKeys.ts.
+ */
+export function hash(k0: number, k1: number, lo: number, hi: number): number {
   let h = fmix32((lo ^ k0) + 0x9e3779b9);
   h = fmix32((h ^ hi) + k1);
   h = fmix32((h ^ k0) + Math.imul(lo, 0xcc9e2d51));
