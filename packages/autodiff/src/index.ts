@@ -75,6 +75,7 @@ export {
 } from "./forward.js";
 export { vmap, isMapped, batchFallbackOps, type VmapOptions, type AxisSpec } from "./vmap.js";
 export { customVjp, type CustomVjpRules } from "./customVjp.js";
+export { customJvp, type CustomJvpRules } from "./customJvp.js";
 export { checkpoint, type CheckpointOptions } from "./checkpoint.js";
 export { profileTape, type TapeProfile } from "./tapeProfile.js";
 export { defineOp, listOps, getOp } from "./registry.js";
