@@ -176,15 +176,16 @@ function lenetUpdate(before: LenetParams, after: LenetParams): Float32Array {
   );
 }
 
-/** Every leaf of a gradient tree flattened, in LENET_LAYERS order (weight, then bias). */
-function lenetLeaves(grads: LenetParams): Float32Array {
-  return concat(LENET_LAYERS.flatMap((layer) => [grads[layer].weight, grads[layer].bias].map(f32)));
+/** Every leaf of a gradient tree, in LENET_LAYERS order (weight, then bias). */
+function lenetLeaves(grads: LenetParams): Tensor[] {
+  return LENET_LAYERS.flatMap((layer) => [grads[layer].weight, grads[layer].bias]);
 }
 
 /**
  * LeNet-5's gradients for n examples: of the mean loss over the batch (`batched`), or per
  * example by `vmap(grad)` or by n `grad` calls. Per-example results are laid out as vmap stacks
- * them: each parameter's n gradients, example by example, then the next parameter.
+ * them: each parameter's n gradients, example by example, then the next parameter. A timed call
+ * reads every gradient's values, as jax-js's cell does, without gathering them into one array.
  */
 function preparePerExample(w: PerExampleWorkload, n: number): PeerCall {
   const { model, params, x, labels } = lenetData(n);
@@ -197,7 +198,7 @@ function preparePerExample(w: PerExampleWorkload, n: number): PeerCall {
   // One example: x [1, 28, 28] and its one-hot row [10], reshaped to a batch of one.
   const exampleGradient = (params: unknown, x: Tensor, target: Tensor) =>
     gradient(params, reshape(x, [1, 1, 28, 28]), reshape(target, [1, 10]));
-  let compute: () => Float32Array;
+  let compute: () => Tensor[];
   switch (w.method) {
     case "batched":
       compute = () => lenetLeaves(gradient(params, x, targets));
@@ -214,15 +215,17 @@ function preparePerExample(w: PerExampleWorkload, n: number): PeerCall {
           const xi = slice(x, [i, 0, 0, 0], [i + 1, 1, 28, 28]);
           each.push(gradient(params, xi, slice(targets, [i, 0], [i + 1, 10])));
         }
-        return concat(
-          LENET_LAYERS.flatMap((layer) =>
-            (["weight", "bias"] as const).flatMap((p) => each.map((g) => f32(g[layer][p]))),
-          ),
+        return LENET_LAYERS.flatMap((layer) =>
+          (["weight", "bias"] as const).flatMap((p) => each.map((g) => g[layer][p])),
         );
       };
       break;
   }
-  return { run: () => void compute(), outputs: () => ({ grads: compute() }), dispose: () => {} };
+  return {
+    run: () => compute().forEach((t) => void t.data),
+    outputs: () => ({ grads: concat(compute().map(f32)) }),
+    dispose: () => {},
+  };
 }
 
 /** The Hessian of Σ tanh(W·x) at x, by `hessian` or row by row with one-hot hvp tangents. */

@@ -37,28 +37,35 @@ function reduce(
 ): void {
   const keptShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
   out.fill(initialValue(kind, out));
-  // Walk x in row-major order; the output offset follows with stride 0 along reduced axes.
-  forEachRow([keptShape], shape, (offsets, xOffset, n, steps) => {
-    let o = offsets[0]!;
-    const step = steps[0]!;
-    if (kind === "sum") {
-      if (step === 0) {
-        out[o] = out[o]! + rowSum(x, xOffset, n);
+  // Walk x in row-major order; the output offset follows with stride 0 along reduced axes. Rows
+  // are x's last axis, unmerged: the order of the additions is the one the wasm backend's fused
+  // kernels reproduce bit for bit.
+  forEachRow(
+    [keptShape],
+    shape,
+    (offsets, xOffset, n, steps) => {
+      let o = offsets[0]!;
+      const step = steps[0]!;
+      if (kind === "sum") {
+        if (step === 0) {
+          out[o] = out[o]! + rowSum(x, xOffset, n);
+        } else {
+          for (let i = 0; i < n; i++, o += step) out[o] = out[o]! + x[xOffset + i]!;
+        }
+      } else if (kind === "max") {
+        for (let i = 0; i < n; i++, o += step) {
+          const v = x[xOffset + i]!;
+          if (v > out[o]! || Number.isNaN(v)) out[o] = v;
+        }
       } else {
-        for (let i = 0; i < n; i++, o += step) out[o] = out[o]! + x[xOffset + i]!;
+        for (let i = 0; i < n; i++, o += step) {
+          const v = x[xOffset + i]!;
+          if (v < out[o]! || Number.isNaN(v)) out[o] = v;
+        }
       }
-    } else if (kind === "max") {
-      for (let i = 0; i < n; i++, o += step) {
-        const v = x[xOffset + i]!;
-        if (v > out[o]! || Number.isNaN(v)) out[o] = v;
-      }
-    } else {
-      for (let i = 0; i < n; i++, o += step) {
-        const v = x[xOffset + i]!;
-        if (v < out[o]! || Number.isNaN(v)) out[o] = v;
-      }
-    }
-  });
+    },
+    false,
+  );
 }
 
 /**

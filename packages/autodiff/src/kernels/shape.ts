@@ -82,6 +82,10 @@ function broadcastTo(
   forEachRow([shape], outShape, (offsets, o, n, steps) => {
     let ix = offsets[0]!;
     const step = steps[0]!;
+    if (step === 1) {
+      out.set(x.subarray(ix, ix + n), o);
+      return;
+    }
     for (let i = 0; i < n; i++, ix += step) out[o + i] = x[ix]!;
   });
 }

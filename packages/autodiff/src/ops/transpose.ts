@@ -1,7 +1,7 @@
 import { kernels } from "../backends/backend.js";
 import { argumentError, show } from "../errors.js";
 import { defineOp, type BatchResult, type SingleOutput } from "../registry.js";
-import type { Tensor, TensorLike } from "../tensor.js";
+import { Tensor, type TensorLike } from "../tensor.js";
 import { produce } from "./util.js";
 
 interface TransposeAttrs {
@@ -24,6 +24,17 @@ function resolvePerm(rank: number, perm: readonly number[] | undefined): number[
   return [...perm];
 }
 
+/** Whether perm leaves the axes longer than 1 in their order. */
+function keepsOrder(shape: readonly number[], perm: readonly number[]): boolean {
+  let previous = -1;
+  for (const axis of perm) {
+    if (shape[axis] === 1) continue;
+    if (axis < previous) return false;
+    previous = axis;
+  }
+  return true;
+}
+
 function inversePerm(perm: readonly number[]): number[] {
   const inverse = new Array<number>(perm.length);
   perm.forEach((p, i) => (inverse[p] = i));
@@ -35,9 +46,12 @@ const transposeOp = defineOp({
   inputs: ["x"],
   forward: ([x], { perm }: TransposeAttrs) => {
     const p = resolvePerm(x.ndim, perm);
+    const shape = p.map((a) => x.shape[a]!);
+    // Moving only axes of size 1 keeps the elements' order: the same buffer, reshaped.
+    if (keepsOrder(x.shape, p)) return new Tensor(x.buffer, shape);
     return produce(
       x.dtype,
-      p.map((a) => x.shape[a]!),
+      shape,
       (out) => kernels().transpose(x.buffer, x.shape, p, out),
     );
   },
