@@ -33,6 +33,7 @@ export function profileTape<R>(f: () => R): TapeProfile<R> {
   let recordedOps = 0;
   const previous = observeTapes({
     recorded(trace, node) {
+      previous?.recorded(trace, node);
       recordedOps++;
       let buffers = held.get(trace);
       if (buffers === undefined) held.set(trace, (buffers = new Set()));
@@ -46,6 +47,7 @@ export function profileTape<R>(f: () => R): TapeProfile<R> {
       peakBytes = Math.max(peakBytes, bytes);
     },
     finished(trace) {
+      previous?.finished(trace);
       for (const buffer of held.get(trace) ?? []) {
         const count = references.get(buffer)!;
         if (count > 1) {
