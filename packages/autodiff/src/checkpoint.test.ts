@@ -100,6 +100,9 @@ describe("checkpoint", () => {
     expect(arr(vmap(grad((h: Tensor) => sum(outer(h))))(rows))).toEqual(
       arr(vmap(grad((h: Tensor) => sum(plain(h))))(rows)),
     );
+    // An empty batch: the rule maps f itself, so kept results need no stacking.
+    const none = vmap(grad((h: Tensor) => sum(outer(h))))(f64([], [0, 1, 4]));
+    expect(none.shape).toEqual([0, 1, 4]);
   });
 
   it("holds only each segment's result on the tape between forward and backward (profileTape)", () => {

@@ -101,6 +101,10 @@ describe("customVjp", () => {
       sum(tanh(vmap(fn, { inAxes: [null, 1] })(p, v)));
     const got = grad(loss(scaled), { argnums: [0, 1] })({ w, k: 3 }, vs);
     expect(bwdCalls).toBe(1);
+    // An empty batch too, with residuals that are not tensors.
+    const empty = grad(loss(scaled), { argnums: [0, 1] })({ w, k: 3 }, f64([], [2, 0]));
+    expect(arr(empty[0].w)).toEqual([0, 0]);
+    expect(empty[1].shape).toEqual([2, 0]);
     const want = grad(loss(plain), { argnums: [0, 1] })({ w, k: 3 }, vs);
     (arr(got[0].w) as number[]).forEach((g, i) =>
       expect(g).toBeCloseTo((arr(want[0].w) as number[])[i]!, 12),

@@ -2,6 +2,7 @@ import { TapegradError, argumentError, show } from "./errors.js";
 import { applyOp, type AnyOpDefinition } from "./registry.js";
 import { Tensor } from "./tensor.js";
 import { treeFlatten, treeMap } from "./tree.js";
+import { rulesForEmptyBatches } from "./vmap.js";
 
 // An op made for one call of a user function over trees, not registered (customVjp's and
 // checkpoint's): the tensor leaves of the arguments are its inputs, those of the result its
@@ -78,6 +79,7 @@ export function applyFunctionOp(name: string, args: unknown[], rules: FunctionOp
       return { y: ys.length === 1 ? ys[0]! : ys, axes: ys.map(() => 0) };
     },
   };
+  rulesForEmptyBatches.add(definition);
   const ys = applyOp(definition, inputs, {}).ys;
   return withLeaves(structure, ys);
 }

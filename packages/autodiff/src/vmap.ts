@@ -107,7 +107,7 @@ class BatchInterpreter implements Interpreter {
     // An empty batch takes the loop, which learns the results' shapes from one slice of zeros:
     // rules need not handle it.
     const batched =
-      op.batch === undefined || this.size === 0
+      op.batch === undefined || (this.size === 0 && !rulesForEmptyBatches.has(op))
         ? loopOverSlices(op, inner, axes, this.size, below)
         : fromRule(
             op,
@@ -137,6 +137,12 @@ class BatchInterpreter implements Interpreter {
     };
   }
 }
+
+/**
+ * @internal Ops whose batching rule handles an empty batch too: function ops (customVjp,
+ * checkpoint), whose rule maps the user's function, residuals and all, with vmap itself.
+ */
+export const rulesForEmptyBatches = new WeakSet<AnyOpDefinition>();
 
 /** A batching rule's result as lists, checked against the op's outputs. */
 function fromRule(op: AnyOpDefinition, result: BatchResult<readonly string[]>): Batched {
