@@ -25,10 +25,6 @@ import { accuracy, crossEntropy, optim } from "@tapegrad/nn";
 import { lenet } from "@tapegrad/train";
 import { perExampleGradients, privateGradient } from "./privateStep.js";
 
-// Node 20's V8 has relaxed SIMD, whose fused multiply-add the wasm GEMM uses, behind a flag (as
-// `pnpm train` sets it). The backend compiles its module on the first kernel call, after this.
-setFlagsFromString("--experimental-wasm-relaxed-simd");
-
 /** Fashion-MNIST's training-set mean and standard deviation, as `pnpm train` normalises. */
 const MEAN = 0.286;
 const STD = 0.353;
@@ -307,5 +303,10 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // Node 20's V8 has relaxed SIMD, whose fused multiply-add the wasm GEMM uses, behind a flag (as
+  // `pnpm train` sets it). The backend compiles its module on the first kernel call, after this.
+  // Only when run as the command: V8's flags are the whole process's, and a test importing this
+  // module would change the kernels every later test in its worker runs.
+  setFlagsFromString("--experimental-wasm-relaxed-simd");
   await main();
 }
