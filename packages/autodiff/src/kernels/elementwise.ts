@@ -167,52 +167,60 @@ function binary(
   out: TypedArray,
   outShape: readonly number[],
 ): void {
-  // Same-shape and scalar operands are the common cases: flat loops, no index arithmetic.
+  // Same-shape and scalar operands are the common cases: one row, no index arithmetic.
   if (a.length === out.length && b.length === out.length) {
-    sameShapeLoop(kind, a, b, out);
+    binaryRow(kind, a, 0, 1, b, 0, 1, out, 0, out.length);
     return;
   }
-  const f = binaryFunction(kind);
   if (b.length === 1 && a.length === out.length) {
-    const s = b[0]!;
-    for (let i = 0; i < out.length; i++) out[i] = f(a[i]!, s);
+    binaryRow(kind, a, 0, 1, b, 0, 0, out, 0, out.length);
     return;
   }
   if (a.length === 1 && b.length === out.length) {
-    const s = a[0]!;
-    for (let i = 0; i < out.length; i++) out[i] = f(s, b[i]!);
+    binaryRow(kind, a, 0, 0, b, 0, 1, out, 0, out.length);
     return;
   }
-  forEachRow([aShape, bShape], outShape, (offsets, o, n, steps) => {
-    let ia = offsets[0]!;
-    let ib = offsets[1]!;
-    const sa = steps[0]!;
-    const sb = steps[1]!;
-    for (let i = 0; i < n; i++, ia += sa, ib += sb) out[o + i] = f(a[ia]!, b[ib]!);
-  });
+  forEachRow([aShape, bShape], outShape, (offsets, o, n, steps) =>
+    binaryRow(kind, a, offsets[0]!, steps[0]!, b, offsets[1]!, steps[1]!, out, o, n),
+  );
 }
 
-function sameShapeLoop(kind: BinaryKind, a: TypedArray, b: TypedArray, out: TypedArray): void {
-  const n = out.length;
+/**
+ * out[o + i] = a[ia + i·sa] ∘ b[ib + i·sb] for i < n, with the common kinds written out (a call
+ * through a function per element costs several times the arithmetic).
+ */
+function binaryRow(
+  kind: BinaryKind,
+  a: TypedArray,
+  ia: number,
+  sa: number,
+  b: TypedArray,
+  ib: number,
+  sb: number,
+  out: TypedArray,
+  o: number,
+  n: number,
+): void {
+  const end = o + n;
   switch (kind) {
     case "add":
-      for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! + b[ib]!;
       return;
     case "sub":
-      for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!;
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! - b[ib]!;
       return;
     case "mul":
-      for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! * b[ib]!;
       return;
     case "div":
-      for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! / b[ib]!;
       return;
     case "reluGrad":
-      for (let i = 0; i < n; i++) out[i] = a[i]! * (b[i]! > 0 ? 1 : 0);
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! * (b[ib]! > 0 ? 1 : 0);
       return;
     default: {
       const f = binaryFunction(kind);
-      for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = f(a[ia]!, b[ib]!);
     }
   }
 }
