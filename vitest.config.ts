@@ -23,6 +23,7 @@ export default defineConfig({
       "packages/*/src/**/*.test.ts",
       "packages/*/test/**/*.test.ts",
       "examples/**/*.test.ts",
+      "test/**/*.test.ts",
     ],
     pool: "threads",
     // Outputs that kernels promise to write in full come back NaN-filled instead of unfilled,
