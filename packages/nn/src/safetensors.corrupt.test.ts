@@ -65,11 +65,12 @@ describe("decodeSafetensors rejects malformed files with CORRUPT_FILE", () => {
   });
 
   it("unknown dtypes and malformed entries", () => {
-    expect(corruptMessage(fileOf({ w: { ...w, dtype: "F16" } }, 8))).toBe(
-      'safetensors: tensor "w" has dtype "F16"; expected one of F32, F64, I32',
+    const codes = "F64, F32, F16, BF16, I64, I32, I8, U8, BOOL";
+    expect(corruptMessage(fileOf({ w: { ...w, dtype: "F8_E4M3" } }, 8))).toBe(
+      `safetensors: tensor "w" has dtype "F8_E4M3"; expected one of ${codes}`,
     );
     expect(corruptMessage(fileOf({ w: { ...w, dtype: 4 } }, 8))).toBe(
-      'safetensors: tensor "w" has dtype 4; expected one of F32, F64, I32',
+      `safetensors: tensor "w" has dtype 4; expected one of ${codes}`,
     );
     expect(corruptMessage(fileOf({ w: 3 }, 8))).toBe(
       'safetensors: tensor "w" must be an object, got a number',

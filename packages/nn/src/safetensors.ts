@@ -1,7 +1,8 @@
 import { tensor, treeUnflatten, type Tensor, type Tree, type TypedArray } from "@tapegrad/autodiff";
 import { FILE_DTYPE, NUMBERS_KEY, shapeProduct } from "./safetensors/format.js";
 import { readHeader } from "./safetensors/header.js";
-import { readLittleEndian, writeLittleEndian } from "./safetensors/littleEndian.js";
+import { readElements } from "./safetensors/elements.js";
+import { writeLittleEndian } from "./safetensors/littleEndian.js";
 import { argumentError, corrupt, showShape } from "./safetensors/messages.js";
 import { checkedMetadata, flattenForSave } from "./safetensors/saveInputs.js";
 
@@ -74,15 +75,17 @@ export function encodeSafetensors(
 
 /**
  * Decodes safetensors bytes into `{ tree, metadata }`, validating the whole header first: any
- * defect throws a CORRUPT_FILE error that names it. Memory use is bounded by the input: the
+ * defect throws a CORRUPT_FILE error that names it. Files from other frameworks load too: F16 and
+ * BF16 tensors as float32 (exactly), I64, I8, U8 and BOOL as int32 (an I64 value outside int32
+ * is an INVALID_ARGUMENT error naming the tensor). Memory use is bounded by the input: the
  * header length is checked against the byte count before anything is read or allocated.
  */
 export function decodeSafetensors(bytes: Uint8Array): Checkpoint {
   const { dataStart, entries, metadata, numbers } = readHeader(bytes);
   const leaves = entries.map((e): [string, Tensor | number] => {
-    const data = readLittleEndian(bytes, dataStart + e.begin, e.dtype, shapeProduct(e.shape));
+    const data = readElements(bytes, dataStart + e.begin, e);
     if (numbers.has(e.name)) return [e.name, data[0]!];
-    return [e.name, tensor(data, { shape: e.shape })];
+    return [e.name, tensor(data, { shape: e.shape, dtype: e.dtype })];
   });
   let tree: Tree<Tensor | number>;
   try {

@@ -24,14 +24,25 @@ export const FILE_DTYPE: Readonly<Record<DType, string>> = {
   int32: "I32",
 };
 
-/** The tensor dtype for each file dtype code this reader accepts. */
-export const TENSOR_DTYPE: ReadonlyMap<string, DType> = new Map([
-  ["F32", "float32"],
-  ["F64", "float64"],
-  ["I32", "int32"],
-]);
+/**
+ * Each file dtype code this reader accepts: the tensor dtype it loads as and its bytes per
+ * element. Half precision (F16, BF16) loads as float32, which holds every such value exactly;
+ * the integer and boolean codes load as int32, and an I64 value that does not fit is an error.
+ */
+export const FILE_CODES: ReadonlyMap<string, { readonly dtype: DType; readonly bytes: number }> =
+  new Map([
+    ["F64", { dtype: "float64", bytes: 8 }],
+    ["F32", { dtype: "float32", bytes: 4 }],
+    ["F16", { dtype: "float32", bytes: 2 }],
+    ["BF16", { dtype: "float32", bytes: 2 }],
+    ["I64", { dtype: "int32", bytes: 8 }],
+    ["I32", { dtype: "int32", bytes: 4 }],
+    ["I8", { dtype: "int32", bytes: 1 }],
+    ["U8", { dtype: "int32", bytes: 1 }],
+    ["BOOL", { dtype: "int32", bytes: 1 }],
+  ]);
 
-/** Bytes per element of each dtype. */
+/** Bytes per element of each tensor dtype, as tapegrad writes it. */
 export const ELEMENT_BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int32: 4 };
 
 /** The number of elements of `shape` (1 for a scalar). */

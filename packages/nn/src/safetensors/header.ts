@@ -1,19 +1,14 @@
 import type { DType } from "@tapegrad/autodiff";
-import {
-  ELEMENT_BYTES,
-  FILE_DTYPE,
-  MAX_HEADER_BYTES,
-  NUMBERS_KEY,
-  TENSOR_DTYPE,
-  shapeProduct,
-} from "./format.js";
+import { FILE_CODES, MAX_HEADER_BYTES, NUMBERS_KEY, shapeProduct } from "./format.js";
 import { corrupt, kindOf, show, showShape } from "./messages.js";
 
 /** One tensor of a validated header: where its bytes lie in the data buffer. */
 export interface Entry {
   /** The dotted tree path the tensor is stored under. */
   readonly name: string;
-  /** The tensor's dtype, decoded from the file's code. */
+  /** The file's dtype code (F32, BF16, I64, …). */
+  readonly code: string;
+  /** The dtype the tensor loads as (FILE_CODES). */
   readonly dtype: DType;
   /** The tensor's shape; its elements fill `end − begin` bytes exactly. */
   readonly shape: number[];
@@ -130,9 +125,11 @@ function parseEntry(name: string, info: unknown, dataLength: number): Entry {
     if (!(key in info)) throw corrupt(`${what} has no "${key}"`);
   }
   const { dtype: fileDtype, shape, data_offsets: offsets } = info;
-  const dtype = typeof fileDtype === "string" ? TENSOR_DTYPE.get(fileDtype) : undefined;
-  if (dtype === undefined) {
-    throw corrupt(`${what} has dtype ${show(fileDtype)}; expected one of F32, F64, I32`);
+  const format = typeof fileDtype === "string" ? FILE_CODES.get(fileDtype) : undefined;
+  if (format === undefined) {
+    throw corrupt(
+      `${what} has dtype ${show(fileDtype)}; expected one of ${[...FILE_CODES.keys()].join(", ")}`,
+    );
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {
     throw corrupt(`${what} has shape ${show(shape)}; expected an array of non-negative integers`);
@@ -147,14 +144,14 @@ function parseEntry(name: string, info: unknown, dataLength: number): Entry {
       `${what} has data_offsets [${begin},${end}] but the data buffer is ${dataLength} bytes`,
     );
   }
-  const needed = shapeProduct(shape) * ELEMENT_BYTES[dtype];
+  const needed = shapeProduct(shape) * format.bytes;
   if (end - begin !== needed) {
     throw corrupt(
       `${what} has data_offsets [${begin},${end}] (${end - begin} bytes) but ` +
         `${fileDtype} ${showShape(shape)} needs ${needed} bytes`,
     );
   }
-  return { name, dtype, shape, begin, end };
+  return { name, code: fileDtype as string, dtype: format.dtype, shape, begin, end };
 }
 
 /** Names are dotted tree paths: non-empty segments, never "__proto__". */
@@ -216,10 +213,10 @@ function parseNumbers(metadata: Record<string, string>, entries: readonly Entry[
     const e = byName.get(name);
     if (e === undefined)
       throw corrupt(`metadata "${NUMBERS_KEY}" names "${name}", not in the file`);
-    if (e.dtype !== "float64" || e.shape.length !== 0) {
+    if (e.code !== "F64" || e.shape.length !== 0) {
       throw corrupt(
         `metadata "${NUMBERS_KEY}" names "${name}", which is ` +
-          `${FILE_DTYPE[e.dtype]} ${showShape(e.shape)}; expected F64 []`,
+          `${e.code} ${showShape(e.shape)}; expected F64 []`,
       );
     }
   }
