@@ -22,6 +22,7 @@ export {
   treeUnflatten,
   paramCount,
   loadInto,
+  type LoadIntoOptions,
   type Tree,
 } from "./tree.js";
 export { encodeSafetensors, decodeSafetensors, type Checkpoint } from "./safetensors.js";

@@ -85,6 +85,54 @@ describe("loadInto", () => {
     );
   });
 
+  it("renames loaded names by a record or a function, and leaves out what a function maps to null", () => {
+    // PyTorch's names for the same values: fc1.weight as is, the blocks under another prefix,
+    // and a batch-norm counter tapegrad does not keep.
+    const loaded = {
+      fc1: { weight: zeros([5, 4]), bias: zeros([5]) },
+      layers: [
+        { gamma: zeros([3], "float64") },
+        { gamma: tensor([1, 2, 3], { dtype: "float64" }) },
+      ],
+      step: 2,
+      bn: { num_batches_tracked: zeros([], "int32") },
+    };
+    const byFunction = loadInto(params(), loaded, {
+      rename: (name) =>
+        name.endsWith("num_batches_tracked")
+          ? null
+          : name.replace(/^layers\.(\d+)\.gamma$/, "blocks.$1.scale"),
+    });
+    expect(Array.from(byFunction.blocks[1]!.scale.data)).toEqual([1, 2, 3]);
+    expect(byFunction.step).toBe(2);
+    const byRecord = loadInto(
+      params(),
+      { ...loaded, bn: {} },
+      {
+        rename: { "layers.0.gamma": "blocks.0.scale", "layers.1.gamma": "blocks.1.scale" },
+      },
+    );
+    expect(byRecord.blocks[1]!.scale).toBe(loaded.layers[1]!.gamma);
+    // Without leaving it out, the counter is reported like any unexpected name.
+    expect(() =>
+      loadInto(params(), loaded, {
+        rename: { "layers.0.gamma": "blocks.0.scale", "layers.1.gamma": "blocks.1.scale" },
+      }),
+    ).toThrow(/unexpected "bn.num_batches_tracked": int32 \[\]/);
+  });
+
+  it("reports two names renamed to one path, and a rename that is neither a record nor a function", () => {
+    const error = thrown(() =>
+      loadInto({ a: zeros([1]) }, { x: zeros([1]), y: zeros([1]) }, { rename: () => "a" }),
+    );
+    expect(error.message).toBe(
+      'loadInto: the loaded tree does not match the template (1 mismatch):\n  "a" given twice: by "x" and by "y"',
+    );
+    expect(thrown(() => loadInto({ a: zeros([1]) }, {}, { rename: 3 as never })).message).toBe(
+      "loadInto: options.rename must be a record of names or a function, got number",
+    );
+  });
+
   it("says 1 mismatch for one", () => {
     const error = thrown(() => loadInto({ a: zeros([1]) }, {}));
     expect(error.message).toBe(
