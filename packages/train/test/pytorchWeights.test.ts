@@ -26,7 +26,9 @@ const expected = fixture("expected.safetensors") as Record<string, Tensor>;
 function maxDifference(a: Tensor, b: Tensor): number {
   expect(a.shape).toEqual(b.shape);
   const [x, y] = [a.data, b.data];
-  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+  let largest = 0;
+  for (let i = 0; i < x.length; i++) largest = Math.max(largest, Math.abs(x[i]! - y[i]!));
+  return largest;
 }
 
 describe("PyTorch-trained weights", () => {
