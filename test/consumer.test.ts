@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
+import { builtinModules } from "node:module";
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // The published packages as a user gets them: packed with pnpm (which turns workspace:*
@@ -38,7 +39,9 @@ beforeAll(() => {
   const files = readdirSync(tarballs).map((f) => join(tarballs, f));
   expect(files).toHaveLength(PUBLISHED.length);
   run("npm", ["install", "--no-audit", "--ignore-scripts", ...files], project);
-  copyFileSync(join(root, "test", "consumer", "train.js"), join(project, "train.js"));
+  for (const script of ["train.js", "browser.js"]) {
+    copyFileSync(join(root, "test", "consumer", script), join(project, script));
+  }
 }, 180_000);
 
 afterAll(() => {
@@ -53,4 +56,38 @@ describe("the packed packages, installed with npm outside the workspace", () => 
     // Three epochs of 256 images: the loss of the last batches is well below the first's.
     expect(losses.at(-1)!).toBeLessThan(losses[0]! / 2);
   });
+
+  it("bundle for the browser with Vite, pulling in no Node built-in", async () => {
+    // Vite as examples/browser installs it; it resolves the packages from the consumer project.
+    const vite = (await import(
+      pathToFileURL(
+        join(root, "examples", "browser", "node_modules", "vite", "dist", "node", "index.js"),
+      ).href
+    )) as { build(config: object): Promise<unknown> };
+    const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+    const found: string[] = [];
+    await vite.build({
+      root: project,
+      logLevel: "silent",
+      configFile: false,
+      // Before Vite's own resolver, which would turn a built-in into an empty browser stub.
+      plugins: [
+        {
+          name: "record-node-builtins",
+          enforce: "pre",
+          resolveId(source: string, importer: string | undefined) {
+            if (!builtins.has(source) && !builtins.has(source.split("/")[0]!)) return null;
+            found.push(`${source} from ${importer ?? "?"}`);
+            return { id: source, external: true };
+          },
+        },
+      ],
+      build: {
+        outDir: join(project, "dist"),
+        lib: { entry: join(project, "browser.js"), formats: ["es"], fileName: "browser" },
+      },
+    });
+    expect(found).toEqual([]);
+    expect(readdirSync(join(project, "dist")).some((f) => f.endsWith(".js"))).toBe(true);
+  }, 120_000);
 });
