@@ -14,13 +14,20 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const PUBLISHED = ["autodiff", "nn", "data"] as const;
 let project: string;
 
-const run = (command: string, args: string[], cwd: string) =>
-  execFileSync(command, args, {
-    cwd,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, npm_config_loglevel: "error", npm_config_fund: "false" },
-  });
+/** The command's stdout; a failure's error carries what it printed (tsc's errors, say). */
+function run(command: string, args: string[], cwd: string): string {
+  try {
+    return execFileSync(command, args, {
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, npm_config_loglevel: "error", npm_config_fund: "false" },
+    });
+  } catch (error) {
+    const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(" ")} failed:\n${stdout}${stderr}`);
+  }
+}
 
 beforeAll(() => {
   project = mkdtempSync(join(tmpdir(), "tapegrad-consumer-"));
@@ -39,7 +46,7 @@ beforeAll(() => {
   const files = readdirSync(tarballs).map((f) => join(tarballs, f));
   expect(files).toHaveLength(PUBLISHED.length);
   run("npm", ["install", "--no-audit", "--ignore-scripts", ...files], project);
-  for (const script of ["train.js", "browser.js"]) {
+  for (const script of ["train.js", "browser.js", "consumer.ts"]) {
     copyFileSync(join(root, "test", "consumer", script), join(project, script));
   }
 }, 180_000);
@@ -90,4 +97,34 @@ describe("the packed packages, installed with npm outside the workspace", () => 
     expect(found).toEqual([]);
     expect(readdirSync(join(project, "dist")).some((f) => f.endsWith(".js"))).toBe(true);
   }, 120_000);
+
+  it.each([
+    ["nodenext", "nodenext"],
+    ["bundler", "esnext"],
+  ])(
+    "type-check under strict TypeScript, moduleResolution %s, skipLibCheck false, no fast-check",
+    (moduleResolution, module) => {
+      expect(() => run("npm", ["ls", "fast-check"], project)).toThrow();
+      const config = `tsconfig.${moduleResolution}.json`;
+      writeFileSync(
+        join(project, config),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            target: "es2022",
+            module,
+            moduleResolution,
+            types: ["node"],
+            typeRoots: [join(root, "node_modules", "@types")],
+          },
+          files: ["consumer.ts"],
+        }),
+      );
+      const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+      run(process.execPath, [tsc, "-p", config], project);
+    },
+    60_000,
+  );
 });

@@ -94,6 +94,7 @@ export type {
   AnyOpDefinition,
 } from "./registry.js";
 export type { SampleKit, ShapeOptions, ValueOptions } from "./sampling.js";
+export type { SampleArbitrary, FastCheckModule } from "./sampleTypes.js";
 export { treeMap, treeLeaves, treeFlatten, treeUnflatten, isContainer, type Tree } from "./tree.js";
 export {
   registerBackend,

@@ -1,4 +1,4 @@
-import type { Arbitrary } from "fast-check";
+import type { SampleArbitrary } from "./sampleTypes.js";
 import { anomalyMode, captureSite, checkForward, keepingCallSites } from "./anomaly.js";
 import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, show } from "./errors.js";
@@ -145,7 +145,7 @@ export interface OpDefinition<
    */
   batch?(ctx: BatchContext<N, A>): BatchResult<NoInfer<O>>;
   /** Valid, well-conditioned float64 arguments for the gradient-check suite. */
-  samples?(kit: SampleKit): Arbitrary<OpSample<A>>;
+  samples?(kit: SampleKit): SampleArbitrary<OpSample<A>>;
   /**
    * Gradient-check tolerances for this op, where finite differences need looser ones: `atol`
    * and `rtol` replace checkGrads' defaults (1e-5 and 1e-3).

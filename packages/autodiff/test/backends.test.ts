@@ -35,7 +35,7 @@ import {
   WasmRuntime,
 } from "../src/backends/wasm/runtime/wasmRuntime.js";
 import type { Conv2dParams } from "../src/kernels/conv.js";
-import { makeSampleKit } from "../src/sampling.js";
+import { makeSampleKit } from "../src/testing/sampleKit.js";
 import { checkOpGradients, differentiableOps } from "../src/testing/index.js";
 import { compileAll, generatedPath, renderModule } from "../scripts/build-wasm.js";
 

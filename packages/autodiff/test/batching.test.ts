@@ -15,7 +15,7 @@ import {
   type RegisteredOp,
   type Tensor,
 } from "../src/index.js";
-import { makeSampleKit } from "../src/sampling.js";
+import { makeSampleKit } from "../src/testing/sampleKit.js";
 
 // Every op under vmap: for its own samples, batch sizes 0–4 and random axes per input (the first,
 // the last, or null: not mapped), vmap(op) of the stacked slices equals op on each slice, stacked.

@@ -23,7 +23,7 @@ import {
   type RegisteredOp,
   type TensorLike,
 } from "../src/index.js";
-import { makeSampleKit } from "../src/sampling.js";
+import { makeSampleKit } from "../src/testing/sampleKit.js";
 
 // float64 stays float64. A plain number takes the dtype of the float tensors it meets
 // (scalar.ts), so for float64 inputs no forward and no vjp may round anything to float32: every

@@ -12,7 +12,7 @@ import {
   type DType,
 } from "../src/index.js";
 import * as ops from "../src/ops/index.js";
-import { makeSampleKit } from "../src/sampling.js";
+import { makeSampleKit } from "../src/testing/sampleKit.js";
 import {
   KNOWN_ATTRS,
   attempt,

@@ -1,4 +1,4 @@
-import type { Arbitrary } from "fast-check";
+import type { SampleArbitrary } from "../sampleTypes.js";
 import { kernels } from "../backends/backend.js";
 import { promoteTypes } from "../dtype.js";
 import type { BinaryKind } from "../kernels/elementwise.js";
@@ -16,7 +16,7 @@ import { produce } from "./util.js";
 // is mul(dy, −1), the negation neg computes, and pow, whose gradient needs log, is in pow.ts.
 
 type BinaryContext = VjpContext<readonly ["a", "b"], Record<string, never>, undefined>;
-type PairSamples = (kit: SampleKit) => Arbitrary<OpSample<Record<string, never>>>;
+type PairSamples = (kit: SampleKit) => SampleArbitrary<OpSample<Record<string, never>>>;
 
 /** @internal Pairs of tensors whose shapes broadcast together, valued by aValues and bValues. */
 export function pairSamples(aValues: ValueOptions = {}, bValues: ValueOptions = {}): PairSamples {

@@ -4,6 +4,7 @@ import { shapeError, showShape } from "../errors.js";
 import type { BinaryKind } from "../kernels/elementwise.js";
 import { defineOp, type BatchContext, type BatchResult, type SingleOutput } from "../registry.js";
 import type { SampleKit, ValueOptions } from "../sampling.js";
+import type { SampleArbitrary } from "../sampleTypes.js";
 import { assertValidShape, broadcastShapes, normalizeAxes, shapesEqual } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { batchFirst } from "./transpose.js";
@@ -149,7 +150,10 @@ export function binaryForward(kind: BinaryKind, a: Tensor, b: Tensor, dtype?: DT
 }
 
 /** Random tensors with a random subset of axes (or all) and keepdims, for reduction ops. */
-export function reduceSamples(kit: SampleKit, values: ValueOptions = {}) {
+export function reduceSamples(
+  kit: SampleKit,
+  values: ValueOptions = {},
+): SampleArbitrary<{ inputs: Tensor[]; attrs: ReduceAttrs }> {
   return kit
     .shape({ minRank: 1 })
     .chain((shape) =>

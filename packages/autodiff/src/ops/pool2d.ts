@@ -1,6 +1,8 @@
 import { argumentError, shapeError, showShape } from "../errors.js";
 import type { PoolGeometry } from "../kernels/pool.js";
 import type { SampleKit } from "../sampling.js";
+import type { SampleArbitrary } from "../sampleTypes.js";
+import type { Tensor } from "../tensor.js";
 import { assertSizeWithinLimit, shapeSize } from "../shape.js";
 import { booleanAttr } from "./util.js";
 import { axisGeometry, resolvePair, type AxisGeometry, type Pair } from "./window.js";
@@ -119,7 +121,10 @@ function isValidLayout(
  * dilation when `dilated`, sometimes the default stride) with a float64 input, for the
  * registry-wide gradient check. `distinct` avoids tied maxima, where max pooling has a kink.
  */
-export function pool2dSamples(kit: SampleKit, options: { dilated: boolean; distinct: boolean }) {
+export function pool2dSamples(
+  kit: SampleKit,
+  options: { dilated: boolean; distinct: boolean },
+): SampleArbitrary<{ x: Tensor; attrs: Pool2dAttrs & { readonly dilation?: Pair } }> {
   const { fc } = kit;
   const axis = fc
     .record({

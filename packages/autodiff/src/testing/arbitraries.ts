@@ -1,5 +1,6 @@
 import * as fc from "fast-check";
-import { makeSampleKit, type SampleKit } from "../sampling.js";
+import type { SampleKit } from "../sampling.js";
+import { makeSampleKit } from "./sampleKit.js";
 
 /**
  * fast-check arbitraries for shapes and tensors: `arbitraries.shape()`,

@@ -1,7 +1,7 @@
 import * as fc from "fast-check";
 import { TapegradError, inputName, type ErrorCode } from "../errors.js";
 import { listOps, type AnyOpDefinition, type OpSample, type RegisteredOp } from "../registry.js";
-import { makeSampleKit } from "../sampling.js";
+import { makeSampleKit } from "./sampleKit.js";
 import type { Tensor } from "../tensor.js";
 import { checkGrads, type GradMode } from "./checkGrads.js";
 

@@ -20,3 +20,5 @@ export type { CheckProgress } from "./progress.js";
 export { arbitraries } from "./arbitraries.js";
 export { checkOpGradients, differentiableOps, type CheckOpOptions } from "./checkOps.js";
 export type { SampleKit, ShapeOptions, ValueOptions } from "../sampling.js";
+export type { SampleArbitrary, FastCheckModule } from "../sampleTypes.js";
+import "./fastCheckTypes.js";

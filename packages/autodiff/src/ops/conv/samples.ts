@@ -1,4 +1,4 @@
-import type { Arbitrary } from "fast-check";
+import type { SampleArbitrary } from "../../sampleTypes.js";
 import type { SampleKit } from "../../sampling.js";
 import { resolveConvPadding, type Padding } from "../window.js";
 import { INPUTS, convGeometry, type Conv2dAttrs } from "./geometry.js";
@@ -19,11 +19,11 @@ type PaddingChoice =
  * dilations up to 2, groups 1, 2 or 4 (depthwise), 3-D inputs, and every padding form: a number,
  * a pair, 'valid', 'same', and negative bottom/right padding as convTranspose2d makes.
  */
-export function convCases(kit: SampleKit): Arbitrary<ConvCase> {
+export function convCases(kit: SampleKit): SampleArbitrary<ConvCase> {
   const { fc } = kit;
   const pair = (min: number, max: number) =>
     fc.tuple(fc.integer({ min, max }), fc.integer({ min, max }));
-  const padding: Arbitrary<PaddingChoice> = fc.oneof(
+  const padding: SampleArbitrary<PaddingChoice> = fc.oneof(
     fc.integer({ min: 0, max: 2 }),
     pair(0, 2),
     fc.constant("valid" as const),
