@@ -5,7 +5,7 @@
 //
 // Needs /usr/bin/chromium (apt-get install chromium); .ci/run installs it when missing.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, extname, join, normalize, sep } from "node:path";
@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CROSS_ORIGIN_ISOLATION } from "./vite.config.js";
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -52,7 +53,9 @@ function serve(root: string): Promise<Server> {
       return;
     }
     const type = TYPES[extname(file)] ?? "application/octet-stream";
-    response.writeHead(200, { "content-type": type }).end(readFileSync(file));
+    response
+      .writeHead(200, { "content-type": type, ...CROSS_ORIGIN_ISOLATION })
+      .end(readFileSync(file));
   });
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
@@ -63,6 +66,9 @@ interface Progress {
   losses: number[];
   evaluations: { step: number; accuracy: number }[];
   backend: string;
+  isolated: boolean;
+  threads: number;
+  imagesPerSecond: number[];
   dataset: string;
   error?: string;
 }
@@ -140,6 +146,16 @@ describe("the browser example", () => {
     const guesses = await page.locator(".prediction .guess").allTextContents();
     expect(guesses).toHaveLength(16);
     expect(guesses.every((g) => g !== "…")).toBe(true);
+    // Served with COOP/COEP, the page is cross-origin isolated and the wasm thread pool runs.
+    const cores = await page.evaluate(
+      () =>
+        (Reflect.get(globalThis, "navigator") as { hardwareConcurrency: number })
+          .hardwareConcurrency,
+    );
+    expect(progress.isolated).toBe(true);
+    expect(progress.backend).toBe("wasm");
+    if (cores > 1) expect(progress.threads).toBeGreaterThan(1);
+    expect(await page.textContent("#threads")).toBe(String(progress.threads));
     console.log(
       `browser: ${progress.dataset}, backend ${progress.backend}; loss ${first.toFixed(3)} → ` +
         `${last.toFixed(3)}; test accuracy ` +
@@ -147,4 +163,34 @@ describe("the browser example", () => {
     );
     await page.close();
   });
+
+  it("reports training speed with the thread pool and with one thread, in the same run", async () => {
+    // Speed is reported, not asserted: wall-clock figures on a shared machine only inform.
+    const { port } = server!.address() as AddressInfo;
+    const speeds: Record<string, number> = {};
+    for (const threads of ["", "1"]) {
+      const page = await browser!.newPage();
+      const query = threads === "" ? "" : `&threads=${threads}`;
+      await page.goto(`http://127.0.0.1:${port}/?steps=${STEPS}&evalEvery=${STEPS}${query}`);
+      await page.waitForFunction(
+        () => (Reflect.get(globalThis, "__tapegrad") as Progress | undefined)?.status === "done",
+        undefined,
+        { timeout: 75_000, polling: 250 },
+      );
+      const progress = await page.evaluate(() => Reflect.get(globalThis, "__tapegrad") as Progress);
+      const sorted = [...progress.imagesPerSecond].sort((a, b) => a - b);
+      expect(sorted.length).toBeGreaterThan(0);
+      speeds[`${progress.threads} thread${progress.threads === 1 ? "" : "s"}`] =
+        sorted[sorted.length >> 1]!;
+      if (threads === "1") expect(progress.threads).toBe(1);
+      await page.close();
+    }
+    mkdirSync(artifacts, { recursive: true });
+    writeFileSync(join(artifacts, "threads.json"), JSON.stringify(speeds, null, 2));
+    console.log(
+      `browser training speed (median images/s): ${Object.entries(speeds)
+        .map(([k, v]) => `${k} ${Math.round(v)}`)
+        .join(", ")}`,
+    );
+  }, 180_000);
 });

@@ -2,7 +2,14 @@
 // frames (setTimeout to yield to the event loop, requestAnimationFrame to draw), so the page stays
 // responsive while it learns. Progress is mirrored on <body data-*> attributes and on
 // window.__tapegrad for the end-to-end test.
-import { getBackend, setBackend, slice, type Tensor } from "@tapegrad/autodiff";
+import {
+  getBackend,
+  setBackend,
+  setWasmThreads,
+  slice,
+  wasmThreads,
+  type Tensor,
+} from "@tapegrad/autodiff";
 import { mnistFromIdx, normalize, readIdx } from "@tapegrad/data";
 import {
   byId,
@@ -27,6 +34,12 @@ interface Progress {
   status: "loading" | "training" | "evaluating" | "paused" | "done" | "error";
   dataset: string;
   backend: string;
+  /** Whether the page is cross-origin isolated (it must be, for shared memory and threads). */
+  isolated: boolean;
+  /** Threads the wasm kernels use (1 without cross-origin isolation). */
+  threads: number;
+  /** Training speed, measured about once a second. */
+  imagesPerSecond: number[];
   step: number;
   maxSteps: number;
   epoch: number;
@@ -57,6 +70,9 @@ const progress: Progress = {
   status: "loading",
   dataset: "",
   backend: "",
+  isolated: Reflect.get(globalThis, "crossOriginIsolated") === true,
+  threads: 1,
+  imagesPerSecond: [],
   step: 0,
   maxSteps: MAX_STEPS,
   epoch: 0,
@@ -215,6 +231,7 @@ function buildPredictionCells(images: Tensor, labels: Tensor, classes: readonly 
 async function main(): Promise<void> {
   const backend = params.get("backend");
   if (backend) setBackend(backend);
+  if (params.has("threads")) setWasmThreads(intParam("threads", 1));
   const manifest = (await (await fetch("data/manifest.json")).json()) as Manifest;
   const [train, test] = await Promise.all([loadSplit(manifest.train), loadSplit(manifest.test)]);
   progress.dataset =
@@ -303,6 +320,11 @@ async function main(): Promise<void> {
       const perSecond =
         ((progress.step - stepsAtLastSpeed) * 32) / ((now - timeAtLastSpeed) / 1000);
       $("speed").textContent = `${Math.round(perSecond)} images/s`;
+      progress.imagesPerSecond.push(perSecond);
+      // The pool starts its workers on the first kernel calls: read the count once training runs.
+      progress.threads = progress.backend === "wasm" ? wasmThreads() : 1;
+      $("threads").textContent =
+        `${progress.threads}${progress.isolated ? "" : " (not cross-origin isolated)"}`;
       stepsAtLastSpeed = progress.step;
       timeAtLastSpeed = now;
     }
