@@ -51,7 +51,10 @@ export default defineConfig({
       },
       {
         text: "Reference",
-        items: [{ text: "API reference", link: "/api/index.html", target: "_self" }],
+        items: [
+          { text: "API reference", link: "/api/index.html", target: "_self" },
+          { text: "Catalogue of ops and exports", link: "/catalogue" },
+        ],
       },
     ],
     search: { provider: "local" },
