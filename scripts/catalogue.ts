@@ -1,7 +1,7 @@
 // Writes docs/catalogue.md: every registered op (with what verifies it) and every export of
-// @tapegrad/autodiff and @tapegrad/nn, with its signature and the first line of its doc comment,
-// read from the sources by the TypeScript compiler. test/catalogue.test.ts checks the page is
-// current. Run: npx tsx scripts/catalogue.ts
+// @tapegrad/autodiff, @tapegrad/nn and @tapegrad/data, with its signature and the first paragraph
+// of its doc comment, read from the sources by the TypeScript compiler. test/catalogue.test.ts
+// checks the page is current. Run: npx tsx scripts/catalogue.ts
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
@@ -67,6 +67,7 @@ export async function renderCatalogue(): Promise<string> {
   const files = {
     autodiff: `${root}packages/autodiff/src/index.ts`,
     nn: `${root}packages/nn/src/index.ts`,
+    data: `${root}packages/data/src/index.ts`,
   };
   const config = ts.getParsedCommandLineOfConfigFile(
     `${root}tsconfig.json`,
@@ -110,6 +111,10 @@ export async function renderCatalogue(): Promise<string> {
     "Layers are the functions that return a `Layer`.",
     "",
     ...exportTable(exportsOf(program, files.nn)),
+    "",
+    "## `@tapegrad/data`",
+    "",
+    ...exportTable(exportsOf(program, files.data)),
     "",
   ];
   const options = (await resolveConfig(CATALOGUE_PATH)) ?? {};
