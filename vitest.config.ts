@@ -13,6 +13,7 @@ export default defineConfig({
       },
       { find: /^@tapegrad\/autodiff$/, replacement: src("./packages/autodiff/src/index.ts") },
       { find: /^@tapegrad\/nn\/node$/, replacement: src("./packages/nn/src/node/index.ts") },
+      { find: /^@tapegrad\/nn\/onnx$/, replacement: src("./packages/nn/src/onnx/index.ts") },
       { find: /^@tapegrad\/nn$/, replacement: src("./packages/nn/src/index.ts") },
       { find: /^@tapegrad\/data\/node$/, replacement: src("./packages/data/src/node/index.ts") },
       { find: /^@tapegrad\/data$/, replacement: src("./packages/data/src/index.ts") },

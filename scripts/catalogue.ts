@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
 import ts from "typescript";
 import { batchFallbackOps, listOps } from "../packages/autodiff/src/index.js";
+import { CONVERTERS } from "../packages/nn/src/onnx/converters.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 export const CATALOGUE_PATH = `${root}docs/catalogue.md`;
@@ -67,6 +68,7 @@ export async function renderCatalogue(): Promise<string> {
   const files = {
     autodiff: `${root}packages/autodiff/src/index.ts`,
     nn: `${root}packages/nn/src/index.ts`,
+    onnx: `${root}packages/nn/src/onnx/index.ts`,
     data: `${root}packages/data/src/index.ts`,
   };
   const config = ts.getParsedCommandLineOfConfigFile(
@@ -93,13 +95,15 @@ export async function renderCatalogue(): Promise<string> {
     "",
     "What the registry suites check for each op: its vjp against finite differences at first and",
     "second order and in forward mode (where it has a vjp and samples), its batching rule against",
-    "the op slice by slice (where it has samples), and the wasm kernels against the js ones.",
+    "the op slice by slice (where it has samples), the wasm kernels against the js ones, and its",
+    "ONNX form against ONNX Runtime (where it has one; other ops export when they are written with",
+    "ops that have one).",
     "",
-    "| op | inputs | outputs | vjp | batching rule | samples (verified by the suites) |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| op | inputs | outputs | vjp | batching rule | samples (verified by the suites) | ONNX |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...ops.map(
       (op) =>
-        `| \`${op.name}\` | ${op.inputs.join(", ")}${op.variadic ? " …" : ""} | ${(op.outputs ?? ["y"]).join(", ")} | ${mark(op.vjp !== undefined)} | ${fallback.has(op.name) ? "loop" : mark(op.batch !== undefined)} | ${mark(op.samples !== undefined)} |`,
+        `| \`${op.name}\` | ${op.inputs.join(", ")}${op.variadic ? " …" : ""} | ${(op.outputs ?? ["y"]).join(", ")} | ${mark(op.vjp !== undefined)} | ${fallback.has(op.name) ? "loop" : mark(op.batch !== undefined)} | ${mark(op.samples !== undefined)} | ${mark(op.name in CONVERTERS)} |`,
     ),
     "",
     "## `@tapegrad/autodiff`",
@@ -111,6 +115,10 @@ export async function renderCatalogue(): Promise<string> {
     "Layers are the functions that return a `Layer`.",
     "",
     ...exportTable(exportsOf(program, files.nn)),
+    "",
+    "## `@tapegrad/nn/onnx`",
+    "",
+    ...exportTable(exportsOf(program, files.onnx)),
     "",
     "## `@tapegrad/data`",
     "",

@@ -56,12 +56,20 @@ afterAll(() => {
 });
 
 describe("the packed packages, installed with npm outside the workspace", () => {
-  it("train a small CNN on real Fashion-MNIST from a plain Node ESM script", () => {
-    const { losses } = JSON.parse(run("node", ["train.js"], project)) as { losses: number[] };
+  it("train a small CNN on real Fashion-MNIST from a plain Node ESM script, export it to ONNX", () => {
+    const { losses, onnxBytes, onnxHead } = JSON.parse(run("node", ["train.js"], project)) as {
+      losses: number[];
+      onnxBytes: number;
+      onnxHead: number[];
+    };
     expect(losses.length).toBe(12);
     expect(losses.every(Number.isFinite)).toBe(true);
     // Three epochs of 256 images: the loss of the last batches is well below the first's.
     expect(losses.at(-1)!).toBeLessThan(losses[0]! / 2);
+    // The ONNX model: its weights (15,770 float32 values) and a ModelProto's first field, the
+    // IR version (field 1, varint: bytes 0x08 then 8).
+    expect(onnxBytes).toBeGreaterThan(15_770 * 4);
+    expect(onnxHead).toEqual([0x08, 8]);
   });
 
   it("bundle for the browser with Vite, pulling in no Node built-in", async () => {

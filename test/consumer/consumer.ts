@@ -3,6 +3,7 @@
 import { grad, prng, sum, tanh, type Tensor } from "@tapegrad/autodiff";
 import { linear, sequential, type Layer } from "@tapegrad/nn";
 import { loadCheckpointSync } from "@tapegrad/nn/node";
+import { exportOnnx } from "@tapegrad/nn/onnx";
 import { tensorDataset } from "@tapegrad/data";
 import { fashionMnist } from "@tapegrad/data/node";
 
@@ -11,4 +12,5 @@ const { params } = model.init(prng(0));
 const x: Tensor = prng(1).normal([3, 4]);
 const g: unknown = grad((p: unknown) => sum(tanh(model.apply(p, x))))(params);
 const size: number = tensorDataset(x).length;
-export const uses = [g, size, loadCheckpointSync, fashionMnist];
+const onnx: Uint8Array = exportOnnx(model, params, {}, { inputShape: [1, 4] });
+export const uses = [g, size, onnx, loadCheckpointSync, fashionMnist];

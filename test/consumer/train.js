@@ -1,9 +1,11 @@
 // A user's script outside the repository: plain Node ESM JavaScript against the installed
-// tarballs. Trains a small CNN for a few steps on real Fashion-MNIST and prints one JSON line.
+// tarballs. Trains a small CNN for a few steps on real Fashion-MNIST, exports it as ONNX and
+// prints one JSON line.
 import { prng, slice, valueAndGrad } from "@tapegrad/autodiff";
 import { conv2d, crossEntropy, flatten, linear, maxPool2d, optim, sequential } from "@tapegrad/nn";
 import { dataLoader, normalize, tensorDataset } from "@tapegrad/data";
 import { fashionMnist } from "@tapegrad/data/node";
+import { exportOnnx } from "@tapegrad/nn/onnx";
 
 const { images, labels } = await fashionMnist({ split: "train" });
 const x = normalize([0.286], [0.353])(slice(images, [0], [256]));
@@ -29,4 +31,7 @@ for (let epoch = 0; epoch < 3; epoch++) {
     losses.push(loss.item());
   }
 }
-console.log(JSON.stringify({ losses }));
+const onnx = exportOnnx(model, params, {}, { inputShape: [1, 1, 28, 28] });
+console.log(
+  JSON.stringify({ losses, onnxBytes: onnx.length, onnxHead: Array.from(onnx.slice(0, 2)) }),
+);

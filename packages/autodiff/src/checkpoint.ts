@@ -53,8 +53,9 @@ export function checkpoint<Args extends unknown[], R>(
         if (policy === null) return { out: f(...(xs as Args)), saved: undefined };
         const kept: Kept[] = [];
         const keep =
-          (previous: ForwardHook | null) => (op: AnyOpDefinition, compute: () => Applied) => {
-            const applied = previous === null ? compute() : previous(op, compute);
+          (previous: ForwardHook | null): ForwardHook =>
+          (op, compute, call) => {
+            const applied = previous === null ? compute() : previous(op, compute, call);
             if (policy(op.name)) kept.push({ op: op.name, applied });
             return applied;
           };
@@ -80,13 +81,15 @@ export function checkpoint<Args extends unknown[], R>(
 /** Runs f (checkpoint's rerun) with the ops `policy` picks served from `kept`, in order. */
 function replaying<R>(kept: readonly Kept[], policy: (op: string) => boolean, f: () => R): R {
   let next = 0;
-  const serve = (previous: ForwardHook | null) => (op: AnyOpDefinition, compute: () => Applied) => {
-    if (!policy(op.name)) return previous === null ? compute() : previous(op, compute);
-    const found = kept[next++];
-    if (found?.op !== op.name)
-      throw rerunMismatch(`${op.name} where forward ran ${found?.op ?? "no more kept ops"}`);
-    return found.applied;
-  };
+  const serve =
+    (previous: ForwardHook | null): ForwardHook =>
+    (op, compute, call) => {
+      if (!policy(op.name)) return previous === null ? compute() : previous(op, compute, call);
+      const found = kept[next++];
+      if (found?.op !== op.name)
+        throw rerunMismatch(`${op.name} where forward ran ${found?.op ?? "no more kept ops"}`);
+      return found.applied;
+    };
   const result = withForwardHook(serve, f);
   if (next !== kept.length) {
     throw rerunMismatch(`${next} of the ${kept.length} ops the policy kept`);

@@ -78,6 +78,7 @@ export { customVjp, type CustomVjpRules } from "./customVjp.js";
 export { customJvp, type CustomJvpRules } from "./customJvp.js";
 export { checkpoint, type CheckpointOptions } from "./checkpoint.js";
 export { profileTape, type TapeProfile } from "./tapeProfile.js";
+export { recordOps, type RecordedOp, type Recording, type RecordOpsOptions } from "./recordOps.js";
 export { defineOp, listOps, getOp } from "./registry.js";
 export type {
   Op,

@@ -302,7 +302,7 @@ export function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): 
   }
   if (top === null) {
     const compute = () => forwardOf(op, inputs, attrs);
-    const applied = forwardHook === null ? compute() : forwardHook(op, compute);
+    const applied = forwardHook === null ? compute() : forwardHook(op, compute, { inputs, attrs });
     // Off, anomaly mode costs this test; on, outputs are checked, and each recorded op keeps
     // where user code applied it, for a report from its vjp.
     if (anomalyMode) checkForward(op, inputs, applied.ys);
@@ -320,11 +320,17 @@ export function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): 
   return { ys: traceOutputs(ys, top, node), saved };
 }
 
+/** @internal What an op was applied to, as a forward hook sees it. */
+export interface OpCall {
+  readonly inputs: readonly Tensor[];
+  readonly attrs: unknown;
+}
+
 /**
  * @internal Sees every op computed below all traces and may return a result kept from an earlier
  * run instead of computing it (checkpoint's policies): `compute` runs the op.
  */
-export type ForwardHook = (op: AnyOpDefinition, compute: () => Applied) => Applied;
+export type ForwardHook = (op: AnyOpDefinition, compute: () => Applied, call: OpCall) => Applied;
 
 let forwardHook: ForwardHook | null = null;
 

@@ -25,6 +25,7 @@ Options:
   --out DIR                        output directory (default runs/<timestamp>)
   --resume CHECKPOINT              continue from a checkpoint written by an earlier run
   --limit N                        use only the first N training images
+  --export-onnx                    also write the model as ONNX (model.onnx) after each epoch
   --help                           show this text`;
 
 // Node 20's V8 has relaxed SIMD, whose fused multiply-add the wasm GEMM uses, behind a flag (Node
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
         out: { type: "string" },
         resume: { type: "string" },
         limit: { type: "string" },
+        "export-onnx": { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -120,6 +122,7 @@ async function main(): Promise<void> {
     out: fromCaller(values.out ?? `runs/${stamp}`),
     resume: values.resume === undefined ? undefined : fromCaller(values.resume),
     limit: values.limit === undefined ? undefined : integer("limit", values.limit, 0),
+    exportOnnx: values["export-onnx"] === true,
     progress: createProgress(epochs),
   };
   console.log(

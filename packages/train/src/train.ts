@@ -27,7 +27,8 @@ import {
   optim,
   type Layer,
 } from "@tapegrad/nn";
-import { loadCheckpoint, saveCheckpoint } from "@tapegrad/nn/node";
+import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from "@tapegrad/nn/node";
+import { exportOnnx } from "@tapegrad/nn/onnx";
 import { curvesSvg, type EpochMetrics } from "./curves.js";
 import { makeModel, type ModelName } from "./models.js";
 import type { Progress } from "./progress.js";
@@ -48,6 +49,8 @@ export interface TrainOptions {
   readonly resume?: string;
   /** Use only the first N training images. */
   readonly limit?: number;
+  /** After each epoch's checkpoint, write the model in eval form as ONNX to `<out>/model.onnx`. */
+  readonly exportOnnx?: boolean;
   /** Use only the first N test images (for quick tries and tests). */
   readonly testLimit?: number;
   readonly progress?: Progress;
@@ -94,7 +97,8 @@ function makeOptimizer(name: OptimizerName, peak: number, totalSteps: number): o
   }
 }
 
-async function loadSplit(split: "train" | "test", dir: string | undefined, limit?: number) {
+/** One split of Fashion-MNIST as normalised [N, 1, 28, 28] images and labels, the first `limit`. */
+export async function loadSplit(split: "train" | "test", dir: string | undefined, limit?: number) {
   const { images, labels } = await fashionMnist({ split, dir });
   const n = limit === undefined ? labels.size : Math.min(limit, labels.size);
   const x = normalize([MEAN], [STD])(slice(images, [0], [n]));
@@ -192,6 +196,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       { training: current, epoch, seed: options.seed },
       { model: options.model, optimizer: options.optimizer, lr: String(options.lr) },
     );
+    if (options.exportOnnx) {
+      const onnx = exportOnnx(model, current.params, current.state, { inputShape: [1, 1, 28, 28] });
+      await writeFileAtomic(join(options.out, "model.onnx"), onnx);
+    }
     options.onEpochEnd?.(metrics);
     if (options.signal?.aborted) break;
   }

@@ -1,5 +1,7 @@
 import type { BinaryKind } from "../kernels/elementwise.js";
-import { defineOp } from "../registry.js";
+import { defineOp, type OpSample } from "../registry.js";
+import type { SampleArbitrary } from "../sampleTypes.js";
+import type { SampleKit } from "../sampling.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { elementwiseBatch } from "./batching.js";
 import { binaryForward } from "./broadcast.js";
@@ -8,6 +10,20 @@ type Comparison = Extract<
   BinaryKind,
   "equal" | "notEqual" | "less" | "lessEqual" | "greater" | "greaterEqual"
 >;
+
+/** Broadcasting pairs of tensors, and a tensor compared with itself: every element a tie. */
+function comparisonSamples(kit: SampleKit): SampleArbitrary<OpSample<Record<string, never>>> {
+  const { fc } = kit;
+  const pairs = kit
+    .broadcastPair()
+    .chain(([sa, sb]) => fc.tuple(kit.tensor(sa), kit.tensor(sb)))
+    .map(([a, b]) => ({ inputs: [a, b], attrs: {} }));
+  const ties = kit
+    .shape()
+    .chain((shape) => kit.tensor(shape))
+    .map((x) => ({ inputs: [x, x], attrs: {} }));
+  return fc.oneof(pairs, ties);
+}
 
 /**
  * Registers a broadcasting comparison and returns its public function. The result is int32 0/1,
@@ -19,6 +35,7 @@ function defineComparison(name: Comparison) {
     inputs: ["a", "b"],
     forward: ([a, b]) => binaryForward(name, a, b, "int32"),
     batch: elementwiseBatch((a: Tensor, b: Tensor): Tensor => op(a, b)),
+    samples: comparisonSamples,
   });
   return (a: TensorLike, b: TensorLike): Tensor => op(a, b);
 }

@@ -6,9 +6,12 @@ import {
   defineOp,
   type BatchContext,
   type BatchResult,
+  type OpSample,
   type SingleOutput,
   type VjpContext,
 } from "../registry.js";
+import type { SampleArbitrary } from "../sampleTypes.js";
+import type { SampleKit } from "../sampling.js";
 import { normalizeAxis, shapeSize } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor.js";
 import { batchFirst } from "./transpose.js";
@@ -200,12 +203,28 @@ function argBatch(kind: ArgKind, apply: (x: Tensor, attrs: ArgReduceAttrs) => Te
 
 type ArgBatchContext = BatchContext<readonly ["x"], ArgReduceAttrs>;
 
+/** Distinct values (a tie's index depends on the search order), any axis or none, keepdims. */
+function argSamples(kit: SampleKit): SampleArbitrary<OpSample<ArgReduceAttrs>> {
+  const { fc } = kit;
+  return kit
+    .shape({ minRank: 1 })
+    .chain((shape) =>
+      fc.tuple(
+        kit.tensor(shape, { distinct: true }),
+        fc.option(fc.integer({ min: -shape.length, max: shape.length - 1 }), { nil: undefined }),
+        fc.boolean(),
+      ),
+    )
+    .map(([x, axis, keepdims]) => ({ inputs: [x], attrs: { axis, keepdims } }));
+}
+
 // Indices carry no gradient, so argmax and argmin have no vjp.
 const argmaxOp = defineOp({
   name: "argmax",
   inputs: ["x"],
   forward: ([x], attrs: ArgReduceAttrs) => argForward("argmax", x, attrs),
   batch: argBatch("argmax", (x, attrs): Tensor => argmaxOp(x, attrs)),
+  samples: argSamples,
 });
 
 const argminOp = defineOp({
@@ -213,6 +232,7 @@ const argminOp = defineOp({
   inputs: ["x"],
   forward: ([x], attrs: ArgReduceAttrs) => argForward("argmin", x, attrs),
   batch: argBatch("argmin", (x, attrs): Tensor => argminOp(x, attrs)),
+  samples: argSamples,
 });
 
 /**

@@ -30,16 +30,27 @@ export const writeSeam = {
 };
 
 /**
- * Saves a tree of tensors and numbers (with string metadata) as a safetensors file, atomically:
- * the bytes go to a uniquely named temp file beside `path`, which is fsynced and renamed over
- * `path`, so `path` holds either the old file or the whole new one, never a partial write.
+ * Saves a tree of tensors and numbers (with string metadata) as a safetensors file, atomically
+ * (see `writeFileAtomic`): `path` holds either the old file or the whole new one.
  */
 export async function saveCheckpoint(
   path: string,
   tree: unknown,
   metadata?: Record<string, string>,
 ): Promise<void> {
-  const bytes = encodeSafetensors(tree, metadata);
+  await writeAtomically("saveCheckpoint", path, encodeSafetensors(tree, metadata));
+}
+
+/**
+ * Writes `bytes` to `path` atomically: they go to a uniquely named temp file beside `path`,
+ * which is fsynced and renamed over `path`, so `path` holds either the old file or the whole
+ * new one, never a partial write (an exported ONNX model, say, beside the checkpoints).
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await writeAtomically("writeFileAtomic", path, bytes);
+}
+
+async function writeAtomically(where: string, path: string, bytes: Uint8Array): Promise<void> {
   const temp = tempPath(path);
   let handle: FileHandle | undefined;
   try {
@@ -52,7 +63,7 @@ export async function saveCheckpoint(
   } catch (error) {
     await handle?.close().catch(() => undefined);
     await unlink(temp).catch(() => undefined);
-    throw saveError(error, path);
+    throw saveError(where, error, path);
   }
   // Make the rename itself durable. Best effort: some platforms cannot open or sync directories.
   try {
@@ -82,7 +93,7 @@ export function saveCheckpointSync(
   } catch (error) {
     if (fd !== undefined) ignoreErrors(() => closeSync(fd!));
     ignoreErrors(() => unlinkSync(temp));
-    throw saveError(error, path);
+    throw saveError("saveCheckpoint", error, path);
   }
   ignoreErrors(() => {
     const dir = openSync(dirname(path), "r");
@@ -174,15 +185,17 @@ function checkedSize(path: string, isFile: boolean, size: number): number {
   return size;
 }
 
-function saveError(error: unknown, path: string): TapegradError {
+function saveError(where: string, error: unknown, path: string): TapegradError {
   if (errorCode(error) === "ENOENT") {
     return new TapegradError(
       "NOT_FOUND",
-      `saveCheckpoint: the directory "${dirname(path)}" does not exist`,
-      { cause: error },
+      `${where}: the directory "${dirname(path)}" does not exist`,
+      {
+        cause: error,
+      },
     );
   }
-  return ioError("saveCheckpoint", error, path);
+  return ioError(where, error, path);
 }
 
 function loadError(error: unknown, path: string): TapegradError {

@@ -1,0 +1,293 @@
+import { full, type DType, type RecordedOp, type Tensor } from "@tapegrad/autodiff";
+import { BOOL, ELEMENT_TYPE, type AttrValue, type OnnxGraph } from "./graph.js";
+
+/**
+ * Writes one recorded op as ONNX nodes. `inputs` are the values of the op's inputs; the result
+ * is one value per output of the op, each holding exactly what the op computed (same dtype).
+ */
+export type Converter = (g: OnnxGraph, inputs: readonly string[], op: RecordedOp) => string[];
+
+type Attrs = Record<string, unknown>;
+const attrsOf = (op: RecordedOp) => (op.attrs ?? {}) as Attrs;
+const outputOf = (op: RecordedOp): Tensor => op.outputs[0]!;
+
+/** `value` as `dtype`: ops that mix float32 and float64 (promoting) cast first, as ONNX needs. */
+function as(g: OnnxGraph, value: string, dtype: DType): string {
+  return g.dtypeOf(value) === dtype
+    ? value
+    : g.node("Cast", [value], { to: ELEMENT_TYPE[dtype] })[0]!;
+}
+
+/** An elementwise op of the same name in ONNX, inputs cast to the output's dtype. */
+function elementwise(
+  opType: string,
+  attrs?: (op: RecordedOp) => Record<string, AttrValue>,
+): Converter {
+  return (g, inputs, op) => {
+    const dtype = outputOf(op).dtype;
+    return g.node(
+      opType,
+      inputs.map((v) => as(g, v, dtype)),
+      attrs?.(op),
+    );
+  };
+}
+
+/** A comparison: ONNX gives booleans, tapegrad the 0/1 values in the output's dtype. */
+function comparison(opType: string, negate = false): Converter {
+  return (g, [a, b], op) => {
+    const dtype = promoted(op.inputs);
+    let result = g.node(opType, [as(g, a!, dtype), as(g, b!, dtype)])[0]!;
+    if (negate) result = g.node("Not", [result])[0]!;
+    return g.node("Cast", [result], { to: ELEMENT_TYPE[outputOf(op).dtype] });
+  };
+}
+
+/** The dtype compared inputs meet in: float64 if either is, else float32, else int32. */
+function promoted(inputs: readonly Tensor[]): DType {
+  const dtypes = inputs.map((t) => t.dtype);
+  if (dtypes.includes("float64")) return "float64";
+  return dtypes.includes("float32") ? "float32" : "int32";
+}
+
+/** The axes a reduction's `axis` attr names, resolved against rank (all when absent). */
+function reducedAxes(axis: unknown, rank: number): number[] {
+  if (axis === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axis === "number" ? [axis] : (axis as number[]);
+  return list.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
+}
+
+/** sum, max, min and logSumExp: ONNX's Reduce ops, then the output's exact shape. */
+function reduction(opType: string): Converter {
+  return (g, [x], op) => {
+    const axes = reducedAxes(attrsOf(op).axis, op.inputs[0]!.ndim);
+    if (axes.length === 0) return g.node("Identity", [x!]);
+    // Opset 17: ReduceSum takes its axes as an input, the others as an attribute.
+    const reduced =
+      opType === "ReduceSum"
+        ? g.node(opType, [x!, g.ints(axes)], { keepdims: 1 })[0]!
+        : g.node(opType, [x!], { axes, keepdims: 1 })[0]!;
+    return reshape(g, reduced, outputOf(op).shape);
+  };
+}
+
+/** argmax and argmin: ONNX's, flattened first when no axis is given, as int32. */
+function argReduction(opType: string): Converter {
+  return (g, [x], op) => {
+    const { axis } = attrsOf(op);
+    const source = axis === undefined ? g.node("Reshape", [x!, g.ints([-1])])[0]! : x!;
+    const found = g.node(opType, [source], {
+      axis: (axis as number | undefined) ?? 0,
+      keepdims: 1,
+    });
+    const shaped = reshape(g, found[0]!, outputOf(op).shape);
+    return g.node("Cast", shaped, { to: ELEMENT_TYPE.int32 });
+  };
+}
+
+/** Reshape to `shape`; a 0 in it means an empty axis, not ONNX's default "copy the input's". */
+function reshape(g: OnnxGraph, x: string, shape: readonly number[]): string[] {
+  return g.node("Reshape", [x, g.shape(shape)], shape.includes(0) ? { allowzero: 1 } : {});
+}
+
+/** A pair attr (a number meaning both axes) as [height, width]. */
+function pair(value: unknown, fallback: readonly [number, number]): [number, number] {
+  if (value === undefined) return [...fallback];
+  if (typeof value === "number") return [value, value];
+  const [h, w] = value as readonly number[];
+  return [h!, w!];
+}
+
+/**
+ * Runs `body` on x as NCHW: an op on [C, H, W] (which tapegrad accepts, ONNX does not) gets a
+ * batch axis of 1 before and loses it after.
+ */
+function asBatched(g: OnnxGraph, x: string, op: RecordedOp, body: (x: string) => string): string[] {
+  if (op.inputs[0]!.ndim === 4) return [body(x)];
+  const batched = g.node("Unsqueeze", [x, g.ints([0])])[0]!;
+  return g.node("Squeeze", [body(batched), g.ints([0])]);
+}
+
+/**
+ * conv2d and fusedConv2d: Conv with tapegrad's resolved geometry, then Relu if fused. ONNX's
+ * pads cannot be negative (tapegrad's crop): such padding becomes a Pad node before the Conv.
+ */
+const convolution: Converter = (g, [x, w, bias], op) => {
+  const attrs = attrsOf(op) as {
+    stride: [number, number];
+    padding: [[number, number], [number, number]];
+    dilation: [number, number];
+    groups: number;
+    activation?: string;
+  };
+  const weight = op.inputs[1]!;
+  const [[top, bottom], [left, right]] = attrs.padding;
+  const pads = [top, left, bottom, right];
+  const crops = pads.some((p) => p < 0);
+  return asBatched(g, x!, op, (input) => {
+    const padded = crops
+      ? g.node("Pad", [input, g.ints([0, 0, top, left, 0, 0, bottom, right])])[0]!
+      : input;
+    const conv = g.node("Conv", bias === undefined ? [padded, w!] : [padded, w!, bias], {
+      kernel_shape: weight.shape.slice(2),
+      strides: attrs.stride,
+      pads: crops ? [0, 0, 0, 0] : pads,
+      dilations: attrs.dilation,
+      group: attrs.groups,
+    })[0]!;
+    return attrs.activation === "relu" ? g.node("Relu", [conv])[0]! : conv;
+  });
+};
+
+/** The window attributes ONNX's pooling ops share, from tapegrad's pooling attrs. */
+function windowAttrs(attrs: Attrs): Record<string, AttrValue> {
+  const kernel = pair(attrs.kernelSize, [1, 1]);
+  const [ph, pw] = pair(attrs.padding, [0, 0]);
+  return {
+    kernel_shape: kernel,
+    strides: pair(attrs.stride, kernel),
+    pads: [ph, pw, ph, pw],
+    ceil_mode: attrs.ceilMode === true ? 1 : 0,
+  };
+}
+
+/**
+ * MaxPool or AveragePool. With ceilMode the spec's shape rule keeps a last window that starts in
+ * the padding, where tapegrad and PyTorch (and ONNX Runtime) drop it: a Slice to tapegrad's
+ * output size makes every runtime agree.
+ */
+function pooling(opType: string, extra: (attrs: Attrs) => Record<string, AttrValue>): Converter {
+  return (g, [x], op) =>
+    asBatched(g, x!, op, (input) => {
+      const attrs = attrsOf(op);
+      const pooled = g.node(opType, [input], { ...windowAttrs(attrs), ...extra(attrs) })[0]!;
+      if (attrs.ceilMode !== true) return pooled;
+      const [h, w] = outputOf(op).shape.slice(-2);
+      return g.node("Slice", [pooled, g.ints([0, 0]), g.ints([h!, w!]), g.ints([2, 3])])[0]!;
+    });
+}
+
+/** matmul with transA/transB: the last two axes of a transposed operand swapped first. */
+const matmul: Converter = (g, [a, b], op) => {
+  const { transA, transB } = attrsOf(op);
+  const swapLast = (value: string, rank: number) => {
+    const perm = Array.from({ length: rank }, (_, i) => i);
+    [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1]!, perm[rank - 2]!];
+    return g.node("Transpose", [value], { perm })[0]!;
+  };
+  const [ra, rb] = [op.inputs[0]!.ndim, op.inputs[1]!.ndim];
+  const left = transA === true && ra >= 2 ? swapLast(a!, ra) : a!;
+  const right = transB === true && rb >= 2 ? swapLast(b!, rb) : b!;
+  return g.node("MatMul", [left, right]);
+};
+
+/**
+ * slice: ONNX Slice over the axes it cuts (an axis kept whole is left out, so a batch axis
+ * stays free), starts from tapegrad's begin (negatives from the end), ends from the output.
+ */
+const slice: Converter = (g, [x], op) => {
+  const { begin } = attrsOf(op) as { begin: readonly number[] };
+  const shape = op.inputs[0]!.shape;
+  const sizes = outputOf(op).shape;
+  const starts = shape.map((d, i) => {
+    const b = begin[i] ?? 0;
+    return b < 0 ? b + d : b;
+  });
+  const axes = shape.flatMap((d, i) => (starts[i] === 0 && sizes[i] === d ? [] : [i]));
+  if (axes.length === 0) return g.node("Identity", [x!]);
+  return g.node("Slice", [
+    x!,
+    g.ints(axes.map((i) => starts[i]!)),
+    g.ints(axes.map((i) => starts[i]! + sizes[i]!)),
+    g.ints(axes),
+  ]);
+};
+
+/** pad: ONNX Pad in constant mode, all befores then all afters. */
+const pad: Converter = (g, [x], op) => {
+  const { paddings, value = 0 } = attrsOf(op) as {
+    paddings: readonly (readonly [number, number])[];
+    value?: number;
+  };
+  const rank = op.inputs[0]!.ndim;
+  const pairs = Array.from({ length: rank }, (_, i) => paddings[i] ?? [0, 0]);
+  const fill = g.valueOf(full([], value, op.inputs[0]!.dtype));
+  return g.node("Pad", [x!, g.ints([...pairs.map((p) => p[0]), ...pairs.map((p) => p[1])]), fill], {
+    mode: "constant",
+  });
+};
+
+/**
+ * Every op the exporter writes, by registered name. An op missing here still exports when its
+ * forward is written with ops that are here (a function op's inner ops are converted instead).
+ */
+export const CONVERTERS: Readonly<Record<string, Converter>> = {
+  abs: elementwise("Abs"),
+  neg: elementwise("Neg"),
+  exp: elementwise("Exp"),
+  log: elementwise("Log"),
+  sqrt: elementwise("Sqrt"),
+  sin: elementwise("Sin"),
+  cos: elementwise("Cos"),
+  tanh: elementwise("Tanh"),
+  sigmoid: elementwise("Sigmoid"),
+  relu: elementwise("Relu"),
+  reciprocal: elementwise("Reciprocal"),
+  sign: elementwise("Sign"),
+  softplus: elementwise("Softplus"),
+  leakyRelu: elementwise("LeakyRelu", (op) => ({ alpha: { float: attrsOf(op).alpha as number } })),
+  square: (g, [x]) => g.node("Mul", [x!, x!]),
+  add: elementwise("Add"),
+  sub: elementwise("Sub"),
+  mul: elementwise("Mul"),
+  div: elementwise("Div"),
+  pow: elementwise("Pow"),
+  maximum: elementwise("Max"),
+  minimum: elementwise("Min"),
+  equal: comparison("Equal"),
+  notEqual: comparison("Equal", true),
+  greater: comparison("Greater"),
+  greaterEqual: comparison("GreaterOrEqual"),
+  less: comparison("Less"),
+  lessEqual: comparison("LessOrEqual"),
+  where: (g, [condition, a, b], op) => {
+    const dtype = outputOf(op).dtype;
+    const test = g.node("Cast", [condition!], { to: BOOL })[0]!;
+    return g.node("Where", [test, as(g, a!, dtype), as(g, b!, dtype)]);
+  },
+  cast: (g, [x], op) => g.node("Cast", [x!], { to: ELEMENT_TYPE[outputOf(op).dtype] }),
+  reshape: (g, [x], op) => reshape(g, x!, outputOf(op).shape),
+  broadcastTo: (g, [x], op) => {
+    // Expand's shape broadcasts with x's: a 1 keeps x's size, so only the grown dims are fixed.
+    const out = outputOf(op).shape;
+    const x0 = op.inputs[0]!.shape;
+    const offset = out.length - x0.length;
+    const target = out.map((d, i) => (i >= offset && x0[i - offset] === d ? 1 : d));
+    return g.node("Expand", [x!, g.ints(target)]);
+  },
+  transpose: (g, [x], op) => {
+    const rank = op.inputs[0]!.ndim;
+    const perm = (attrsOf(op).perm as number[] | undefined) ?? [...Array(rank).keys()].reverse();
+    return g.node("Transpose", [x!], { perm: perm.map((p) => (p < 0 ? p + rank : p)) });
+  },
+  concat: (g, inputs, op) => g.node("Concat", inputs, { axis: (attrsOf(op).axis as number) ?? 0 }),
+  slice,
+  pad,
+  gather: (g, [x, indices], op) =>
+    g.node("Gather", [x!, indices!], { axis: (attrsOf(op).axis as number) ?? 0 }),
+  matmul,
+  sum: reduction("ReduceSum"),
+  max: reduction("ReduceMax"),
+  min: reduction("ReduceMin"),
+  logSumExp: reduction("ReduceLogSumExp"),
+  argmax: argReduction("ArgMax"),
+  argmin: argReduction("ArgMin"),
+  softmax: elementwise("Softmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
+  logSoftmax: elementwise("LogSoftmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
+  conv2d: convolution,
+  fusedConv2d: convolution,
+  maxPool2d: pooling("MaxPool", (attrs) => ({ dilations: pair(attrs.dilation, [1, 1]) })),
+  avgPool2d: pooling("AveragePool", (attrs) => ({
+    count_include_pad: attrs.countIncludePad === false ? 0 : 1,
+  })),
+};
