@@ -1,17 +1,16 @@
 // End to end, in a real browser: build the page with Vite, serve dist/ on 127.0.0.1, open it in
-// Debian's Chromium through playwright-core, and watch the CNN learn. It must take the loss down
-// and the test accuracy above chance (10%) within a bounded number of steps. A screenshot of the
-// finished page is saved to artifacts/screenshot.png.
+// Debian's Chromium (playwright-core, through @tapegrad/test-kit), and watch the CNN learn. It
+// must take the loss down and the test accuracy above chance (10%) within a bounded number of
+// steps. A screenshot of the finished page is saved to artifacts/screenshot.png.
 //
 // Needs /usr/bin/chromium (apt-get install chromium); .ci/run installs it when missing.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { dirname, extname, join, normalize, sep } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { chromium, type Browser } from "playwright-core";
+import { closeServer, launchChromium, origin, serveFiles, underRoot } from "@tapegrad/test-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CROSS_ORIGIN_ISOLATION } from "./vite.config.js";
 
@@ -19,46 +18,9 @@ const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "dist");
 const artifacts = join(here, "artifacts");
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 /** Steps the page trains for, and how often it evaluates: a bounded run (~1 epoch). */
 const STEPS = 150;
 const EVAL_EVERY = 50;
-
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json",
-  ".gz": "application/octet-stream",
-  ".wasm": "application/wasm",
-  ".svg": "image/svg+xml",
-};
-
-/** A static file server for dist/ on 127.0.0.1 and a free port. */
-function serve(root: string): Promise<Server> {
-  const server = createServer((request, response) => {
-    const path = decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname);
-    const file = normalize(join(root, path.endsWith("/") ? `${path}index.html` : path));
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404).end("not found");
-      return;
-    }
-    const type = TYPES[extname(file)] ?? "application/octet-stream";
-    response
-      .writeHead(200, { "content-type": type, ...CROSS_ORIGIN_ISOLATION })
-      .end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
 
 interface Progress {
   status: string;
@@ -74,33 +36,29 @@ interface Progress {
 }
 
 let server: Server | undefined;
-let browser: Browser | undefined;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (as .ci/run does)`);
-  }
   // The same two steps as `pnpm build` in this package: data, then the bundle.
   await run(join(here, "node_modules", ".bin", "tsx"), ["scripts/prepareData.ts"], { cwd: here });
   await run(join(here, "node_modules", ".bin", "vite"), ["build", "--logLevel", "warn"], {
     cwd: here,
   });
-  server = await serve(dist);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  server = await serveFiles([underRoot(dist)], CROSS_ORIGIN_ISOLATION);
+  browser = await launchChromium();
 }, 90_000);
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  await closeServer(server);
 });
 
 describe("the browser example", () => {
   it("trains a CNN in Chromium: the loss falls and test accuracy beats chance", async () => {
-    const { port } = server!.address() as AddressInfo;
     const page = await browser!.newPage({ viewport: { width: 820, height: 1200 } });
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`http://127.0.0.1:${port}/?steps=${STEPS}&evalEvery=${EVAL_EVERY}`);
+    await page.goto(`${origin(server!)}/?steps=${STEPS}&evalEvery=${EVAL_EVERY}`);
 
     // Responsive while training: the page answers a round trip between slices of work.
     // (Functions passed to the page run there, so each reads window.__tapegrad itself.)
@@ -166,12 +124,11 @@ describe("the browser example", () => {
 
   it("reports training speed with the thread pool and with one thread, in the same run", async () => {
     // Speed is reported, not asserted: wall-clock figures on a shared machine only inform.
-    const { port } = server!.address() as AddressInfo;
     const speeds: Record<string, number> = {};
     for (const threads of ["", "1"]) {
       const page = await browser!.newPage();
       const query = threads === "" ? "" : `&threads=${threads}`;
-      await page.goto(`http://127.0.0.1:${port}/?steps=${STEPS}&evalEvery=${STEPS}${query}`);
+      await page.goto(`${origin(server!)}/?steps=${STEPS}&evalEvery=${STEPS}${query}`);
       await page.waitForFunction(
         () => (Reflect.get(globalThis, "__tapegrad") as Progress | undefined)?.status === "done",
         undefined,
