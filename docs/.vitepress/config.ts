@@ -44,6 +44,7 @@ export default defineConfig({
           { text: "Vectorizing with vmap", link: "/vmap" },
           { text: "Custom derivatives", link: "/custom-derivatives" },
           { text: "Rematerialisation", link: "/checkpoint" },
+          { text: "Exporting to ONNX", link: "/onnx" },
           { text: "Performance", link: "/performance" },
           { text: "Reliability", link: "/reliability" },
           { text: "Errors", link: "/errors" },
