@@ -139,6 +139,53 @@ const convolution: Converter = (g, [x, w, bias], op) => {
   });
 };
 
+/**
+ * conv2dBackpropInput (convTranspose2d's op): ConvTranspose writing tapegrad's output rows
+ * exactly. Per axis the full transposed output has s·(in − 1) + d·(k − 1) + 1 rows and row i of
+ * the result is full row i + top. ONNX's pads crop the full output; rows before or after it
+ * (a negative top, a crop in conv2d's terms, or more rows than it has) are zeros, added by a
+ * Pad (ONNX Runtime bounds output_padding by the stride, so it is not used).
+ */
+const transposedConvolution: Converter = (g, [dy, w], op) => {
+  const attrs = attrsOf(op) as {
+    stride: [number, number];
+    padding: [[number, number], [number, number]];
+    dilation: [number, number];
+    groups: number;
+    inputShape: readonly number[];
+  };
+  const weight = op.inputs[1]!;
+  const inSizes = op.inputs[0]!.shape.slice(-2);
+  const outSizes = attrs.inputShape.slice(-2);
+  const axes = [0, 1].map((a) => {
+    const full =
+      attrs.stride[a]! * (inSizes[a]! - 1) + attrs.dilation[a]! * (weight.shape[2 + a]! - 1) + 1;
+    const top = attrs.padding[a]![0];
+    const begin = Math.max(top, 0);
+    const lead = Math.max(-top, 0);
+    const rows = outSizes[a]! - lead;
+    return {
+      begin,
+      end: Math.max(0, full - begin - rows),
+      lead,
+      trail: Math.max(0, rows + begin - full),
+    };
+  });
+  return asBatched(g, dy!, op, (input) => {
+    const transposed = g.node("ConvTranspose", [input, w!], {
+      kernel_shape: weight.shape.slice(2),
+      strides: attrs.stride,
+      dilations: attrs.dilation,
+      group: attrs.groups,
+      pads: [axes[0]!.begin, axes[1]!.begin, axes[0]!.end, axes[1]!.end],
+    })[0]!;
+    if (axes.every((a) => a.lead === 0 && a.trail === 0)) return transposed;
+    const [rows, columns] = axes as [(typeof axes)[0], (typeof axes)[0]];
+    const zeros = g.ints([0, 0, rows.lead, columns.lead, 0, 0, rows.trail, columns.trail]);
+    return g.node("Pad", [transposed, zeros])[0]!;
+  });
+};
+
 /** The window attributes ONNX's pooling ops share, from tapegrad's pooling attrs. */
 function windowAttrs(attrs: Attrs): Record<string, AttrValue> {
   const kernel = pair(attrs.kernelSize, [1, 1]);
@@ -286,6 +333,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   logSoftmax: elementwise("LogSoftmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
   conv2d: convolution,
   fusedConv2d: convolution,
+  conv2dBackpropInput: transposedConvolution,
   maxPool2d: pooling("MaxPool", (attrs) => ({ dilations: pair(attrs.dilation, [1, 1]) })),
   avgPool2d: pooling("AveragePool", (attrs) => ({
     count_include_pad: attrs.countIncludePad === false ? 0 : 1,

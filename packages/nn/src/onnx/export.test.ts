@@ -17,6 +17,7 @@ import {
   batchNorm1d,
   batchNorm2d,
   conv2d,
+  convTranspose2d,
   dropout,
   flatten,
   gelu,
@@ -122,6 +123,31 @@ describe("exportOnnx", () => {
       const expected = model.apply(params, x, { state });
       const { dims, data } = await runOnnx(bytes, x);
       expect(dims).toEqual([n, 8]);
+      expect(maxAbsDifference(data, expected.data)).toBeLessThan(1e-5);
+    }
+  });
+
+  it("exports transposed convolutions, outputPadding and groups included", async () => {
+    const model = sequential({
+      up: convTranspose2d({
+        inChannels: 4,
+        outChannels: 6,
+        kernelSize: 3,
+        stride: 2,
+        padding: 1,
+        outputPadding: 1,
+        groups: 2,
+      }),
+      act: relu(),
+      down: convTranspose2d({ inChannels: 6, outChannels: 2, kernelSize: [2, 3], dilation: 2 }),
+    });
+    const { params, state } = model.init(prng(5));
+    const bytes = exportOnnx(model, params, state, { inputShape: [2, 4, 5, 5] });
+    for (const n of [1, 2]) {
+      const x = prng(n).normal([n, 4, 5, 5]);
+      const expected = model.apply(params, x);
+      const { dims, data } = await runOnnx(bytes, x);
+      expect(dims).toEqual(expected.shape);
       expect(maxAbsDifference(data, expected.data)).toBeLessThan(1e-5);
     }
   });
