@@ -53,6 +53,7 @@ export {
   type RandomNormalOptions,
   type RandomBernoulliOptions,
 } from "./randomKeys.js";
+export { categorical, type CategoricalOptions } from "./randomCategorical.js";
 export {
   grad,
   valueAndGrad,

@@ -54,6 +54,11 @@ const wasmKernels = { ...wasmMatmulKernels, ...wasmConvKernels };
  */
 const SUMS_DIFFERENTLY = new Set([
   "matmul",
+  "einsum",
+  "scaledDotProductAttention",
+  "scaledDotProductAttentionMasked",
+  "scaledDotProductAttentionBackward",
+  "scaledDotProductAttentionBackwardMasked",
   "conv2d",
   "fusedConv2d",
   "fusedConv2dBackward",

@@ -180,6 +180,8 @@ const positional: Record<string, (xs: readonly Tensor[], a: Attrs) => unknown[]>
   softmax: ([x], a) => [x, a.axis],
   logSoftmax: ([x], a) => [x, a.axis],
   leakyRelu: ([x], a) => [x, a.alpha],
+  einsum: (xs, a) => [a.equation, ...xs],
+  topk: ([x], { k, ...a }) => [x, k, a],
   oneHot: ([labels], a) => [labels, a.numClasses, a.dtype],
   avgPool2dBackward: ([dy], { inputShape, ...a }) => [dy, inputShape, a],
   // The registered conv ops take resolved [[top, bottom], [left, right]] padding.
@@ -200,6 +202,10 @@ const axisArb = fc.integer({ min: -4, max: 4 });
 /** Argument lists for the public functions that are not registered ops themselves. */
 const composite: Record<string, fc.Arbitrary<unknown[]>> = {
   mean: fc.tuple(small, optionsOf(["axis", "keepdims"])),
+  std: fc.tuple(small, optionsOf(["axis", "keepdims", "correction"])),
+  norm: fc.tuple(small, optionsOf(["ord", "axis", "keepdims"])),
+  split: fc.tuple(small, fc.integer({ min: 1, max: 3 }), optionsOf(["axis"])),
+  chunk: fc.tuple(small, fc.integer({ min: 1, max: 4 }), optionsOf(["axis"])),
   expandDims: fc.tuple(tensorOf(), axisArb),
   squeeze: fc.tuple(tensorOf(), fc.option(fc.oneof(axisArb, fc.array(axisArb, { maxLength: 3 })))),
   flatten: fc.tuple(tensorOf(), axisArb, axisArb),
@@ -212,6 +218,22 @@ const composite: Record<string, fc.Arbitrary<unknown[]>> = {
     tensorOf({ shape: smallShape, dtype: "float32" }),
     fc.oneof(typical, fc.integer({ min: 1, max: 4 })),
   ),
+  conv1d: fc
+    .record({
+      n: fc.integer({ min: 0, max: 2 }),
+      c: fc.integer({ min: 1, max: 3 }),
+      l: fc.integer({ min: 1, max: 6 }),
+      o: fc.integer({ min: 1, max: 3 }),
+      k: fc.integer({ min: 1, max: 3 }),
+      options: optionsOf(["stride", "padding", "dilation", "groups", "bias"]),
+    })
+    .chain(({ n, c, l, o, k, options }) =>
+      fc.tuple(
+        tensorOf({ shape: fc.constant(n === 0 ? [c, l] : [n, c, l]) }),
+        tensorOf({ shape: fc.constant([o, c, k]) }),
+        fc.constant(options),
+      ),
+    ),
   convTranspose2d: fc
     .record({
       n: fc.integer({ min: 0, max: 2 }),

@@ -12,6 +12,13 @@ export { subset } from "./datasets/subset.js";
 export { randomSplit } from "./datasets/randomSplit.js";
 export { concatDatasets } from "./datasets/concatDatasets.js";
 export { twoMoons, type TwoMoons } from "./synthetic/twoMoons.js";
+export {
+  charTokenizer,
+  type CharTokenizer,
+  type CharTokenizerOptions,
+} from "./text/charTokenizer.js";
+export { textWindows, type TextWindows, type TextWindowsOptions } from "./text/textWindows.js";
+export { padCollate, type PaddedBatch, type PadCollateOptions } from "./text/padCollate.js";
 export { collate, type Collated } from "./collate.js";
 export { deriveRng } from "./seed.js";
 export { epochOrder, type EpochOrderOptions } from "./order.js";

@@ -45,6 +45,7 @@ export {
   type Reduction,
   type ReductionOptions,
   type CrossEntropyOptions,
+  type NllLossOptions,
   type BinaryCrossEntropyOptions,
   type MseOptions,
 } from "./losses.js";

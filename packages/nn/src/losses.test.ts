@@ -108,8 +108,11 @@ describe("crossEntropy", () => {
   });
 
   it("rejects wrong shapes, dtypes, labels and options with precise messages", () => {
+    expect(() => crossEntropy(tensor(1, { dtype: "float64" }), int32([0]))).toThrow(
+      "crossEntropy: logits must have shape [..., C] (classes last), got []",
+    );
     expect(() => crossEntropy(f64([1, 2]), int32([0]))).toThrow(
-      "crossEntropy: logits must have shape [N, C], got [2]",
+      "crossEntropy: labels must have shape [] (logits has shape [2]), got [1]",
     );
     expect(() => crossEntropy(logits, f64([0, 1]))).toThrow(
       "crossEntropy: labels must be int32 class indices, got float64",
@@ -138,6 +141,124 @@ describe("crossEntropy", () => {
   });
 });
 
+// PyTorch documents CrossEntropyLoss (torch.nn.CrossEntropyLoss, "label_smoothing" and
+// "ignore_index") as l_n = (1 − ε)·(−log p_{n,y_n}) + (ε/C)·Σ_c (−log p_{n,c}), with l_n = 0
+// where y_n = ignore_index, and 'mean' = Σ_n l_n / #{n : y_n ≠ ignore_index}. Rows used below:
+// [1, 2, 3] label 2: −log p = [L₀ + 2, L₀ + 1, L₀] with L₀ = log(1 + e⁻¹ + e⁻²) = 0.4076059644443806.
+// [1, 1, 1] label 0: every −log p is log 3.
+// [0, 0.5, −1] label 0: −log p = [L₂, L₂ − 0.5, L₂ + 1] with L₂ = log(1 + e^0.5 + e⁻¹) =
+// 1.1041306053367284; with ε = 0.1 the loss is L₂ + 0.1·(1/6) = 1.120797272003395.
+const row2 = 1.1041306053367284;
+// Classes last: [2, 2, 3] logits, the fourth position's label ignored.
+const logits3 = tensor(
+  [
+    [
+      [1, 2, 3],
+      [1, 1, 1],
+    ],
+    [
+      [0, 0.5, -1],
+      [3, 2, 1],
+    ],
+  ],
+  { dtype: "float64" },
+);
+const labels3 = tensor(
+  [
+    [2, 0],
+    [0, -100],
+  ],
+  { dtype: "int32" },
+);
+
+describe("crossEntropy over [..., C] with ignoreIndex", () => {
+  it("takes classes on the last axis and skips ignored labels, as PyTorch's formula", () => {
+    const options = { ignoreIndex: -100 };
+    const none = crossEntropy(logits3, labels3, { ...options, reduction: "none" });
+    expect(none.shape).toEqual([2, 2]);
+    expectValues(none, [row0, row1, row2, 0]);
+    // PyTorch 1.13: F.cross_entropy(x.permute(0, 2, 1), y) (ignore_index −100 by default) =
+    // 0.8701162861497395 = (L₀ + log 3 + L₂)/3: the mean counts the three labels kept.
+    expectValues(crossEntropy(logits3, labels3, options), [(row0 + row1 + row2) / 3]);
+    expectValues(crossEntropy(logits3, labels3, options), [0.8701162861497395]);
+    expectValues(crossEntropy(logits3, labels3, { ...options, reduction: "sum" }), [
+      row0 + row1 + row2,
+    ]);
+  });
+
+  it("smooths labels and still leaves ignored positions out", () => {
+    const smoothed = { ignoreIndex: -100, labelSmoothing: 0.1 };
+    const none = crossEntropy(logits3, labels3, { ...smoothed, reduction: "none" });
+    expectValues(none, [row0 + 0.1, row1, row2 + 0.1 / 6, 0]);
+    // PyTorch 1.13 with label_smoothing=0.1 gives 0.9090051750386284 for the mean.
+    expectValues(crossEntropy(logits3, labels3, smoothed), [
+      (row0 + 0.1 + row1 + row2 + 0.1 / 6) / 3,
+    ]);
+    expectValues(crossEntropy(logits3, labels3, smoothed), [0.9090051750386284]);
+  });
+
+  it("gives ignored positions zero gradient and the rest (softmax − q)/n", () => {
+    const loss = (x: Tensor) =>
+      crossEntropy(x, labels3, { ignoreIndex: -100, labelSmoothing: 0.1 });
+    // PyTorch 1.13 x.grad after the mean loss above: row [1, 1, 1] (label 0) is
+    // (1/3 − (0.9 + 0.1/3))/3 = −0.2 at the label and (1/3 − 0.1/3)/3 = 0.1 elsewhere.
+    expectValues(
+      grad(loss)(logits3),
+      [
+        0.0188990799456824, 0.0704650459071548, -0.0893641258528372, -0.2, 0.1, 0.1,
+        -0.2006114576364139, 0.1710720179776155, 0.0295394396587985, 0, 0, 0,
+      ],
+    );
+    checkGrads(loss, [logits3]);
+    checkGrads(
+      (x: Tensor) => crossEntropy(x, labels3, { ignoreIndex: -100, reduction: "sum" }),
+      [logits3],
+    );
+  });
+
+  it("ignores a label inside 0…C−1 too, and gives NaN for a mean over no labels (0/0)", () => {
+    // PyTorch 1.13: F.cross_entropy(x, tensor([2, 0]), ignore_index=0) = 0.4076059644443804.
+    expectValues(crossEntropy(logits, labels, { ignoreIndex: 0 }), [row0]);
+    const allIgnored = int32([-1, -1]);
+    expect(crossEntropy(logits, allIgnored, { ignoreIndex: -1 }).item()).toBeNaN();
+    expect(crossEntropy(logits, allIgnored, { ignoreIndex: -1, reduction: "sum" }).item()).toBe(0);
+  });
+
+  it("takes one unbatched example: logits [C] and a scalar label", () => {
+    const one = crossEntropy(f64([1, 2, 3]), tensor(2, { dtype: "int32" }));
+    expect(one.shape).toEqual([]);
+    expectValues(one, [row0]);
+  });
+
+  it("gives per-example gradients under vmap with ignored labels", () => {
+    const one = (l: Tensor, y: Tensor) => crossEntropy(l, y, { ignoreIndex: -100 });
+    const perExample = vmap(grad(one))(logits3, labels3);
+    [0, 1].forEach((b) => {
+      const g = grad(one)(
+        reshape(slice(logits3, [b], [b + 1]), [2, 3]),
+        reshape(slice(labels3, [b], [b + 1]), [2]),
+      );
+      expect((perExample.toArray() as number[][][])[b]).toEqual(g.toArray());
+    });
+  });
+
+  it("names a bad ignoreIndex and labels neither in range nor ignored", () => {
+    expect(() => crossEntropy(logits, labels, { ignoreIndex: 1.5 })).toThrow(
+      expect.objectContaining({
+        code: "INVALID_ARGUMENT",
+        message: "crossEntropy: ignoreIndex must be an int32 integer such as -100, got 1.5",
+      }),
+    );
+    expect(() => crossEntropy(logits3, labels3, { ignoreIndex: -1 })).toThrow(
+      "crossEntropy: labels[1,1] = -100 is out of range for 3 classes; " +
+        "expected 0 ≤ label < 3 or the ignoreIndex -1",
+    );
+    expect(() => crossEntropy(logits3, int32([0, 1]))).toThrow(
+      "crossEntropy: labels must have shape [2,2] (logits has shape [2,2,3]), got [2]",
+    );
+  });
+});
+
 describe("nllLoss", () => {
   it("picks −logProbs at each label", () => {
     const logProbs = f64([
@@ -154,6 +275,16 @@ describe("nllLoss", () => {
     expectValues(nllLoss(logProbs, int32([0])), [0]);
     const g = grad((z: Tensor) => nllLoss(z, int32([0])))(logProbs);
     expect(Array.from(g.data, (v) => v + 0)).toEqual([-1, 0]); // + 0 turns −0 into 0
+  });
+
+  it("skips ignoreIndex labels over [..., C] log-probabilities", () => {
+    const logProbs = tensor([[[-0.5, -1, -2]], [[-3, -0.25, -4]]], { dtype: "float64" });
+    const y = tensor([[0], [-100]], { dtype: "int32" });
+    expectValues(nllLoss(logProbs, y, { ignoreIndex: -100 }), [0.5]);
+    expectValues(nllLoss(logProbs, y, { ignoreIndex: -100, reduction: "none" }), [0.5, 0]);
+    expect(() => nllLoss(logProbs, y, { ignoreIndex: "none" as never })).toThrow(
+      "nllLoss: ignoreIndex must be an int32 integer such as -100, got none",
+    );
   });
 
   it("matches crossEntropy on log(softmax(x))", () => {

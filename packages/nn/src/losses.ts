@@ -2,12 +2,15 @@ import {
   Tensor,
   add,
   argumentError,
+  cast,
+  div,
   isMapped,
   dtypeError,
   logSoftmax,
   mean,
   mul,
   neg,
+  notEqual,
   oneHot,
   shapeError,
   show,
@@ -29,53 +32,67 @@ export interface ReductionOptions {
   readonly reduction?: Reduction;
 }
 
-/** Options of crossEntropy: the reduction and label smoothing. */
-export interface CrossEntropyOptions extends ReductionOptions {
+/** Options of crossEntropy: the reduction, an ignored label and label smoothing. */
+export interface CrossEntropyOptions extends NllLossOptions {
   /** ε in [0, 1]: the target becomes (1 − ε)·onehot + ε/C, as in PyTorch (default 0). */
   readonly labelSmoothing?: number;
 }
 
+/** Options of nllLoss (and crossEntropy): the reduction and a label value to skip. */
+export interface NllLossOptions extends ReductionOptions {
+  /**
+   * Positions whose label equals it add nothing, and "mean" divides by the number of the others,
+   * as PyTorch's ignore_index (whose default is −100; here no label is ignored unless given).
+   */
+  readonly ignoreIndex?: number;
+}
+
 /**
- * Softmax cross-entropy of logits [N, C] against int32 labels [N]: −Σ_c q_c·logSoftmax(x)_c with
- * q = (1 − ε)·onehot(label) + ε/C, computed through logSoftmax so any finite logits are safe.
- * Gradient with respect to the logits: (softmax(x) − q)/N for the mean.
+ * Softmax cross-entropy of logits [..., C] (classes last, not PyTorch's class axis 1: move it
+ * with `transpose` first) against int32 labels [...]: (1 − ε)·(−log p_label) + ε·mean_c(−log p_c),
+ * PyTorch's label-smoothing formula, computed through logSoftmax so any finite logits are safe.
+ * Gradient with respect to the logits: (softmax(x) − q)/n for the mean, q = (1 − ε)·onehot + ε/C.
  */
 export function crossEntropy(
   logits: Tensor,
   labels: Tensor,
   options: CrossEntropyOptions = {},
 ): Tensor {
-  const { reduction = "mean", labelSmoothing = 0 } = lossOptions("crossEntropy", options);
-  checkReduction("crossEntropy", reduction);
+  const fn = "crossEntropy";
+  const { reduction = "mean", labelSmoothing = 0, ignoreIndex } = lossOptions(fn, options);
+  checkReduction(fn, reduction);
   if (
     typeof labelSmoothing !== "number" ||
     !(labelSmoothing >= 0 && labelSmoothing <= 1) // also rejects NaN
   ) {
     throw argumentError(
-      "crossEntropy",
+      fn,
       `labelSmoothing must be a number in [0, 1], got ${show(labelSmoothing)}`,
     );
   }
-  checkClassification("crossEntropy", "logits", logits, labels);
-  const logProbs = logSoftmax(logits, 1);
-  let losses = pickNegated(logProbs, labels);
+  checkIgnoreIndex(fn, ignoreIndex);
+  checkClassification(fn, "logits", logits, labels, ignoreIndex);
+  const logProbs = logSoftmax(logits, -1);
+  let losses = pickNegated(logProbs, labels, ignoreIndex);
   if (labelSmoothing > 0) {
     // −Σ_c q_c·log p_c = (1 − ε)·(−log p_label) + ε·(−mean_c log p_c).
-    const uniform = neg(mean(logProbs, { axis: 1 }));
+    const uniform = neg(mean(logProbs, { axis: -1 }));
     losses = add(mul(losses, 1 - labelSmoothing), mul(uniform, labelSmoothing));
   }
-  return reduce(losses, reduction);
+  return reduceLabelled(losses, labels, reduction, ignoreIndex);
 }
 
 /**
- * Negative log-likelihood of int32 labels [N] under log-probabilities [N, C]: −logProbs[i, label_i].
- * Gradient: −1 (÷N for the mean) at each label's entry, 0 elsewhere.
+ * Negative log-likelihood of int32 labels [...] under log-probabilities [..., C] (classes last):
+ * −logProbs[..., label]. Gradient: −1 (÷n for the mean) at each label's entry, 0 elsewhere.
  */
-export function nllLoss(logProbs: Tensor, labels: Tensor, options: ReductionOptions = {}): Tensor {
-  const { reduction = "mean" } = lossOptions("nllLoss", options);
+export function nllLoss(logProbs: Tensor, labels: Tensor, options: NllLossOptions = {}): Tensor {
+  const { reduction = "mean", ignoreIndex } = lossOptions("nllLoss", options);
   checkReduction("nllLoss", reduction);
-  checkClassification("nllLoss", "logProbs", logProbs, labels);
-  return reduce(pickNegated(logProbs, labels), reduction);
+  checkIgnoreIndex("nllLoss", ignoreIndex);
+  checkClassification("nllLoss", "logProbs", logProbs, labels, ignoreIndex);
+  const losses = pickNegated(logProbs, labels, ignoreIndex);
+  return reduceLabelled(losses, labels, reduction, ignoreIndex);
 }
 
 /** Options of binaryCrossEntropyWithLogits: the reduction and a positive-class weight. */
@@ -129,17 +146,53 @@ export function mse(pred: Tensor, target: Tensor, options: MseOptions = {}): Ten
   return reduce(half ? mul(squared, 0.5) : squared, reduction);
 }
 
-/** −logProbs[i, labels[i]] per row, as [N]. `where`, not a product with the one-hot, so a −∞
- *  at another class (log 0) cannot turn into 0·∞ = NaN. */
-function pickNegated(logProbs: Tensor, labels: Tensor): Tensor {
-  const hit = oneHot(labels, logProbs.shape[1]!, "int32");
-  return neg(sum(where(hit, logProbs, 0), { axis: 1 }));
+/**
+ * −logProbs[..., label] per position, shaped like the labels. `where`, not a product with the
+ * one-hot, so a −∞ at another class (log 0) cannot turn into 0·∞ = NaN. An ignored label may lie
+ * outside 0…C−1 (PyTorch's −100), so it reads class 0 instead; `reduceLabelled` drops that value.
+ */
+function pickNegated(logProbs: Tensor, labels: Tensor, ignoreIndex?: number): Tensor {
+  const classes = logProbs.shape[logProbs.ndim - 1]!;
+  const safe = ignoreIndex === undefined ? labels : where(notEqual(labels, ignoreIndex), labels, 0);
+  const hit = oneHot(safe, classes, "int32");
+  return neg(sum(where(hit, logProbs, 0), { axis: -1 }));
 }
 
 function reduce(losses: Tensor, reduction: Reduction): Tensor {
   if (reduction === "mean") return mean(losses);
   if (reduction === "sum") return sum(losses);
   return losses;
+}
+
+/**
+ * Reduces per-position losses after zeroing those whose label is `ignoreIndex` (`where`, so they
+ * get no gradient); the mean then divides by the number of labels not ignored (NaN when all are,
+ * 0/0, as PyTorch).
+ */
+function reduceLabelled(
+  losses: Tensor,
+  labels: Tensor,
+  reduction: Reduction,
+  ignoreIndex: number | undefined,
+): Tensor {
+  if (ignoreIndex === undefined) return reduce(losses, reduction);
+  const kept = notEqual(labels, ignoreIndex);
+  const masked = where(kept, losses, 0);
+  if (reduction !== "mean") return reduce(masked, reduction);
+  return div(sum(masked), cast(sum(kept), losses.dtype));
+}
+
+function checkIgnoreIndex(fn: string, ignoreIndex: unknown): void {
+  if (ignoreIndex !== undefined && !isInt32(ignoreIndex)) {
+    throw argumentError(
+      fn,
+      `ignoreIndex must be an int32 integer such as -100, got ${show(ignoreIndex)}`,
+    );
+  }
+}
+
+function isInt32(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && (value | 0) === value;
 }
 
 function checkReduction(fn: string, reduction: unknown): asserts reduction is Reduction {
@@ -160,17 +213,61 @@ function lossOptions<T extends object>(fn: string, options: T): T {
 }
 
 /**
- * @internal Checks scores [N, C] (float) and int32 labels [N] with every label in 0…C−1;
- * `name` is the scores argument's name in messages.
+ * @internal Checks scores [..., C] (float, classes last) and int32 labels [...] with every label
+ * in 0…C−1 or equal to `ignoreIndex`; `name` is the scores argument's name in messages.
  */
-export function checkClassification(fn: string, name: string, scores: Tensor, labels: Tensor) {
+export function checkClassification(
+  fn: string,
+  name: string,
+  scores: Tensor,
+  labels: Tensor,
+  ignoreIndex?: number,
+): void {
   checkFloat(fn, name, scores);
-  if (scores.ndim !== 2) {
-    throw shapeError(fn, `${name} must have shape [N, C], got ${showShape(scores.shape)}`);
+  if (scores.ndim === 0) {
+    throw shapeError(fn, `${name} must have shape [..., C] (classes last), got []`);
   }
-  const [n, c] = scores.shape as [number, number];
+  const c = scores.shape[scores.ndim - 1]!;
   if (c === 0) throw shapeError(fn, `${name} has shape ${showShape(scores.shape)}: no classes`);
-  checkLabels(fn, labels, n, c, `${name} has shape ${showShape(scores.shape)}`);
+  const lead = scores.shape.slice(0, -1);
+  if (!(labels instanceof Tensor)) {
+    throw argumentError(fn, `labels must be an int32 Tensor, got ${show(labels)}`);
+  }
+  if (labels.dtype !== "int32") {
+    throw dtypeError(fn, `labels must be int32 class indices, got ${labels.dtype}`);
+  }
+  if (labels.ndim !== lead.length || labels.shape.some((d, i) => d !== lead[i])) {
+    throw shapeError(
+      fn,
+      `labels must have shape ${showShape(lead)} (${name} has shape ${showShape(scores.shape)}), ` +
+        `got ${showShape(labels.shape)}`,
+    );
+  }
+  // Under vmap the labels have no values to read; the op that indexes with them checks the range.
+  if (isMapped(labels)) return;
+  const data = labels.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if ((v < 0 || v >= c) && v !== ignoreIndex) {
+      const allowed = ignoreIndex === undefined ? "" : ` or the ignoreIndex ${ignoreIndex}`;
+      throw argumentError(
+        fn,
+        `labels${multiIndex(lead, i)} = ${v} is out of range for ${c} classes; ` +
+          `expected 0 ≤ label < ${c}${allowed}`,
+      );
+    }
+  }
+}
+
+/** `[1,0]`: flat element `flat` of `shape` as a multi-index (`` for a scalar). */
+function multiIndex(shape: readonly number[], flat: number): string {
+  if (shape.length === 0) return "";
+  const index = new Array<number>(shape.length);
+  for (let k = shape.length - 1; k >= 0; k--) {
+    index[k] = flat % shape[k]!;
+    flat = Math.floor(flat / shape[k]!);
+  }
+  return `[${index.join(",")}]`;
 }
 
 /**

@@ -1,6 +1,7 @@
-import { prng } from "@tapegrad/autodiff";
+import { gather, prng, tensor, type Tensor } from "@tapegrad/autodiff";
 import { describe, expect, it } from "vitest";
 import { parallel } from "./combinators/parallel.js";
+import { defineLayer } from "./layer.js";
 import { residual } from "./combinators/residual.js";
 import { sequential } from "./combinators/sequential.js";
 import { relu } from "./layers/activations.js";
@@ -86,10 +87,60 @@ describe("summary", () => {
 
   it("rejects a bad input shape and shows where the model fails", () => {
     expect(() => summary(model(), [2, 3.5] as never)).toThrow(
-      "summary: inputShape must be an array of sizes, got [2,3.5]",
+      "summary: inputShape must be an array of sizes or a Tensor, got [2,3.5]",
     );
     expect(() => summary(model(), [2, 1, 8, 8])).toThrow(
       "stem: conv2d: x must be [N, 3, H, W] or [3, H, W] (3 input channels), got shape [2,1,8,8]",
     );
+  });
+});
+
+/** A lookup table [vocabulary, dim] indexed by int32 token ids [B, T] → [B, T, dim]. */
+const tokenTable = (vocabulary: number, dim: number) =>
+  defineLayer<{ weight: Tensor }, Record<string, never>>({
+    kind: "tokenTable",
+    init: (rng) => ({ params: { weight: rng.normal([vocabulary, dim]) }, state: {} }),
+    applyWithState: (params, state, x) => [gather(params.weight, x, 0), state],
+  });
+
+const languageModel = () =>
+  sequential({
+    embed: tokenTable(11, 4),
+    head: linear({ inFeatures: 4, outFeatures: 11 }),
+  });
+
+describe("summary of a model that takes token ids", () => {
+  it("runs on int32 zeros with dtype int32: zero is a valid id", () => {
+    const s = summarize(languageModel(), [2, 5], { dtype: "int32" });
+    expect(s.inputShape).toEqual([2, 5]);
+    expect(s.rows.map((r) => [r.path, r.outputShape, r.params])).toEqual([
+      ["", [2, 5, 11], 44 + 55],
+      ["embed", [2, 5, 4], 11 * 4],
+      ["head", [2, 5, 11], 4 * 11 + 11],
+    ]);
+    expect(summary(languageModel(), [2, 5], { dtype: "int32" })).toContain("Total params: 99");
+  });
+
+  it("runs on a given input tensor, such as real token ids", () => {
+    const ids = tensor([[3, 1, 4]], { dtype: "int32" });
+    const s = summarize(languageModel(), ids);
+    expect(s.inputShape).toEqual([1, 3]);
+    expect(s.outputShape).toEqual([1, 3, 11]);
+    expect(summary(languageModel(), ids)).toMatch(/^\(input\)\s+\[1, 3\]$/m);
+  });
+
+  it("names a bad dtype, or one that contradicts the input tensor", () => {
+    expect(() => summary(languageModel(), [2, 5], { dtype: "int64" as never })).toThrow(
+      expect.objectContaining({
+        code: "INVALID_ARGUMENT",
+        message: 'summary: dtype must be "float32", "float64" or "int32", got int64',
+      }),
+    );
+    const ids = tensor([[3, 1, 4]], { dtype: "int32" });
+    expect(() => summary(languageModel(), ids, { dtype: "float32" })).toThrow(
+      "summary: dtype float32 differs from the input tensor's int32; give one or the other",
+    );
+    // Without dtype the zeros are float32, which gather rejects as indices: the error names it.
+    expect(() => summary(languageModel(), [2, 5])).toThrow(/indices/);
   });
 });

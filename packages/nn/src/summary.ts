@@ -1,7 +1,7 @@
-import { Tensor, prng, treeLeaves, zeros, type FloatDType } from "@tapegrad/autodiff";
+import { Tensor, prng, treeLeaves, zeros, type DType } from "@tapegrad/autodiff";
 import { RECORDER, type Recorder, type RecordingContext } from "./combinators/child.js";
 import type { Layer, Variables } from "./layer.js";
-import { argumentError, floatDType, show } from "./layers/check.js";
+import { argumentError, show } from "./layers/check.js";
 
 /** Options of summary and summarize. */
 export interface SummaryOptions {
@@ -9,8 +9,11 @@ export interface SummaryOptions {
   readonly variables?: Variables;
   /** Seed of the init when no variables are given (default 0). */
   readonly seed?: number;
-  /** dtype of the zeros the model is run on (default "float32"). */
-  readonly dtype?: FloatDType;
+  /**
+   * dtype of the zeros the model is run on (default "float32"); "int32" for a model that starts
+   * with an embedding, whose zeros are valid token ids.
+   */
+  readonly dtype?: DType;
 }
 
 /** One line of a summary: a layer as it was applied. */
@@ -55,21 +58,17 @@ function countValues(tree: unknown): number {
 }
 
 /**
- * Runs `layer` in eval mode on zeros of `inputShape` (batch axis included) and records every
- * sub-layer a combinator applies, in the order applied: path, kind, output shape, counts.
+ * Runs `layer` in eval mode on zeros of `input` (a shape, batch axis included) or on `input`
+ * itself (a tensor, e.g. real token ids), and records every sub-layer a combinator applies, in
+ * the order applied: path, kind, output shape, counts.
  */
 export function summarize(
   layer: Layer,
-  inputShape: readonly number[],
+  input: readonly number[] | Tensor,
   options: SummaryOptions = {},
 ): ModelSummary {
-  const where = "summary";
-  const validShape =
-    Array.isArray(inputShape) && inputShape.every((d) => Number.isInteger(d) && d >= 0);
-  if (!validShape) {
-    throw argumentError(where, `inputShape must be an array of sizes, got ${show(inputShape)}`);
-  }
-  const dtype = floatDType(where, options.dtype ?? "float32");
+  const x = summaryInput(input, options.dtype);
+  const inputShape = x.shape;
   const variables = options.variables ?? layer.init(prng(options.seed ?? 0));
 
   type MutableRow = { -readonly [K in keyof SummaryRow]: SummaryRow[K] };
@@ -102,12 +101,7 @@ export function summarize(
 
   push("", layer.kind, variables.params, variables.state);
   const ctx: RecordingContext = { training: false, [RECORDER]: recorder };
-  const [y] = layer.applyWithState(
-    variables.params,
-    variables.state,
-    zeros(inputShape, dtype),
-    ctx,
-  );
+  const [y] = layer.applyWithState(variables.params, variables.state, x, ctx);
   recorder.exit(y);
 
   const trainableParams = countValues(variables.params);
@@ -122,20 +116,45 @@ export function summarize(
   };
 }
 
+/** The tensor a summary runs the model on: `input` itself, or zeros of that shape and dtype. */
+function summaryInput(input: readonly number[] | Tensor, dtype: unknown): Tensor {
+  const where = "summary";
+  if (dtype !== undefined && dtype !== "float32" && dtype !== "float64" && dtype !== "int32") {
+    throw argumentError(where, `dtype must be "float32", "float64" or "int32", got ${show(dtype)}`);
+  }
+  if (input instanceof Tensor) {
+    if (dtype !== undefined && dtype !== input.dtype) {
+      throw argumentError(
+        where,
+        `dtype ${dtype} differs from the input tensor's ${input.dtype}; give one or the other`,
+      );
+    }
+    return input;
+  }
+  const validShape = Array.isArray(input) && input.every((d) => Number.isInteger(d) && d >= 0);
+  if (!validShape) {
+    throw argumentError(
+      where,
+      `inputShape must be an array of sizes or a Tensor, got ${show(input)}`,
+    );
+  }
+  return zeros(input, dtype ?? "float32");
+}
+
 const grouped = (n: number) => n.toLocaleString("en-US");
 const shapeText = (shape: readonly number[]) => `[${shape.join(", ")}]`;
 
 /**
  * A table of the model like torchinfo's: each layer's path (indented by depth), kind, output
- * shape for an input of `inputShape` and parameter count ("--" for combinators, whose params are
- * their children's, and for layers without any), then the totals. See `summarize` for the data.
+ * shape for `input` (a shape or a tensor, as `summarize`) and parameter count ("--" for
+ * combinators, whose params are their children's, and for layers without any), then the totals.
  */
 export function summary(
   layer: Layer,
-  inputShape: readonly number[],
+  input: readonly number[] | Tensor,
   options: SummaryOptions = {},
 ): string {
-  const s = summarize(layer, inputShape, options);
+  const s = summarize(layer, input, options);
   const header = ["Layer", "Kind", "Output shape", "Params"];
   const body = s.rows.map((row) => [
     `${"  ".repeat(row.depth)}${row.path === "" ? "(model)" : row.path}`,

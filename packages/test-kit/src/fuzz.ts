@@ -34,6 +34,13 @@ export const KNOWN_ATTRS = [
   "alpha",
   "bias",
   "outputPadding",
+  "size",
+  "scaleFactor",
+  "mode",
+  "alignCorners",
+  "correction",
+  "k",
+  "ord",
 ] as const;
 
 /** Numbers that break naive validation: huge, non-finite, fractional, negative, zero. */

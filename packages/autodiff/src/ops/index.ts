@@ -19,6 +19,11 @@ export {
   reciprocal,
   sign,
   step,
+  erf,
+  gelu,
+  clamp,
+  type GeluAttrs,
+  type ClampAttrs,
 } from "./unary.js";
 export {
   sum,
@@ -32,14 +37,34 @@ export {
   type ArgReduceAttrs,
 } from "./reduce.js";
 export { softmax, logSoftmax } from "./softmax.js";
+export {
+  scaledDotProductAttention,
+  scaledDotProductAttentionBackward,
+  type ScaledDotProductAttentionOptions,
+  type AttentionDropoutOptions,
+} from "./attention/attention.js";
+export { cumsum, type CumsumAttrs } from "./cumsum.js";
 export { reshape, expandDims, squeeze, flatten } from "./reshape.js";
 export { broadcastTo } from "./broadcast.js";
 export { cast } from "./cast.js";
+export { variance, std, type MomentAttrs } from "./moments.js";
+export { norm, type NormOptions } from "./norm.js";
+export { tril, triu, type TriangleAttrs } from "./triangle.js";
+export { split, chunk, type SplitOptions } from "./split.js";
 export { transpose } from "./transpose.js";
 export { concat, stack } from "./concat.js";
 export { slice, pad, type Padding } from "./slice.js";
 export { gather, scatterAdd, oneHot, type IndicesLike } from "./gather.js";
 export { matmul, type MatmulAttrs } from "./matmul.js";
+export { einsum } from "./einsum.js";
+export {
+  sort,
+  topk,
+  takeAlongAxis,
+  scatterAddAlongAxis,
+  type SortOptions,
+  type TopkOptions,
+} from "./sort.js";
 export {
   maxPool2d,
   maxPool2dBackward,
@@ -54,6 +79,14 @@ export {
   adaptiveAvgPool2d,
   type AvgPool2dAttrs,
 } from "./avgPool2d.js";
+export {
+  resize2d,
+  resize2dBackward,
+  type ResizeMode,
+  type Resize2dAttrs,
+  type Resize2dBackwardAttrs,
+} from "./resize.js";
+export { conv1d, type Conv1dOptions } from "./conv/conv1d.js";
 export {
   conv2d,
   fusedConv2d,

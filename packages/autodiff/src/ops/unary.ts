@@ -1,12 +1,12 @@
 import { kernels } from "../backends/backend.js";
-import type { UnaryKind } from "../kernels/elementwise.js";
+import { GELU_TANH_CUBIC, GELU_TANH_SCALE, type UnaryKind } from "../kernels/elementwise.js";
 import { argumentError, show } from "../errors.js";
 import { defineOp, type BatchResult, type SingleOutput, type VjpContext } from "../registry.js";
 import type { ValueOptions } from "../sampling.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { elementwiseBatch } from "./batching.js";
 import { add, div, mul, reluBackward, sub, where } from "./binary.js";
-import { greater } from "./compare.js";
+import { greater, greaterEqual, lessEqual } from "./compare.js";
 import { floatTypeOf, produce } from "./util.js";
 
 type UnaryContext = VjpContext<readonly ["x"], Record<string, never>, undefined>;
@@ -85,6 +85,13 @@ export const reciprocal = defineUnary("reciprocal", ({ dy, y }) => neg(mul(dy, m
 export const sign = defineUnary("sign", undefined);
 /** Heaviside step: 1 where x > 0, else 0. Not differentiable. */
 export const step = defineUnary("step", undefined);
+/**
+ * The error function (2/√π)∫₀ˣ e^(−t²) dt, to double precision (Cody's rational approximations).
+ * Gradient: dy·(2/√π)·e^(−x²).
+ */
+export const erf = defineUnary("erf", ({ dy, inputs: [x] }) =>
+  mul(dy, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI))),
+);
 
 interface LeakyReluAttrs {
   readonly alpha: number;
@@ -114,4 +121,163 @@ const leakyReluOp = defineOp({
 /** x where x > 0, else alpha·x (alpha defaults to 0.01). Gradient: dy·(1 or alpha). */
 export function leakyRelu(x: TensorLike, alpha = 0.01): Tensor {
   return leakyReluOp(x, { alpha });
+}
+
+/** Attrs of gelu: which form to compute. */
+export interface GeluAttrs {
+  /** "none" (default): exact x·Φ(x); "tanh": PyTorch's tanh approximation. */
+  readonly approximate?: "none" | "tanh";
+}
+
+function geluKind(approximate: unknown): Extract<UnaryKind, "gelu" | "geluTanh"> {
+  if (approximate === undefined || approximate === "none") return "gelu";
+  if (approximate === "tanh") return "geluTanh";
+  throw argumentError("gelu", `approximate must be "none" or "tanh", got ${show(approximate)}`);
+}
+
+/** Φ(x) + x·φ(x), the derivative of x·Φ(x), with Φ and φ the standard normal cdf and density. */
+function geluSlope(x: Tensor): Tensor {
+  const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
+  const density = mul(exp(mul(square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+  return add(cdf, mul(x, density));
+}
+
+/** ½(1 + t) + ½x(1 − t²)·u′, the derivative of ½x(1 + t), t = tanh u, u = k(x + c·x³). */
+function geluTanhSlope(x: Tensor): Tensor {
+  const x2 = square(x);
+  const t = tanh(mul(mul(x, add(mul(x2, GELU_TANH_CUBIC), 1)), GELU_TANH_SCALE));
+  const du = mul(add(mul(x2, 3 * GELU_TANH_CUBIC), 1), GELU_TANH_SCALE);
+  return add(mul(add(t, 1), 0.5), mul(mul(mul(x, 0.5), sub(1, square(t))), du));
+}
+
+const geluOp = defineOp({
+  name: "gelu",
+  inputs: ["x"],
+  forward: ([x], { approximate }: GeluAttrs) => unaryForward(geluKind(approximate), x),
+  vjp: ({ dy, inputs: [x], attrs: { approximate } }) => {
+    const slope = geluKind(approximate) === "gelu" ? geluSlope(x) : geluTanhSlope(x);
+    return [mul(dy, slope)];
+  },
+  batch: ({ inputs: [x], axes, attrs }): BatchResult<SingleOutput> => ({
+    y: geluOp(x, attrs),
+    axes,
+  }),
+  samples: (kit) =>
+    kit.fc
+      .tuple(kit.anyTensor(), kit.fc.constantFrom<GeluAttrs["approximate"]>("none", "tanh"))
+      .map(([x, approximate]) => ({ inputs: [x], attrs: { approximate } })),
+});
+
+/**
+ * GELU, x·Φ(x) = ½x(1 + erf(x/√2)) (PyTorch's default), or with `approximate: "tanh"`
+ * ½x(1 + tanh(√(2/π)(x + 0.044715x³))); int32 computes in float32. Gradient: dy·(Φ(x) + x·φ(x)),
+ * or dy times the derivative of the tanh form.
+ */
+export function gelu(x: TensorLike, attrs: GeluAttrs = {}): Tensor {
+  return geluOp(x, attrs);
+}
+
+/** Attrs of clamp: the bounds, at least one of them. */
+export interface ClampAttrs {
+  /** Lower bound (none when absent). */
+  readonly min?: number;
+  /** Upper bound (none when absent); must not be below min. */
+  readonly max?: number;
+}
+
+function clampBound(name: "min" | "max", value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw argumentError("clamp", `${name} must be a number or undefined, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** The bounds, checked: at least one, and min ≤ max. */
+function clampBounds(attrs: ClampAttrs): ClampAttrs {
+  const min = clampBound("min", attrs.min);
+  const max = clampBound("max", attrs.max);
+  if (min === undefined && max === undefined) {
+    throw argumentError("clamp", "at least one of min and max must be given, got neither");
+  }
+  if (min !== undefined && max !== undefined && min > max) {
+    throw argumentError("clamp", `min must not exceed max, got min ${min} and max ${max}`);
+  }
+  return { min, max };
+}
+
+/** An int32 clamp's bound must be an int32 value (PyTorch raises on the overflow too). */
+function checkInt32Bound(name: "min" | "max", bound: number | undefined): void {
+  if (bound !== undefined && (bound < -(2 ** 31) || bound > 2 ** 31 - 1)) {
+    throw argumentError("clamp", `${name} must fit int32 for an int32 x, got ${bound}`);
+  }
+}
+
+const clampOp = defineOp({
+  name: "clamp",
+  inputs: ["x"],
+  forward: ([x], attrs: ClampAttrs) => {
+    const { min, max } = clampBounds(attrs);
+    // PyTorch promotes an integer tensor clamped by a fractional (or infinite) bound to float.
+    const integral = [min, max].every((b) => b === undefined || Number.isInteger(b));
+    const dtype = x.dtype === "int32" && integral ? "int32" : floatTypeOf(x);
+    if (dtype === "int32") {
+      checkInt32Bound("min", min);
+      checkInt32Bound("max", max);
+    }
+    // Compare with the bounds as the output stores them, as PyTorch casts its scalars.
+    const round = dtype === "float32" ? Math.fround : (v: number) => v;
+    const low = round(min ?? -Infinity);
+    const high = round(max ?? Infinity);
+    const values = x.buffer;
+    return produce(
+      dtype,
+      x.shape,
+      (out) => {
+        for (let i = 0; i < values.length; i++) {
+          const v = values[i]!;
+          // NaN fails both tests and passes through, as in PyTorch.
+          let y = v;
+          if (v < low) y = low;
+          if (v > high) y = high;
+          out[i] = y;
+        }
+      },
+      "unspecified",
+    );
+  },
+  // PyTorch's rule: dy passes where min ≤ x ≤ max, bounds included.
+  vjp: ({ dy, inputs: [x], attrs: { min, max } }) => {
+    let dx = dy;
+    if (min !== undefined) dx = where(greaterEqual(x, min), dx, 0);
+    if (max !== undefined) dx = where(lessEqual(x, max), dx, 0);
+    return [dx];
+  },
+  batch: ({ inputs: [x], axes, attrs }): BatchResult<SingleOutput> => ({
+    y: clampOp(x, attrs),
+    axes,
+  }),
+  // Bounds on either side of 0, one of them possibly absent, and x kept off both (kinks).
+  samples: (kit) => {
+    const { fc } = kit;
+    const bound = (min: number, max: number) =>
+      fc.option(fc.double({ min, max, noNaN: true }), { nil: undefined });
+    return fc
+      .tuple(bound(-1.5, -0.1), bound(0.1, 1.5))
+      .filter(([min, max]) => min !== undefined || max !== undefined)
+      .chain(([min, max]) =>
+        kit
+          .anyTensor({}, { awayFrom: [min, max].filter((b): b is number => b !== undefined) })
+          .map((x) => ({ inputs: [x], attrs: { min, max } })),
+      );
+  },
+});
+
+/**
+ * min(max(x, min), max) elementwise with number bounds, as torch.clamp: at least one bound, and
+ * min ≤ max; NaN stays NaN; int32 stays int32 unless a bound is fractional. Gradient: dy where
+ * min ≤ x ≤ max (bounds included, as PyTorch), else 0.
+ */
+export function clamp(x: TensorLike, attrs: ClampAttrs): Tensor {
+  return clampOp(x, attrs);
 }

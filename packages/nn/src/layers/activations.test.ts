@@ -26,14 +26,19 @@ describe("activation layers", () => {
     expect(values(tanh().apply({}, x))[3]).toBeCloseTo(Math.tanh(3), 12);
   });
 
-  it("gelu is the tanh approximation, within 1e-3 of the exact x·Φ(x)", () => {
+  it("gelu is x·Φ(x) by default, and the tanh approximation on request", () => {
     const grid = Array.from({ length: 121 }, (_, i) => -6 + i * 0.1);
-    const y = values(gelu().apply({}, tensor(grid, { dtype: "float64" })));
+    const x = tensor(grid, { dtype: "float64" });
+    const exact = values(gelu().apply({}, x));
+    const tanhForm = values(gelu({ approximate: "tanh" }).apply({}, x));
     grid.forEach((v, i) => {
+      expect(exact[i]).toBeCloseTo(0.5 * v * (1 + erf(v / Math.SQRT2)), 6);
       const approx = 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
-      expect(y[i]).toBeCloseTo(approx, 12);
-      expect(Math.abs(y[i]! - 0.5 * v * (1 + erf(v / Math.SQRT2)))).toBeLessThan(1e-3);
+      expect(tanhForm[i]).toBeCloseTo(approx, 12);
     });
+    expect(() => gelu({ approximate: "fast" as never })).toThrow(
+      'gelu: approximate must be "none" or "tanh", got fast',
+    );
   });
 
   it("softmax and logSoftmax normalise along their axis (default −1)", () => {
@@ -47,7 +52,7 @@ describe("activation layers", () => {
     logs.forEach((l, i) => expect(Math.exp(l)).toBeCloseTo(probs[i]!, 12));
   });
 
-  it("pass checkGrads (gelu through its composite)", () => {
+  it("pass checkGrads", () => {
     const input = prng(2).normal([3, 4], { dtype: "float64" });
     for (const layer of [gelu(), sigmoid(), tanh(), softmax(0), logSoftmax(), leakyRelu(0.2)]) {
       checkGrads((v: Tensor) => layer.apply({}, v), [input], { name: layer.kind });

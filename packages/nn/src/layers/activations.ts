@@ -1,13 +1,12 @@
 import {
-  add,
+  gelu as geluOp,
   leakyRelu as leakyReluOp,
   logSoftmax as logSoftmaxOp,
-  mul,
+  type GeluAttrs,
   relu as reluOp,
   sigmoid as sigmoidOp,
   softmax as softmaxOp,
   tanh as tanhOp,
-  type Tensor,
 } from "@tapegrad/autodiff";
 import { statelessLayer, type Layer } from "../layer.js";
 import { argumentError, show, type NoState } from "./check.js";
@@ -45,21 +44,22 @@ export function tanh(): Activation {
   return statelessLayer("tanh", (x) => tanhOp(x));
 }
 
-const GELU_C = Math.sqrt(2 / Math.PI);
-
-/** GELU's tanh approximation: ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
-function geluTanh(x: Tensor): Tensor {
-  const cube = mul(mul(x, x), x);
-  const inner = mul(add(x, mul(cube, 0.044715)), GELU_C);
-  return mul(mul(x, 0.5), add(tanhOp(inner), 1));
-}
-
 /**
- * GELU with the tanh approximation (PyTorch's `approximate='tanh'`; within 1e-3 of the exact
- * x·Φ(x), which needs erf, not an op here). A composite of ops, so its gradient is theirs.
+ * GELU, x·Φ(x) with Φ the standard normal CDF (PyTorch's nn.GELU): exact by default (erf), or
+ * the tanh approximation with `approximate: "tanh"`. The gelu op's layer; its gradient is the op's.
  */
-export function gelu(): Activation {
-  return statelessLayer("gelu", geluTanh);
+export function gelu(options: GeluAttrs = {}): Activation {
+  if (options === null || typeof options !== "object") {
+    throw argumentError(
+      "gelu",
+      `options must be an object such as { approximate: "tanh" }, got ${show(options)}`,
+    );
+  }
+  const approximate = options.approximate ?? "none";
+  if (approximate !== "none" && approximate !== "tanh") {
+    throw argumentError("gelu", `approximate must be "none" or "tanh", got ${show(approximate)}`);
+  }
+  return statelessLayer("gelu", (x) => geluOp(x, { approximate }));
 }
 
 /** exp(x)/Σ exp(x) along `axis` (default −1, the class axis of [N, K] logits). */

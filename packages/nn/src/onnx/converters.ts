@@ -1,5 +1,12 @@
-import { full, type DType, type RecordedOp, type Tensor } from "@tapegrad/autodiff";
-import { BOOL, ELEMENT_TYPE, type AttrValue, type OnnxGraph } from "./graph.js";
+import {
+  TapegradError,
+  full,
+  tensor,
+  type DType,
+  type RecordedOp,
+  type Tensor,
+} from "@tapegrad/autodiff";
+import { BOOL, ELEMENT_TYPE, INT64_TYPE, type AttrValue, type OnnxGraph } from "./graph.js";
 
 /**
  * Writes one recorded op as ONNX nodes. `inputs` are the values of the op's inputs; the result
@@ -258,10 +265,275 @@ const pad: Converter = (g, [x], op) => {
   };
   const rank = op.inputs[0]!.ndim;
   const pairs = Array.from({ length: rank }, (_, i) => paddings[i] ?? [0, 0]);
-  const fill = g.valueOf(full([], value, op.inputs[0]!.dtype));
+  const fill = scalar(g, value, op.inputs[0]!.dtype);
   return g.node("Pad", [x!, g.ints([...pairs.map((p) => p[0]), ...pairs.map((p) => p[1])]), fill], {
     mode: "constant",
   });
+};
+
+/** A 0-d constant of `dtype`: the numbers elementwise formulas need. */
+function scalar(g: OnnxGraph, value: number, dtype: DType): string {
+  return g.valueOf(full([], value, dtype));
+}
+
+/** gelu: exact ½x(1 + erf(x/√2)), or the tanh form, written with ONNX's elementwise ops. */
+const gelu: Converter = (g, [x], op) => {
+  const dtype = outputOf(op).dtype;
+  const c = (v: number) => scalar(g, v, dtype);
+  const mul = (a: string, b: string) => g.node("Mul", [a, b])[0]!;
+  const add = (a: string, b: string) => g.node("Add", [a, b])[0]!;
+  const half = mul(x!, c(0.5));
+  if ((attrsOf(op).approximate ?? "none") === "none") {
+    const erf = g.node("Erf", [mul(x!, c(Math.SQRT1_2))])[0]!;
+    return [mul(half, add(erf, c(1)))];
+  }
+  const cube = mul(mul(x!, x!), x!);
+  const inner = mul(add(x!, mul(cube, c(0.044715))), c(Math.sqrt(2 / Math.PI)));
+  return [mul(half, add(g.node("Tanh", [inner])[0]!, c(1)))];
+};
+
+/** clamp: Clip with the bounds as 0-d inputs of the output's dtype ("" for a missing one). */
+const clamp: Converter = (g, [x], op) => {
+  const dtype = outputOf(op).dtype;
+  const { min, max } = attrsOf(op) as { min?: number; max?: number };
+  const bound = (v: number | undefined) => (v === undefined ? "" : scalar(g, v, dtype));
+  return g.node("Clip", [as(g, x!, dtype), bound(min), bound(max)]);
+};
+
+/** cumsum: CumSum along the axis (an int64 input), reversed on request. */
+const cumsum: Converter = (g, [x], op) => {
+  const { axis, reverse } = attrsOf(op) as { axis: number; reverse?: boolean };
+  const rank = op.inputs[0]!.ndim;
+  if (rank === 0) return g.node("Identity", [x!]);
+  return g.node("CumSum", [x!, g.ints([axis < 0 ? axis + rank : axis])], {
+    reverse: reverse === true ? 1 : 0,
+  });
+};
+
+/** variance: (Σ(x − mean)²)/(N − correction) over the axes, with ONNX's reductions. */
+const variance: Converter = (g, [x], op) => {
+  const { axis, correction = 1 } = attrsOf(op) as { axis?: unknown; correction?: number };
+  const input = op.inputs[0]!;
+  const dtype = outputOf(op).dtype;
+  const axes = reducedAxes(axis, input.ndim);
+  const count = axes.reduce((n, a) => n * input.shape[a]!, 1);
+  const source = as(g, x!, dtype);
+  // No axes: each element is its own sample (ONNX's reductions would take empty axes as all).
+  const reduce = (opType: string, value: string) =>
+    axes.length === 0
+      ? value
+      : opType === "ReduceSum"
+        ? g.node(opType, [value, g.ints(axes)], { keepdims: 1 })[0]!
+        : g.node(opType, [value], { axes, keepdims: 1 })[0]!;
+  const deviation = g.node("Sub", [source, reduce("ReduceMean", source)])[0]!;
+  const total = reduce("ReduceSum", g.node("Mul", [deviation, deviation])[0]!);
+  const divided = g.node("Div", [total, scalar(g, count - correction, dtype)])[0]!;
+  return reshape(g, divided, outputOf(op).shape);
+};
+
+/** tril and triu: Trilu with the diagonal offset k. */
+function triangle(upper: boolean): Converter {
+  return (g, [x], op) => {
+    const k = g.valueOf(full([], (attrsOf(op).k as number | undefined) ?? 0, "float64"));
+    return g.node("Trilu", [x!, g.node("Cast", [k], { to: INT64_TYPE })[0]!], {
+      upper: upper ? 1 : 0,
+    });
+  };
+}
+
+/**
+ * resize2d: Resize. A scale factor goes in as scales (ONNX then maps coordinates by 1/s, as
+ * PyTorch does), a size as sizes; legacy nearest is asymmetric coordinates rounded down, bilinear
+ * half-pixel (clamped at the borders, as PyTorch; ONNX's "pytorch_half_pixel" differs for an
+ * output of size 1) or align-corners.
+ */
+const resize: Converter = (g, [x], op) => {
+  const attrs = attrsOf(op) as {
+    scaleFactor?: number | readonly [number, number];
+    mode: string;
+    alignCorners?: boolean;
+  };
+  const bilinear = attrs.mode === "bilinear";
+  const modes: Record<string, AttrValue> = bilinear
+    ? {
+        mode: "linear",
+        coordinate_transformation_mode: attrs.alignCorners ? "align_corners" : "half_pixel",
+      }
+    : { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" };
+  return asBatched(g, x!, op, (input) => {
+    if (attrs.scaleFactor !== undefined) {
+      const [sh, sw] = pair(attrs.scaleFactor, [1, 1]);
+      const scales = g.valueOf(tensor([1, 1, sh, sw]));
+      const resized = g.node("Resize", [input, "", scales], modes)[0]!;
+      const [h, w] = outputOf(op).shape.slice(-2);
+      return g.node("Slice", [resized, g.ints([0, 0]), g.ints([h!, w!]), g.ints([2, 3])])[0]!;
+    }
+    const out = outputOf(op).shape;
+    const sizes = g.ints(op.inputs[0]!.ndim === 4 ? out : [1, ...out]);
+    return g.node("Resize", [input, "", "", sizes], modes)[0]!;
+  });
+};
+
+/**
+ * einsum as ONNX's Einsum, operands in the output's dtype. The equation is rewritten in the
+ * form every runtime reads: `...` becomes explicit letters (the operands expanded where they
+ * broadcast along it), a 0-d operand a [1] axis of its own, and the output is always explicit
+ * (the implicit one is `...`'s letters, then the letters used once, in code-point order, as
+ * PyTorch). An explicit output without `...` sums its axes, as PyTorch does.
+ */
+const einsum: Converter = (g, inputs, op) => {
+  const dtype = outputOf(op).dtype;
+  const equation = (attrsOf(op).equation as string).replace(/\s+/g, "");
+  const [lhs, rhs] = equation.split("->") as [string, string | undefined];
+  const terms = lhs.split(",");
+  const used = new Set(equation.replace(/[^A-Za-z]/g, ""));
+  const spare = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"].filter(
+    (c) => !used.has(c),
+  );
+  const ellipsisRanks = terms.map((t, i) =>
+    t.includes("...") ? op.inputs[i]!.ndim - t.replace("...", "").length : 0,
+  );
+  const rank = Math.max(0, ...ellipsisRanks);
+  const letters = spare.splice(0, rank).join("");
+  // The broadcast size of each ellipsis axis, right-aligned across the operands.
+  const sizes = Array.from({ length: rank }, (_, a) =>
+    Math.max(
+      1,
+      ...terms.map((t, i) => {
+        const offset = a - (rank - ellipsisRanks[i]!);
+        const before = t.indexOf("...");
+        return before >= 0 && offset >= 0 ? op.inputs[i]!.shape[before + offset]! : 1;
+      }),
+    ),
+  );
+  const operands = inputs.map((v, i) => {
+    const x = op.inputs[i]!;
+    const value = as(g, v, dtype);
+    if (x.ndim === 0) return g.node("Reshape", [value, g.ints([1])])[0]!;
+    const e = ellipsisRanks[i]!;
+    if (e === 0) return value;
+    const before = terms[i]!.indexOf("...");
+    const target = x.shape.map((d, k) =>
+      k >= before && k < before + e ? sizes[rank - e + k - before]! : d,
+    );
+    return target.every((d, k) => d === x.shape[k])
+      ? value
+      : g.node("Expand", [value, g.ints(target)])[0]!;
+  });
+  const written = terms.map((t, i) =>
+    op.inputs[i]!.ndim === 0
+      ? spare[i]!
+      : t.replace("...", letters.slice(rank - ellipsisRanks[i]!)),
+  );
+  const counts = new Map<string, number>();
+  for (const c of lhs.replace(/[^A-Za-z]/g, "")) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const output =
+    rhs === undefined
+      ? letters +
+        [...counts]
+          .filter(([, n]) => n === 1)
+          .map(([c]) => c)
+          .sort()
+          .join("")
+      : rhs.replace("...", letters);
+  return g.node("Einsum", operands, { equation: `${written.join(",")}->${output}` });
+};
+
+/**
+ * sort and topk: TopK (over the whole axis for sort), indices cast to int32. topk's
+ * `sorted: false` keeps the chosen entries in their order in x: a second TopK orders them by
+ * index.
+ */
+function topK(kind: "sort" | "topk"): Converter {
+  return (g, [x], op) => {
+    const attrs = attrsOf(op);
+    const input = op.inputs[0]!;
+    if (input.ndim === 0) {
+      return [g.node("Identity", [x!])[0]!, g.valueOf(full([], 0, "int32"))];
+    }
+    const axisAttr = (attrs.axis as number | undefined) ?? -1;
+    const axis = axisAttr < 0 ? axisAttr + input.ndim : axisAttr;
+    const k = kind === "sort" ? input.shape[axis]! : (attrs.k as number);
+    const largest = kind === "sort" ? attrs.descending === true : attrs.largest !== false;
+    let [values, indices] = g.node(
+      "TopK",
+      [x!, g.ints([k])],
+      {
+        axis,
+        largest: largest ? 1 : 0,
+        sorted: 1,
+      },
+      2,
+    ) as [string, string];
+    if (kind === "topk" && attrs.sorted === false) {
+      const negated = g.node("Neg", [g.node("Cast", [indices], { to: ELEMENT_TYPE.float64 })[0]!]);
+      const order = g.node(
+        "TopK",
+        [negated[0]!, g.ints([k])],
+        { axis, largest: 1, sorted: 1 },
+        2,
+      )[1]!;
+      values = g.node("GatherElements", [values, order], { axis })[0]!;
+      indices = g.node("GatherElements", [indices, order], { axis })[0]!;
+    }
+    return [values, g.node("Cast", [indices], { to: ELEMENT_TYPE.int32 })[0]!];
+  };
+}
+
+/** takeAlongAxis: GatherElements. */
+const takeAlongAxis: Converter = (g, [x, indices], op) =>
+  g.node("GatherElements", [x!, indices!], { axis: (attrsOf(op).axis as number) ?? -1 });
+
+/** scatterAddAlongAxis: ScatterElements adding into zeros of the target shape. */
+const scatterAddAlongAxis: Converter = (g, [updates, indices], op) => {
+  const target = g.valueOf(full(outputOf(op).shape, 0, outputOf(op).dtype));
+  return g.node("ScatterElements", [target, indices!, as(g, updates!, outputOf(op).dtype)], {
+    axis: (attrsOf(op).axis as number) ?? -1,
+    reduction: "add",
+  });
+};
+
+/**
+ * scaledDotProductAttention (and its masked form): softmax(q·kᵀ·scale, masked) v with MatMul and
+ * Softmax, and the log-sum-exp output from ReduceLogSumExp. An int32 mask keeps the scores
+ * where it is 1 (others become −∞), a float mask is added; causal is a constant lower triangle.
+ * Dropout has no ONNX form: export in eval mode, where attention layers draw none.
+ */
+const attention: Converter = (g, [q, k, v, mask], op) => {
+  const attrs = attrsOf(op) as { causal?: boolean; scale?: number; dropout?: unknown };
+  const where = g.scope === "" ? "the model" : `layer ${g.scope}`;
+  if (attrs.dropout !== undefined) {
+    throw new TapegradError(
+      "INVALID_ARGUMENT",
+      `exportOnnx: ${where} applies attention dropout, which has no ONNX form; export in eval mode`,
+    );
+  }
+  const [qt, kt] = [op.inputs[0]!, op.inputs[1]!];
+  const dtype = outputOf(op).dtype;
+  const rank = kt.ndim;
+  const perm = [...Array(rank).keys()];
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1]!, perm[rank - 2]!];
+  const scale = attrs.scale ?? 1 / Math.sqrt(qt.shape[qt.ndim - 1]!);
+  const keysT = g.node("Transpose", [k!], { perm })[0]!;
+  let scores = g.node("Mul", [g.node("MatMul", [q!, keysT])[0]!, scalar(g, scale, dtype)])[0]!;
+  const minusInfinity = scalar(g, -Infinity, dtype);
+  const keep = (allowed: string) =>
+    g.node("Where", [g.node("Cast", [allowed], { to: BOOL })[0]!, scores, minusInfinity])[0]!;
+  if (mask !== undefined) {
+    scores =
+      op.inputs[3]!.dtype === "int32"
+        ? keep(mask)
+        : g.node("Add", [scores, as(g, mask, dtype)])[0]!;
+  }
+  if (attrs.causal === true) {
+    const [lq, lk] = [qt.shape[qt.ndim - 2]!, kt.shape[rank - 2]!];
+    const lower = Array.from({ length: lq * lk }, (_, i) => (i % lk <= Math.floor(i / lk) ? 1 : 0));
+    scores = keep(g.valueOf(tensor(lower, { shape: [lq, lk], dtype: "int32" })));
+  }
+  const probabilities = g.node("Softmax", [scores], { axis: -1 })[0]!;
+  const y = g.node("MatMul", [probabilities, v!])[0]!;
+  const lse = g.node("ReduceLogSumExp", [scores], { axes: [-1], keepdims: 0 })[0]!;
+  return [y, lse];
 };
 
 /**
@@ -269,6 +541,7 @@ const pad: Converter = (g, [x], op) => {
  * forward is written with ops that are here (a function op's inner ops are converted instead).
  */
 export const CONVERTERS: Readonly<Record<string, Converter>> = {
+  // Elementwise, one input.
   abs: elementwise("Abs"),
   neg: elementwise("Neg"),
   exp: elementwise("Exp"),
@@ -282,8 +555,13 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   reciprocal: elementwise("Reciprocal"),
   sign: elementwise("Sign"),
   softplus: elementwise("Softplus"),
+  erf: elementwise("Erf"),
   leakyRelu: elementwise("LeakyRelu", (op) => ({ alpha: { float: attrsOf(op).alpha as number } })),
   square: (g, [x]) => g.node("Mul", [x!, x!]),
+  gelu,
+  clamp,
+  cast: (g, [x], op) => g.node("Cast", [x!], { to: ELEMENT_TYPE[outputOf(op).dtype] }),
+  // Elementwise, two or three inputs.
   add: elementwise("Add"),
   sub: elementwise("Sub"),
   mul: elementwise("Mul"),
@@ -302,7 +580,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
     const test = g.node("Cast", [condition!], { to: BOOL })[0]!;
     return g.node("Where", [test, as(g, a!, dtype), as(g, b!, dtype)]);
   },
-  cast: (g, [x], op) => g.node("Cast", [x!], { to: ELEMENT_TYPE[outputOf(op).dtype] }),
+  // Shapes and indexing.
   reshape: (g, [x], op) => reshape(g, x!, outputOf(op).shape),
   broadcastTo: (g, [x], op) => {
     // Expand's shape broadcasts with x's: a 1 keeps x's size, so only the grown dims are fixed.
@@ -320,17 +598,28 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   concat: (g, inputs, op) => g.node("Concat", inputs, { axis: (attrsOf(op).axis as number) ?? 0 }),
   slice,
   pad,
+  tril: triangle(false),
+  triu: triangle(true),
   gather: (g, [x, indices], op) =>
     g.node("Gather", [x!, indices!], { axis: (attrsOf(op).axis as number) ?? 0 }),
-  matmul,
+  takeAlongAxis,
+  scatterAddAlongAxis,
+  sort: topK("sort"),
+  topk: topK("topk"),
+  // Reductions and scans.
   sum: reduction("ReduceSum"),
   max: reduction("ReduceMax"),
   min: reduction("ReduceMin"),
   logSumExp: reduction("ReduceLogSumExp"),
+  variance,
   argmax: argReduction("ArgMax"),
   argmin: argReduction("ArgMin"),
+  cumsum,
   softmax: elementwise("Softmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
   logSoftmax: elementwise("LogSoftmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
+  // Products, convolutions, pooling, resizing, attention.
+  matmul,
+  einsum,
   conv2d: convolution,
   fusedConv2d: convolution,
   conv2dBackpropInput: transposedConvolution,
@@ -338,4 +627,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   avgPool2d: pooling("AveragePool", (attrs) => ({
     count_include_pad: attrs.countIncludePad === false ? 0 : 1,
   })),
+  resize2d: resize,
+  scaledDotProductAttention: attention,
+  scaledDotProductAttentionMasked: attention,
 };

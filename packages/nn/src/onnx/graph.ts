@@ -14,6 +14,8 @@ export const ELEMENT_TYPE: Readonly<Record<DType, number>> = {
   int32: onnx.TensorProto.DataType.INT32,
 };
 const INT64 = onnx.TensorProto.DataType.INT64;
+/** ONNX's int64 element type, for Cast to the integer inputs some ops take. */
+export const INT64_TYPE = INT64;
 /** ONNX's boolean element type, what comparisons produce. */
 export const BOOL = onnx.TensorProto.DataType.BOOL;
 
