@@ -20,6 +20,12 @@ export interface ApplyContext {
   readonly training?: boolean;
   /** Randomness for dropout and similar; required when such a layer runs in training mode. */
   readonly rng?: Rng;
+  /**
+   * Which keys attention layers may attend to: int32 [B, S] (or [S]), 1 for a real token and 0
+   * for padding, as `padCollate`'s mask. (PyTorch's key_padding_mask is the opposite: True for
+   * padding.) Combinators pass it on to every attention layer inside.
+   */
+  readonly keyMask?: Tensor;
 }
 
 /**

@@ -14,19 +14,19 @@ Trains a CNN on Fashion-MNIST and writes metrics, curves, a confusion table and 
 per epoch to --out.
 
 Options:
-  --model lenet|resnet|inception   model (default lenet)
-  --epochs N                       epochs (default 10)
-  --batch-size N                   batch size (default 64)
-  --lr X                           learning rate (default 1e-3 for adam/adamw, 0.05 for sgd)
-  --optimizer sgd|adam|adamw       optimizer (default adam)
-  --seed N                         seed of initialisation, data order and dropout (default 0)
-  --data DIR                       Fashion-MNIST IDX files (default $TAPEGRAD_DATA, else
-                                   /usr/share/datasets/fashion-mnist)
-  --out DIR                        output directory (default runs/<timestamp>)
-  --resume CHECKPOINT              continue from a checkpoint written by an earlier run
-  --limit N                        use only the first N training images
-  --export-onnx                    also write the model as ONNX (model.onnx) after each epoch
-  --help                           show this text`;
+  --model lenet|resnet|inception|vit  model (default lenet)
+  --epochs N                          epochs (default 10)
+  --batch-size N                      batch size (default 64)
+  --lr X                              learning rate (default 1e-3 for adam/adamw, 0.05 for sgd)
+  --optimizer sgd|adam|adamw          optimizer (default adam)
+  --seed N                            seed of initialisation, data order and dropout (default 0)
+  --data DIR                          Fashion-MNIST IDX files (default $TAPEGRAD_DATA, else
+                                      /usr/share/datasets/fashion-mnist)
+  --out DIR                           output directory (default runs/<timestamp>)
+  --resume CHECKPOINT                 continue from a checkpoint written by an earlier run
+  --limit N                           use only the first N training images
+  --export-onnx                       also write the model as ONNX (model.onnx) after each epoch
+  --help                              show this text`;
 
 // Node 20's V8 has relaxed SIMD, whose fused multiply-add the wasm GEMM uses, behind a flag (Node
 // ≥ 22 ships it). The backend compiles its module on the first kernel call, after this line.

@@ -1,20 +1,25 @@
+import { add, pad, reshape, slice, transpose, type Tensor } from "@tapegrad/autodiff";
 import {
   avgPool2d,
   batchNorm2d,
   conv2d,
+  defineLayer,
   flatten,
   globalAvgPool2d,
+  layerNorm,
   linear,
   maxPool2d,
   parallel,
   relu,
   residual,
   sequential,
+  statelessLayer,
+  transformerEncoderLayer,
   type Layer,
 } from "@tapegrad/nn";
 
-export type ModelName = "lenet" | "resnet" | "inception";
-export const MODEL_NAMES: readonly ModelName[] = ["lenet", "resnet", "inception"];
+export type ModelName = "lenet" | "resnet" | "inception" | "vit";
+export const MODEL_NAMES: readonly ModelName[] = ["lenet", "resnet", "inception", "vit"];
 
 /**
  * LeNet-5 for 28×28 inputs: two conv+relu+pool stages (the first padded to keep 28×28), three
@@ -118,6 +123,85 @@ export function inception(): Layer {
   });
 }
 
+/** The vision transformer's size: 4×4 patches of 28×28 images give 49 tokens and a class token. */
+const VIT = { patch: 4, dim: 64, heads: 4, layers: 4, hidden: 128, dropout: 0 } as const;
+
+/**
+ * A small vision transformer (Dosovitskiy et al. 2020): 4×4 patches embedded by a strided
+ * convolution, a learned class token and learned positions, four pre-norm transformer encoder
+ * layers (64 wide, 4 heads, GELU feed-forward 128), a final layer norm and a linear head on the
+ * class token.
+ */
+export function vit(): Layer {
+  const tokens = (28 / VIT.patch) ** 2 + 1;
+  const patches = conv2d({
+    inChannels: 1,
+    outChannels: VIT.dim,
+    kernelSize: VIT.patch,
+    stride: VIT.patch,
+  });
+  const encoder = sequential(
+    Array.from({ length: VIT.layers }, () =>
+      transformerEncoderLayer({
+        dModel: VIT.dim,
+        numHeads: VIT.heads,
+        dimFeedforward: VIT.hidden,
+        dropout: VIT.dropout,
+        activation: "gelu",
+        batchFirst: true,
+        normFirst: true,
+      }),
+    ),
+  );
+  const embed = classTokenAndPositions(tokens, VIT.dim);
+  return sequential({
+    patches,
+    // [B, D, 7, 7] → [B, 49, D]: one token per patch.
+    tokens: statelessLayer("patchTokens", (x) =>
+      transpose(reshape(x, [x.shape[0]!, VIT.dim, tokens - 1]), [0, 2, 1]),
+    ),
+    embed,
+    encoder,
+    norm: layerNorm({ normalizedShape: VIT.dim }),
+    cls: statelessLayer("classToken", (x) =>
+      reshape(slice(x, [0, 0, 0], [x.shape[0]!, 1, VIT.dim]), [x.shape[0]!, VIT.dim]),
+    ),
+    head: linear({ inFeatures: VIT.dim, outFeatures: 10 }),
+  });
+}
+
+/**
+ * Prepends a learned class token to [B, N, D] tokens and adds learned positions: params
+ * `{ cls_token: [1, 1, D], pos_embedding: [1, N + 1, D] }`, both N(0, 0.02²) as in ViT. The
+ * tokens are padded with a zero row in front and the class token added there, which equals
+ * concatenating it and keeps every constant free of the batch size (an ONNX export's batch axis
+ * stays dynamic).
+ */
+function classTokenAndPositions(tokens: number, dim: number): Layer {
+  const std = 0.02;
+  return defineLayer<{ cls_token: Tensor; pos_embedding: Tensor }, Record<string, never>>({
+    kind: "classTokenAndPositions",
+    init: (rng) => ({
+      params: {
+        cls_token: rng.normal([1, 1, dim], { std }),
+        pos_embedding: rng.normal([1, tokens, dim], { std }),
+      },
+      state: {},
+    }),
+    applyWithState: (params, state, x) => {
+      const front = pad(x, [
+        [0, 0],
+        [1, 0],
+      ]);
+      const cls = pad(params.cls_token, [
+        [0, 0],
+        [0, tokens - 1],
+      ]);
+      return [add(front, add(cls, params.pos_embedding)), state];
+    },
+  });
+}
+
 export function makeModel(name: ModelName): Layer {
   switch (name) {
     case "lenet":
@@ -126,5 +210,7 @@ export function makeModel(name: ModelName): Layer {
       return resnet();
     case "inception":
       return inception();
+    case "vit":
+      return vit();
   }
 }
