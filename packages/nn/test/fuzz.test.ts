@@ -46,6 +46,22 @@ const LAYER_OPTIONS = [
   "elementwiseAffine",
   "weightInit",
   "biasInit",
+  "numEmbeddings",
+  "embeddingDim",
+  "paddingIdx",
+  "maxLength",
+  "dim",
+  "inputSize",
+  "hiddenSize",
+  "numLayers",
+  "batchFirst",
+  "embedDim",
+  "numHeads",
+  "dModel",
+  "dimFeedforward",
+  "causal",
+  "normFirst",
+  "activation",
 ] as const;
 
 const smallCount = fc.integer({ min: 1, max: 3 });
@@ -71,6 +87,27 @@ const plausibleArgs: Record<string, fc.Arbitrary<unknown[]>> = {
   leakyRelu: fc.tuple(fc.double({ min: -1, max: 1, noNaN: true })),
   softmax: fc.tuple(fc.integer({ min: -3, max: 3 })),
   logSoftmax: fc.tuple(fc.integer({ min: -3, max: 3 })),
+  embedding: fc.tuple(fc.record({ numEmbeddings: smallCount, embeddingDim: smallCount })),
+  rmsNorm: fc.tuple(fc.record({ normalizedShape: smallCount })),
+  sinusoidalPositionalEncoding: fc.tuple(fc.record({ maxLength: smallCount, dim: smallCount })),
+  learnedPositionalEmbedding: fc.tuple(fc.record({ maxLength: smallCount, dim: smallCount })),
+  conv1d: fc.tuple(
+    fc.record({ inChannels: smallCount, outChannels: smallCount, kernelSize: smallCount }),
+  ),
+  lstm: fc.tuple(
+    fc.record({ inputSize: smallCount, hiddenSize: smallCount, numLayers: smallCount }),
+  ),
+  gru: fc.tuple(
+    fc.record({ inputSize: smallCount, hiddenSize: smallCount, numLayers: smallCount }),
+  ),
+  multiHeadAttention: fc
+    .tuple(smallCount, smallCount, fc.boolean())
+    .map(([heads, width, causal]) => [{ embedDim: heads * width, numHeads: heads, causal }]),
+  transformerEncoderLayer: fc
+    .tuple(smallCount, smallCount, smallCount)
+    .map(([heads, width, hidden]) => [
+      { dModel: heads * width, numHeads: heads, dimFeedforward: hidden },
+    ]),
 };
 
 /** Plausible arguments with one option or argument replaced, added or dropped. */
@@ -146,6 +183,29 @@ function fittingShape(name: string, args: unknown[]): fc.Arbitrary<number[]> | u
   if (name === "layerNorm") {
     const shape = typeof o.normalizedShape === "number" ? [o.normalizedShape] : o.normalizedShape;
     if (Array.isArray(shape) && shape.every(count)) return lead.map((l) => [...l, ...shape]);
+  }
+  if (name === "rmsNorm" && count(o.normalizedShape)) {
+    return lead.map((l) => [...l, o.normalizedShape as number]);
+  }
+  if (name === "conv1d" && count(o.inChannels)) {
+    return fc
+      .tuple(batch, fc.integer({ min: 1, max: 6 }))
+      .map(([n, l]) => [n, o.inChannels as number, l]);
+  }
+  const sequence = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }));
+  if ((name === "lstm" || name === "gru") && count(o.inputSize)) {
+    return sequence.map(([t, b]) => [t, b, o.inputSize as number]);
+  }
+  const width = name === "multiHeadAttention" ? o.embedDim : o.dModel;
+  if (Number.isInteger(width) && (width as number) >= 1 && (width as number) <= 16) {
+    return sequence.map(([t, b]) => [t, b, width as number]);
+  }
+  if (name.endsWith("PositionalEncoding") || name.endsWith("PositionalEmbedding")) {
+    if (count(o.dim) && count(o.maxLength)) {
+      return fc
+        .tuple(fc.integer({ min: 1, max: o.maxLength as number }), fc.integer({ min: 1, max: 3 }))
+        .map(([t, b]) => [b, t, o.dim as number]);
+    }
   }
   if (["maxPool2d", "avgPool2d", "globalAvgPool2d"].includes(name)) {
     return fc.tuple(batch, spatial).map(([n, [h, w]]) => [n, 2, h + 2, w + 2]);
@@ -261,6 +321,15 @@ const factories = Object.entries({
   gelu: nn.gelu,
   softmax: nn.softmax,
   logSoftmax: nn.logSoftmax,
+  embedding: nn.embedding,
+  rmsNorm: nn.rmsNorm,
+  sinusoidalPositionalEncoding: nn.sinusoidalPositionalEncoding,
+  learnedPositionalEmbedding: nn.learnedPositionalEmbedding,
+  conv1d: nn.conv1d,
+  lstm: nn.lstm,
+  gru: nn.gru,
+  multiHeadAttention: nn.multiHeadAttention,
+  transformerEncoderLayer: nn.transformerEncoderLayer,
 }) as [string, Factory][];
 
 const applications = fc.array(fc.tuple(layerInput, context, paramsChoice), {

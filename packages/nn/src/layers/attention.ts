@@ -3,6 +3,7 @@ import {
   cast,
   matmul,
   randomKey,
+  Rng,
   reshape,
   scaledDotProductAttention,
   slice,
@@ -22,6 +23,7 @@ import {
   paramOf,
   positiveInt,
   shapeError,
+  show,
   showShape,
   stateError,
   type NoState,
@@ -168,10 +170,11 @@ function keyMask(
 /** The attention op's dropout settings in training mode: a key split from ctx.rng. */
 function attentionDropout(where: string, rate: number, ctx: ApplyContext) {
   if (!ctx.training || rate === 0) return undefined;
-  if (ctx.rng === undefined) {
+  if (!(ctx.rng instanceof Rng)) {
     throw stateError(
       where,
-      "dropout in training mode needs ctx.rng, got none; pass { training: true, rng }",
+      `dropout in training mode needs ctx.rng (prng(seed)), got ${show(ctx.rng)}; ` +
+        "pass { training: true, rng }",
     );
   }
   return { rate, key: randomKey(ctx.rng.nextWord()) };
