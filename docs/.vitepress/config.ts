@@ -45,6 +45,7 @@ export default defineConfig({
           { text: "Custom derivatives", link: "/custom-derivatives" },
           { text: "Rematerialisation", link: "/checkpoint" },
           { text: "Exporting to ONNX", link: "/onnx" },
+          { text: "Sequence models", link: "/sequence-models" },
           { text: "Performance", link: "/performance" },
           { text: "Reliability", link: "/reliability" },
           { text: "Errors", link: "/errors" },
