@@ -14,9 +14,9 @@ export interface PadCollateOptions {
 export interface PaddedBatch {
   /** The ids, [B, T]: sequence b in row b, then padValue. */
   readonly ids: Tensor;
-  /** [B, T]: 1 where ids holds a real token, 0 at padding. */
+  /** 1 where ids holds a real token, 0 at padding, [B, T]. */
   readonly mask: Tensor;
-  /** [B]: the real tokens of each row (after any cut), the sum of its mask. */
+  /** The real tokens of each row (after any cut), the sum of its mask, [B]. */
   readonly lengths: Tensor;
 }
 

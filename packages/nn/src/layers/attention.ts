@@ -13,6 +13,7 @@ import {
 } from "@tapegrad/autodiff";
 import { defaultWeightInit, xavierUniform, zeros } from "../init.js";
 import { defineLayer, type ApplyContext, type Layer } from "../layer.js";
+import type { LinearParams } from "./linear.js";
 import {
   argumentError,
   booleanOption,
@@ -54,7 +55,7 @@ export interface MultiHeadAttentionParams {
   /** [3E]; absent without bias. */
   readonly in_proj_bias?: Tensor;
   /** The output projection, a linear layer's params: weight [E, E], bias [E]. */
-  readonly out_proj: { readonly weight: Tensor; readonly bias?: Tensor };
+  readonly out_proj: LinearParams;
 }
 
 /**

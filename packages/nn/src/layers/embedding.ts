@@ -43,7 +43,7 @@ export interface EmbeddingOptions {
 
 /** An embedding's params: the lookup table, as PyTorch names and lays it out. */
 export interface EmbeddingParams {
-  /** [V, D]: row v is the embedding of index v. */
+  /** The table, [V, D]: row v is the embedding of index v. */
   readonly weight: Tensor;
 }
 

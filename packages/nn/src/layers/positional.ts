@@ -35,7 +35,7 @@ export interface LearnedPositionalOptions extends PositionalOptions {
 
 /** learnedPositionalEmbedding's params. */
 export interface LearnedPositionalParams {
-  /** [maxLength, D]: row t is added at position t. */
+  /** The table, [maxLength, D]: row t is added at position t. */
   readonly weight: Tensor;
 }
 

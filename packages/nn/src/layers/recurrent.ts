@@ -68,9 +68,9 @@ export interface LstmState {
 export interface LstmResult {
   /** [T, B, H] ([B, T, H] with batchFirst, [T, H] unbatched): the top layer's h at each step. */
   readonly output: Tensor;
-  /** [numLayers, B, H]: each layer's h after the last step. */
+  /** Each layer's h after the last step, [numLayers, B, H]. */
   readonly h: Tensor;
-  /** [numLayers, B, H]: each layer's c after the last step. */
+  /** Each layer's c after the last step, [numLayers, B, H]. */
   readonly c: Tensor;
 }
 
@@ -84,7 +84,7 @@ export interface GruState {
 export interface GruResult {
   /** [T, B, H] ([B, T, H] with batchFirst, [T, H] unbatched): the top layer's h at each step. */
   readonly output: Tensor;
-  /** [numLayers, B, H]: each layer's h after the last step. */
+  /** Each layer's h after the last step, [numLayers, B, H]. */
   readonly h: Tensor;
 }
 
