@@ -22,3 +22,4 @@ export function heapBase(): usize {
 export { sumF32, scatterAddF32 } from "./reduce";
 export { shiftedSumsF32, scaleShiftF32, batchNormSumsF32, batchNormInputGradF32 } from "./norm";
 export { adamF32 } from "./optim";
+export { attentionScratchBytes, attentionForwardF32, attentionBackwardF32 } from "./attention";

@@ -1,4 +1,5 @@
 import { argumentError } from "../errors.js";
+import type { AttentionKernels } from "../kernels/attention.js";
 import type { ConvKernels } from "../kernels/conv.js";
 import type { ElementwiseKernels } from "../kernels/elementwise.js";
 import type { MatmulKernels } from "../kernels/matmul.js";
@@ -23,7 +24,8 @@ export interface Kernels
     PoolKernels,
     ConvKernels,
     NormKernels,
-    OptimKernels {}
+    OptimKernels,
+    AttentionKernels {}
 
 /** A named set of kernels. A backend may implement only the hot ones; the rest fall back to js. */
 export interface Backend {

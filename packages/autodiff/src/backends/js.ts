@@ -1,3 +1,4 @@
+import { jsAttentionKernels } from "../kernels/attention.js";
 import { jsConvKernels } from "../kernels/conv.js";
 import { jsElementwiseKernels } from "../kernels/elementwise.js";
 import { jsMatmulKernels } from "../kernels/matmul.js";
@@ -20,6 +21,7 @@ export const jsKernels: Kernels = {
   ...jsConvKernels,
   ...jsNormKernels,
   ...jsOptimKernels,
+  ...jsAttentionKernels,
 };
 
 registerBackend({ name: "js", kernels: jsKernels }, true);

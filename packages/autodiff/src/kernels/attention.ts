@@ -1,5 +1,5 @@
 import type { FloatArray, TypedArray } from "../dtype.js";
-import type { MatmulKernels } from "./matmul.js";
+import { jsMatmulKernels, type MatmulKernels } from "./matmul.js";
 
 // Scaled dot-product attention, one head at a time (the memory-efficient / FlashAttention
 // formulation). Index letters: h a head (the leading axes flattened), i a query (Lq of them), j a
@@ -219,3 +219,42 @@ export function attentionBackward(
     gemm(p, FIRST, qh, FIRST, headOf(dk, h, lk, e), lk, lq, e, true, false);
   }
 }
+
+/** Scaled dot-product attention over every head (kernels/attention.ts has the formulas). */
+export interface AttentionKernels {
+  /** y = softmax(scale·q·kᵀ + mask)·v with dropout and lse, the row log-sum-exp, head by head. */
+  attentionForward(
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    layout: AttentionLayout,
+    y: FloatArray,
+    lse: FloatArray,
+  ): void;
+  /**
+   * dq, dk, dv (written throughout) from dy and dlse, p recomputed from lse; ds added into dmask
+   * (zeroed by the caller, laid out as the mask) when it is given.
+   */
+  attentionBackward(
+    dy: FloatArray,
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    y: FloatArray,
+    lse: ArrayLike<number>,
+    dlse: ArrayLike<number>,
+    layout: AttentionLayout,
+    dq: FloatArray,
+    dk: FloatArray,
+    dv: FloatArray,
+    dmask: FloatArray | null,
+  ): void;
+}
+
+/** Attention head by head, every product through js's own GEMM. */
+export const jsAttentionKernels: AttentionKernels = {
+  attentionForward: (q, k, v, layout, y, lse) =>
+    attentionForward(jsMatmulKernels.matmul, q, k, v, layout, y, lse),
+  attentionBackward: (dy, q, k, v, y, lse, dlse, layout, dq, dk, dv, dmask) =>
+    attentionBackward(jsMatmulKernels.matmul, dy, q, k, v, y, lse, dlse, layout, dq, dk, dv, dmask),
+};

@@ -1,4 +1,5 @@
 import { registerBackend } from "../backend.js";
+import { wasmAttentionKernels } from "./kernels/attention.js";
 import { wasmElementwiseKernels } from "./kernels/elementwise.js";
 import { wasmMatmulKernels } from "./kernels/matmul.js";
 import { wasmConvKernels } from "./kernels/conv.js";
@@ -26,10 +27,10 @@ export function wasmAvailable(): boolean {
 }
 
 /**
- * WebAssembly SIMD kernels: float32 (and float64) matmul, float32 conv2d and its backprops, 2×2
- * pooling, batch norm, Adam, sum, scatter-add and simple elementwise ops; products split over
- * threads sharing one memory where the host allows it. Preferred over js (priority 1) wherever
- * it is available.
+ * WebAssembly SIMD kernels: float32 (and float64) matmul, float32 conv2d and its backprops,
+ * float32 attention (every head in one call), 2×2 pooling, batch norm, Adam, sum, scatter-add and
+ * simple elementwise ops; products split over threads sharing one memory where the host allows
+ * it. Preferred over js (priority 1) wherever it is available.
  */
 registerBackend({
   name: "wasm",
@@ -41,6 +42,7 @@ registerBackend({
     ...wasmOptimKernels,
     ...wasmMatmulKernels,
     ...wasmConvKernels,
+    ...wasmAttentionKernels,
   },
   priority: 1,
   isAvailable: wasmAvailable,

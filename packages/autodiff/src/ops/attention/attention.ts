@@ -1,6 +1,5 @@
 import { kernels } from "../../backends/backend.js";
 import type { FloatArray } from "../../dtype.js";
-import { attentionBackward, attentionForward } from "../../kernels/attention.js";
 import { defineOp, type BatchResult, type OpSample, type VjpContext } from "../../registry.js";
 import type { SampleKit } from "../../sampling.js";
 import { shapeSize } from "../../shape.js";
@@ -66,7 +65,7 @@ function forward(
   const lse = unfilled(dtype, [...s.lead, s.lq]);
   const [qd, kd, vd] = [q!, k!, v!].map((x) => elementsAs(x, dtype));
   const out = y.buffer as FloatArray;
-  attentionForward(kernels().matmul, qd!, kd!, vd!, layout, out, lse.buffer as FloatArray);
+  kernels().attentionForward(qd!, kd!, vd!, layout, out, lse.buffer as FloatArray);
   return [y, lse];
 }
 
@@ -91,8 +90,7 @@ function backward(op: string, inputs: readonly Tensor[], attrs: AttentionAttrs):
   const dmask = mask === undefined ? null : zeros(mask.shape, dtype);
   const [dyd, qd, kd, vd, yd] = [dy!, q!, k!, v!, y!].map((x) => elementsAs(x, dtype));
   const [dq, dk, dv] = grads.map((g) => g.buffer as FloatArray);
-  attentionBackward(
-    kernels().matmul,
+  kernels().attentionBackward(
     dyd!,
     qd!,
     kd!,
