@@ -558,6 +558,11 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   erf: elementwise("Erf"),
   leakyRelu: elementwise("LeakyRelu", (op) => ({ alpha: { float: attrsOf(op).alpha as number } })),
   square: (g, [x]) => g.node("Mul", [x!, x!]),
+  log1p: (g, [x], op) => g.node("Log", [g.node("Add", [x!, scalar(g, 1, outputOf(op).dtype)])[0]!]),
+  step: (g, [x], op) => {
+    const positive = g.node("Greater", [x!, scalar(g, 0, op.inputs[0]!.dtype)])[0]!;
+    return g.node("Cast", [positive], { to: ELEMENT_TYPE[outputOf(op).dtype] });
+  },
   gelu,
   clamp,
   cast: (g, [x], op) => g.node("Cast", [x!], { to: ELEMENT_TYPE[outputOf(op).dtype] }),
