@@ -218,7 +218,6 @@ class TracedGraph {
       name: this.modelName,
       inputs: [
         {
-          name: this.names.inputName,
           value: this.names.inputName,
           dims: dims(this.input.shape, other?.input.shape),
         },

@@ -26,12 +26,8 @@ export type AttrValue = number | readonly number[] | string | { readonly float: 
 export interface ModelSpec {
   /** The graph's name (the model's kind, for a layer). */
   readonly name: string;
-  /** Graph inputs: name and the tensor traced for it (its dtype; dims from `shapes`). */
-  readonly inputs: readonly {
-    readonly name: string;
-    readonly value: string;
-    readonly dims: Dims;
-  }[];
+  /** Graph inputs: the value registered with `name(…, "input")`, and its dims. */
+  readonly inputs: readonly { readonly value: string; readonly dims: Dims }[];
   /** Graph outputs: name, the value that holds it, its dtype and dims. */
   readonly outputs: readonly {
     readonly name: string;
