@@ -21,5 +21,6 @@ export function heapBase(): usize {
 }
 export { sumF32, scatterAddF32 } from "./reduce";
 export { shiftedSumsF32, scaleShiftF32, batchNormSumsF32, batchNormInputGradF32 } from "./norm";
+export { layerNormF32, layerNormBackwardF32 } from "./layerNorm";
 export { adamF32 } from "./optim";
 export { attentionScratchBytes, attentionForwardF32, attentionBackwardF32 } from "./attention";

@@ -68,6 +68,8 @@ const SUMS_DIFFERENTLY = new Set([
   "batchNormBackward",
   "batchNormParamGrad",
   "channelMoments",
+  "layerNorm",
+  "layerNormBackward",
 ]);
 
 const index = fileURLToPath(new URL("../src/index.ts", import.meta.url));

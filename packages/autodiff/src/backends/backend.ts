@@ -2,6 +2,7 @@ import { argumentError } from "../errors.js";
 import type { AttentionKernels } from "../kernels/attention.js";
 import type { ConvKernels } from "../kernels/conv.js";
 import type { ElementwiseKernels } from "../kernels/elementwise.js";
+import type { LayerNormKernels } from "../kernels/layerNorm.js";
 import type { MatmulKernels } from "../kernels/matmul.js";
 import type { NormKernels } from "../kernels/norm.js";
 import type { OptimKernels } from "../kernels/optim.js";
@@ -24,6 +25,7 @@ export interface Kernels
     PoolKernels,
     ConvKernels,
     NormKernels,
+    LayerNormKernels,
     OptimKernels,
     AttentionKernels {}
 

@@ -1,6 +1,7 @@
 import { jsAttentionKernels } from "../kernels/attention.js";
 import { jsConvKernels } from "../kernels/conv.js";
 import { jsElementwiseKernels } from "../kernels/elementwise.js";
+import { jsLayerNormKernels } from "../kernels/layerNorm.js";
 import { jsMatmulKernels } from "../kernels/matmul.js";
 import { jsNormKernels } from "../kernels/norm.js";
 import { jsOptimKernels } from "../kernels/optim.js";
@@ -20,6 +21,7 @@ export const jsKernels: Kernels = {
   ...jsPoolKernels,
   ...jsConvKernels,
   ...jsNormKernels,
+  ...jsLayerNormKernels,
   ...jsOptimKernels,
   ...jsAttentionKernels,
 };

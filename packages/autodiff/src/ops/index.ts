@@ -108,3 +108,4 @@ export {
   channelMoments,
   type BatchNormAttrs,
 } from "./batchNorm.js";
+export { layerNorm, layerNormBackward, type LayerNormAttrs } from "./layerNorm.js";

@@ -1,11 +1,7 @@
 import {
-  add,
-  div,
-  mean,
-  mul,
-  sqrt,
-  square,
-  sub,
+  cast,
+  full,
+  layerNorm as layerNormOp,
   type FloatDType,
   type Tensor,
 } from "@tapegrad/autodiff";
@@ -54,7 +50,8 @@ export interface LayerNormParams {
 /**
  * Layer normalisation (PyTorch's LayerNorm): each sample is normalised over its trailing
  * normalizedShape axes, y = (x − μ)/√(σ² + eps)·weight + bias with the biased σ². The same in
- * training and eval; no state. Gradients come from the mean/sub/div ops' vjps.
+ * training and eval; no state. One fused op (autodiff's layerNorm) forward and backward; without
+ * elementwiseAffine it is given ones and zeros.
  */
 export function layerNorm(options: LayerNormOptions): Layer<LayerNormParams, NoState> {
   const where = "layerNorm";
@@ -93,14 +90,19 @@ export function layerNorm(options: LayerNormOptions): Layer<LayerNormParams, NoS
             `${showShape(x.shape)}`,
         );
       }
-      const axis = shape.map((_, i) => lead + i);
-      const centered = sub(x, mean(x, { axis, keepdims: true }));
-      const variance = mean(square(centered), { axis, keepdims: true });
-      const xhat = div(centered, sqrt(add(variance, eps)));
-      if (!affine) return [xhat, state];
-      const weight = paramOf(where, params, "weight", shape);
-      const bias = paramOf(where, params, "bias", shape);
-      return [add(mul(xhat, weight), bias), state];
+      // The op takes one float dtype: mixed float32/float64 computes in float64, as the
+      // broadcasting ops do, and int32 in float32.
+      const weight = affine ? paramOf(where, params, "weight", shape) : null;
+      const bias = affine ? paramOf(where, params, "bias", shape) : null;
+      const dtype = [x, weight, bias].some((t) => t?.dtype === "float64") ? "float64" : "float32";
+      const as = (t: Tensor) => (t.dtype === dtype ? t : cast(t, dtype));
+      const [y] = layerNormOp(
+        as(x),
+        weight === null ? full(shape, 1, dtype) : as(weight),
+        bias === null ? full(shape, 0, dtype) : as(bias),
+        { eps },
+      );
+      return [y, state];
     },
   });
 }

@@ -537,6 +537,24 @@ const attention: Converter = (g, [q, k, v, mask], op) => {
 };
 
 /**
+ * layerNorm: ONNX's LayerNormalization (opset 17) over the trailing axes weight spans; its mean
+ * and inverse standard deviation keep those axes as 1s, which the op's outputs drop.
+ */
+const layerNormalization: Converter = (g, [x, weight, bias], op) => {
+  const [input, scale] = op.inputs;
+  const axis = input!.ndim - scale!.ndim;
+  const epsilon = (attrsOf(op).eps as number | undefined) ?? 1e-5;
+  const [y, mean, rstd] = g.node(
+    "LayerNormalization",
+    [x!, weight!, bias!],
+    { axis, epsilon: { float: epsilon } },
+    3,
+  );
+  const lead = op.outputs[1]!.shape;
+  return [y!, reshape(g, mean!, lead)[0]!, reshape(g, rstd!, lead)[0]!];
+};
+
+/**
  * Every op the exporter writes, by registered name. An op missing here still exports when its
  * forward is written with ops that are here (a function op's inner ops are converted instead).
  */
@@ -622,6 +640,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   cumsum,
   softmax: elementwise("Softmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
   logSoftmax: elementwise("LogSoftmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
+  layerNorm: layerNormalization,
   // Products, convolutions, pooling, resizing, attention.
   matmul,
   einsum,

@@ -3,6 +3,7 @@ import { wasmAttentionKernels } from "./kernels/attention.js";
 import { wasmElementwiseKernels } from "./kernels/elementwise.js";
 import { wasmMatmulKernels } from "./kernels/matmul.js";
 import { wasmConvKernels } from "./kernels/conv.js";
+import { wasmLayerNormKernels } from "./kernels/layerNorm.js";
 import { wasmNormKernels } from "./kernels/norm.js";
 import { wasmOptimKernels } from "./kernels/optim.js";
 import { wasmPoolKernels } from "./kernels/pooling.js";
@@ -28,9 +29,9 @@ export function wasmAvailable(): boolean {
 
 /**
  * WebAssembly SIMD kernels: float32 (and float64) matmul, float32 conv2d and its backprops,
- * float32 attention (every head in one call), 2×2 pooling, batch norm, Adam, sum, scatter-add and
- * simple elementwise ops; products split over threads sharing one memory where the host allows
- * it. Preferred over js (priority 1) wherever it is available.
+ * float32 attention (every head in one call), 2×2 pooling, batch and layer norm, Adam, sum,
+ * scatter-add and simple elementwise ops; products split over threads sharing one memory where
+ * the host allows it. Preferred over js (priority 1) wherever it is available.
  */
 registerBackend({
   name: "wasm",
@@ -39,6 +40,7 @@ registerBackend({
     ...wasmReduceKernels,
     ...wasmPoolKernels,
     ...wasmNormKernels,
+    ...wasmLayerNormKernels,
     ...wasmOptimKernels,
     ...wasmMatmulKernels,
     ...wasmConvKernels,

@@ -42,7 +42,7 @@ export interface WasmTuning {
   minElementwiseLength: number;
   /** 2×2 pooling, forward and backward: smaller inputs stay in js. Tests set 0. */
   minPoolingLength: number;
-  /** Batch norm's kernels: smaller inputs stay in js. Tests set 0. */
+  /** Batch and layer norm's kernels: smaller inputs stay in js. Tests set 0. */
   minNormLength: number;
   /** sum and scatter-add: shorter arrays stay in js. Tests set 0. */
   minReduceLength: number;
