@@ -34,6 +34,18 @@ export function positiveInt(where: string, name: string, value: unknown): number
   return value;
 }
 
+/** A normalised trailing shape (layerNorm, rmsNorm): a positive integer or a non-empty list. */
+export function normalizedShapeOption(where: string, value: unknown): number[] {
+  const list = typeof value === "number" ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw argumentError(
+      where,
+      `normalizedShape must be a positive integer or a non-empty array of them, got ${show(value)}`,
+    );
+  }
+  return list.map((d, i) => positiveInt(where, `normalizedShape[${i}]`, d));
+}
+
 /** A number or pair of integers ≥ min, resolved to `[height, width]`. */
 export function pairOf(where: string, name: string, value: unknown, min: number): [number, number] {
   const pair = typeof value === "number" ? [value, value] : value;

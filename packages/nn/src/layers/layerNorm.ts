@@ -8,17 +8,15 @@ import {
 import { ones, zeros, type Initializer } from "../init.js";
 import { defineLayer, type Layer } from "../layer.js";
 import {
-  argumentError,
   booleanOption,
   drawParam,
   floatDType,
   initializerOption,
+  normalizedShapeOption,
   optionsObject,
   paramOf,
-  positiveInt,
   positiveNumber,
   shapeError,
-  show,
   showShape,
   type NoState,
 } from "./check.js";
@@ -56,15 +54,7 @@ export interface LayerNormParams {
 export function layerNorm(options: LayerNormOptions): Layer<LayerNormParams, NoState> {
   const where = "layerNorm";
   optionsObject(where, options);
-  const raw = options.normalizedShape;
-  const list = typeof raw === "number" ? [raw] : raw;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw argumentError(
-      where,
-      `normalizedShape must be a positive integer or a non-empty array of them, got ${show(raw)}`,
-    );
-  }
-  const shape = list.map((d, i) => positiveInt(where, `normalizedShape[${i}]`, d));
+  const shape = normalizedShapeOption(where, options.normalizedShape);
   const eps = positiveNumber(where, "eps", options.eps ?? 1e-5);
   const affine = booleanOption(where, "elementwiseAffine", options.elementwiseAffine ?? true);
   const dtype = floatDType(where, options.dtype ?? "float32");

@@ -11,17 +11,15 @@ import {
 import { ones, type Initializer } from "../init.js";
 import { defineLayer, type Layer } from "../layer.js";
 import {
-  argumentError,
   booleanOption,
   drawParam,
   floatDType,
   initializerOption,
+  normalizedShapeOption,
   optionsObject,
   paramOf,
-  positiveInt,
   positiveNumber,
   shapeError,
-  show,
   showShape,
   type NoState,
 } from "./check.js";
@@ -57,15 +55,7 @@ export interface RmsNormParams {
 export function rmsNorm(options: RmsNormOptions): Layer<RmsNormParams, NoState> {
   const where = "rmsNorm";
   optionsObject(where, options);
-  const raw = options.normalizedShape;
-  const list = typeof raw === "number" ? [raw] : raw;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw argumentError(
-      where,
-      `normalizedShape must be a positive integer or a non-empty array of them, got ${show(raw)}`,
-    );
-  }
-  const shape = list.map((d, i) => positiveInt(where, `normalizedShape[${i}]`, d));
+  const shape = normalizedShapeOption(where, options.normalizedShape);
   const eps = positiveNumber(where, "eps", options.eps ?? 1e-6);
   const affine = booleanOption(where, "elementwiseAffine", options.elementwiseAffine ?? true);
   const dtype = floatDType(where, options.dtype ?? "float32");
