@@ -1,4 +1,4 @@
-import { conv2d, reshape, type FloatDType, type Tensor } from "@tapegrad/autodiff";
+import { conv1d as conv1dOp, type FloatDType, type Tensor } from "@tapegrad/autodiff";
 import { defaultBiasInit, defaultWeightInit, type Initializer } from "../init.js";
 import { defineLayer, type Layer } from "../layer.js";
 import {
@@ -60,7 +60,7 @@ function nonNegativeInt(where: string, name: string, value: unknown): number {
 /**
  * 1-D convolution layer (cross-correlation, torch.nn.Conv1d) on [N, Cin, L] or [Cin, L] with
  * weight [Cout, Cin/groups, k] and bias [Cout]; Lout = floor((L + 2p − d·(k − 1) − 1)/s) + 1.
- * Runs as conv2d on a height-1 image ([N, C, 1, L]); gradients come from conv2d's vjp.
+ * autodiff's conv1d (a height-1 conv2d), whose ops give the gradients.
  */
 export function conv1d(options: Conv1dLayerOptions): Layer<Conv1dParams, NoState> {
   const where = "conv1d";
@@ -80,29 +80,17 @@ export function conv1d(options: Conv1dLayerOptions): Layer<Conv1dParams, NoState
         `for inChannels ${inChannels} and outChannels ${outChannels}`,
     );
   }
-  const rawPadding = options.padding ?? 0;
-  let padding: readonly [number, number] | "same";
-  if (rawPadding === "same") {
-    if (stride !== 1) {
-      throw argumentError(where, `padding 'same' needs stride 1, got stride ${stride}`);
-    }
-    padding = "same";
-  } else if (rawPadding === "valid") {
-    padding = [0, 0];
-  } else {
-    padding = [0, nonNegativeInt(where, "padding", rawPadding)];
+  const padding = options.padding ?? 0;
+  if (padding === "same" && stride !== 1) {
+    throw argumentError(where, `padding 'same' needs stride 1, got stride ${stride}`);
   }
+  if (padding !== "same" && padding !== "valid") nonNegativeInt(where, "padding", padding);
   initializerOption(where, "weightInit", options.weightInit);
   initializerOption(where, "biasInit", options.biasInit);
   const weightShape = [outChannels, inChannels / groups, kernelSize];
   const weightInit = options.weightInit ?? defaultWeightInit;
   const biasInit = options.biasInit ?? defaultBiasInit(weightShape);
-  const geometry = {
-    stride: [1, stride] as const,
-    padding,
-    dilation: [1, dilation] as const,
-    groups,
-  };
+  const geometry = { stride, padding, dilation, groups };
 
   return defineLayer<Conv1dParams, NoState>({
     kind: where,
@@ -122,11 +110,7 @@ export function conv1d(options: Conv1dLayerOptions): Layer<Conv1dParams, NoState
       }
       const weight = paramOf(where, params, "weight", weightShape);
       const bias = hasBias ? paramOf(where, params, "bias", [outChannels]) : undefined;
-      // A height-1 image and kernel: conv2d along the width is conv1d along L.
-      const image = reshape(x, [...x.shape.slice(0, -1), 1, x.shape[x.ndim - 1]!]);
-      const kernel = reshape(weight, [outChannels, inChannels / groups, 1, kernelSize]);
-      const y = conv2d(image, kernel, { ...geometry, bias });
-      return [reshape(y, [...y.shape.slice(0, -2), y.shape[y.ndim - 1]!]), state];
+      return [conv1dOp(x, weight, { ...geometry, bias }), state];
     },
   });
 }
