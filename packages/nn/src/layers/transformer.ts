@@ -1,5 +1,5 @@
 import { add, gelu, relu, type FloatDType, type Tensor } from "@tapegrad/autodiff";
-import { applyChild, subtree } from "../combinators/child.js";
+import { applyChild, initChildren, subtree } from "../combinators/child.js";
 import { defineLayer, type ApplyContext, type Layer } from "../layer.js";
 import { multiHeadAttention } from "./attention.js";
 import {
@@ -85,13 +85,10 @@ export function transformerEncoderLayer(options: TransformerEncoderLayerOptions)
   return defineLayer<Record<string, unknown>, NoState>({
     kind: where,
     children,
-    init: (rng) => {
-      const params: Record<string, unknown> = {};
-      for (const [name, child] of Object.entries(children)) {
-        params[name] = child.init(rng.split()).params;
-      }
-      return { params, state: {} };
-    },
+    init: (rng) => ({
+      params: initChildren(rng, Object.entries(children), false).params as Record<string, unknown>,
+      state: {},
+    }),
     applyWithState: (params, state, x, ctx) => {
       const run = (name: string, input: Tensor) =>
         applyChild(name, children[name]!, subtree(params, name), {}, input, ctx)[0];
