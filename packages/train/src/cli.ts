@@ -6,7 +6,8 @@ import { resolve } from "node:path";
 import { getBackend, wasmThreads, wasmVariant } from "@tapegrad/autodiff";
 import { MODEL_NAMES, type ModelName } from "./models.js";
 import { createProgress } from "./progress.js";
-import { train, type OptimizerName } from "./train.js";
+import { defaultLr, RECIPES, type OptimizerName } from "./recipes.js";
+import { train } from "./train.js";
 
 const HELP = `Usage: pnpm train [options]
 
@@ -18,7 +19,12 @@ Options:
   --epochs N                          epochs (default 10)
   --batch-size N                      batch size (default 64)
   --lr X                              learning rate (default 1e-3 for adam/adamw, 0.05 for sgd)
-  --optimizer sgd|adam|adamw          optimizer (default adam)
+  --optimizer sgd|adam|adamw          optimizer (default adamw for vit, else adam)
+  --weight-decay X                    adamw's weight decay (default 0.05 for vit)
+  --label-smoothing X                 label smoothing of the training loss (default 0.1 for vit,
+                                      else 0)
+  --augment, --no-augment             random 2-pixel shifts and left-right flips of the training
+                                      images (default on for vit, off for the CNNs)
   --seed N                            seed of initialisation, data order and dropout (default 0)
   --data DIR                          Fashion-MNIST IDX files (default $TAPEGRAD_DATA, else
                                       /usr/share/datasets/fashion-mnist)
@@ -43,6 +49,17 @@ function integer(name: string, value: string | undefined, fallback: number, min 
   if (!Number.isInteger(n) || n < min)
     fail(`--${name} must be an integer ≥ ${min}, got "${value}"`);
   return n;
+}
+
+/** A number in [0, max] given as --name, else the fallback. */
+function fraction(name: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const x = Number(value);
+  if (value.trim() === "" || !(x >= 0 && x <= max)) {
+    const range = max === Infinity ? "≥ 0" : `in [0, ${max}]`;
+    fail(`--${name} must be a number ${range}, got "${value}"`);
+  }
+  return x;
 }
 
 function oneOf<T extends string>(
@@ -74,6 +91,22 @@ function describeBackend(): string {
   return `wasm (${wasmVariant()} SIMD, ${threads} thread${threads === 1 ? "" : "s"})`;
 }
 
+/** "adamw lr 0.001 weight decay 0.05, label smoothing 0.1, augmented", "adam lr 0.001", … */
+function describeRecipe(o: {
+  optimizer: OptimizerName;
+  lr: number;
+  weightDecay: number;
+  labelSmoothing: number;
+  augment: boolean;
+}): string {
+  const parts = [
+    `${o.optimizer} lr ${o.lr}${o.optimizer === "adamw" ? ` weight decay ${o.weightDecay}` : ""}`,
+  ];
+  if (o.labelSmoothing > 0) parts.push(`label smoothing ${o.labelSmoothing}`);
+  if (o.augment) parts.push("augmented");
+  return parts.join(", ");
+}
+
 async function main(): Promise<void> {
   let values;
   try {
@@ -84,6 +117,10 @@ async function main(): Promise<void> {
         "batch-size": { type: "string" },
         lr: { type: "string" },
         optimizer: { type: "string" },
+        "weight-decay": { type: "string" },
+        "label-smoothing": { type: "string" },
+        augment: { type: "boolean" },
+        "no-augment": { type: "boolean" },
         seed: { type: "string" },
         data: { type: "string" },
         out: { type: "string" },
@@ -101,22 +138,33 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
+  const model = oneOf<ModelName>("model", values.model, MODEL_NAMES, "lenet");
+  const recipe = RECIPES[model];
   const optimizer = oneOf<OptimizerName>(
     "optimizer",
     values.optimizer,
     ["sgd", "adam", "adamw"],
-    "adam",
+    recipe.optimizer,
   );
-  const lr = values.lr === undefined ? (optimizer === "sgd" ? 0.05 : 1e-3) : Number(values.lr);
+  const lr = fraction("lr", values.lr, defaultLr(optimizer), Infinity);
   if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`);
+  if (values.augment && values["no-augment"]) fail("--augment and --no-augment contradict");
   const epochs = integer("epochs", values.epochs, 10);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const options = {
-    model: oneOf<ModelName>("model", values.model, MODEL_NAMES, "lenet"),
+    model,
     epochs,
     batchSize: integer("batch-size", values["batch-size"], 64),
     lr,
     optimizer,
+    weightDecay: fraction("weight-decay", values["weight-decay"], recipe.weightDecay, Infinity),
+    labelSmoothing: fraction(
+      "label-smoothing",
+      values["label-smoothing"],
+      recipe.labelSmoothing,
+      1,
+    ),
+    augment: values.augment ? true : values["no-augment"] ? false : recipe.augment,
     seed: integer("seed", values.seed, 0, 0),
     data: values.data === undefined ? undefined : fromCaller(values.data),
     out: fromCaller(values.out ?? `runs/${stamp}`),
@@ -127,7 +175,7 @@ async function main(): Promise<void> {
   };
   console.log(
     `training ${options.model} on Fashion-MNIST for ${epochs} epochs (batch ${options.batchSize}, ` +
-      `${optimizer} lr ${lr}, seed ${options.seed}, backend ${describeBackend()}) → ${options.out}`,
+      `${describeRecipe(options)}, seed ${options.seed}, backend ${describeBackend()}) → ${options.out}`,
   );
   const result = await train(options);
   console.log(

@@ -11,9 +11,13 @@ import {
 import { dirname, join } from "node:path";
 import { add, prng, slice, valueAndGrad, type Rng, type Tensor } from "@tapegrad/autodiff";
 import {
+  compose,
   dataLoader,
   deriveRng,
   normalize,
+  onInputs,
+  randomCrop,
+  randomHorizontalFlip,
   tensorDataset,
   FASHION_MNIST_CLASSES,
 } from "@tapegrad/data";
@@ -32,8 +36,7 @@ import { exportOnnx } from "@tapegrad/nn/onnx";
 import { curvesSvg, type EpochMetrics } from "./curves.js";
 import { makeModel, type ModelName } from "./models.js";
 import type { Progress } from "./progress.js";
-
-export type OptimizerName = "sgd" | "adam" | "adamw";
+import { RECIPES, type OptimizerName } from "./recipes.js";
 
 export interface TrainOptions {
   readonly model: ModelName;
@@ -41,6 +44,12 @@ export interface TrainOptions {
   readonly batchSize: number;
   readonly lr: number;
   readonly optimizer: OptimizerName;
+  /** AdamW's weight decay (default: the model's recipe, src/recipes.ts). */
+  readonly weightDecay?: number;
+  /** Label smoothing of the training loss (default: the model's recipe). */
+  readonly labelSmoothing?: number;
+  /** Shift and flip the training images at random (default: the model's recipe). */
+  readonly augment?: boolean;
   readonly seed: number;
   /** Directory of the Fashion-MNIST IDX files (else $TAPEGRAD_DATA, else Debian's path). */
   readonly data?: string;
@@ -81,7 +90,12 @@ interface TrainingState {
 }
 
 /** The learning rate follows a cosine from `lr` down to lr/100 over the whole run. */
-function makeOptimizer(name: OptimizerName, peak: number, totalSteps: number): optim.Optimizer {
+function makeOptimizer(
+  name: OptimizerName,
+  peak: number,
+  totalSteps: number,
+  weightDecay: number,
+): optim.Optimizer {
   const lr = optim.cosineDecay({
     lr: peak,
     totalSteps: Math.max(1, totalSteps),
@@ -93,9 +107,18 @@ function makeOptimizer(name: OptimizerName, peak: number, totalSteps: number): o
     case "adam":
       return optim.adam({ lr });
     case "adamw":
-      return optim.adamW({ lr });
+      return optim.adamW({ lr, weightDecay });
   }
 }
+
+/**
+ * Shifts by up to 2 pixels (the uncovered border takes the background's normalised value) and
+ * left–right flips, each drawn per image.
+ */
+const augmentation = compose(
+  randomCrop(28, { padding: 2, fill: -MEAN / STD }),
+  randomHorizontalFlip(),
+);
 
 /** One split of Fashion-MNIST as normalised [N, 1, 28, 28] images and labels, the first `limit`. */
 export async function loadSplit(split: "train" | "test", dir: string | undefined, limit?: number) {
@@ -118,8 +141,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     loadSplit("test", options.data, options.testLimit),
   ]);
   const model = makeModel(options.model);
+  const recipe = RECIPES[options.model];
   const stepsPerEpoch = Math.ceil(train.y.size / options.batchSize);
-  const optimizer = makeOptimizer(options.optimizer, options.lr, stepsPerEpoch * options.epochs);
+  const optimizer = makeOptimizer(
+    options.optimizer,
+    options.lr,
+    stepsPerEpoch * options.epochs,
+    options.weightDecay ?? recipe.weightDecay,
+  );
   const initial = model.init(prng(options.seed));
   let current: TrainingState = {
     params: initial.params,
@@ -150,8 +179,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     batchSize: options.batchSize,
     shuffle: true,
     seed: options.seed,
+    transform: (options.augment ?? recipe.augment) ? onInputs(augmentation) : undefined,
   });
-  const step = makeStep(model, optimizer);
+  const step = makeStep(model, optimizer, options.labelSmoothing ?? recipe.labelSmoothing);
   // The last epoch's evaluation is of the final parameters: the summary reuses it.
   let lastEvaluation: Evaluation | undefined;
 
@@ -220,10 +250,10 @@ interface StepResult {
 }
 
 /** One optimisation step: loss and gradients by valueAndGrad, then the optimizer's update. */
-function makeStep(model: Layer, optimizer: optim.Optimizer) {
+function makeStep(model: Layer, optimizer: optim.Optimizer, labelSmoothing: number) {
   const lossAndState = (params: unknown, state: unknown, x: Tensor, y: Tensor, rng: Rng) => {
     const [logits, newState] = model.applyWithState(params, state, x, { training: true, rng });
-    return [crossEntropy(logits, y), newState] as [Tensor, unknown];
+    return [crossEntropy(logits, y, { labelSmoothing }), newState] as [Tensor, unknown];
   };
   const lossGrad = valueAndGrad(lossAndState, { hasAux: true });
   return (current: TrainingState, x: Tensor, y: Tensor, rng: Rng): StepResult => {
