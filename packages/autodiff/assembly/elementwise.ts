@@ -1,6 +1,7 @@
 // Float32 elementwise kernels for the kinds whose float32 results equal the js kernels' exactly:
 // js computes in float64 and rounds once, which for +, −, ×, ÷ of float32 operands gives the
-// correctly rounded float32 result (53 ≥ 2·24 + 2 bits), the same as float32 arithmetic.
+// correctly rounded float32 result (53 ≥ 2·24 + 2 bits), the same as float32 arithmetic; the
+// transcendental kinds compute in float64 what js computes, operation for operation.
 
 import {
   BINARY_ADD,
@@ -8,11 +9,13 @@ import {
   BINARY_RELU_GRAD,
   BINARY_SUB,
   UNARY_ABS,
+  UNARY_EXP,
   UNARY_NEG,
   UNARY_RELU,
   UNARY_SQRT,
   UNARY_STEP,
 } from "../src/backends/wasm/kernels/elementwiseCodes";
+import { transcendentalF64 } from "./transcendental";
 
 function unaryLanes(kind: i32, v: v128): v128 {
   const zero = f32x4.splat(0);
@@ -37,6 +40,14 @@ function unaryLanes(kind: i32, v: v128): v128 {
 
 /** x[i] = f(x[i]) for i < count, in place. */
 export function unaryF32(kind: i32, x: usize, count: i32): void {
+  if (kind >= UNARY_EXP) {
+    // Rounded once from float64, as js stores its float64 result into a Float32Array.
+    for (let i = 0; i < count; i++) {
+      const p = x + <usize>i * 4;
+      store<f32>(p, <f32>transcendentalF64(kind, <f64>load<f32>(p)));
+    }
+    return;
+  }
   let i = 0;
   for (; i + 4 <= count; i += 4) {
     const p = x + <usize>i * 4;
@@ -46,6 +57,20 @@ export function unaryF32(kind: i32, x: usize, count: i32): void {
     const p = x + <usize>i * 4;
     store<f32>(p, f32x4.extract_lane(unaryLanes(kind, f32x4.splat(load<f32>(p))), 0));
   }
+}
+
+/**
+ * unaryF32 on this thread's share of an array, in whole lanes of four: `args` holds the i32s
+ * kind, x (a byte address) and count.
+ */
+export function unaryTask(args: usize, tid: i32, threads: i32): void {
+  const kind = load<i32>(args);
+  const x = <usize>load<i32>(args, 4);
+  const count = load<i32>(args, 8);
+  const lanes = <i64>((count + 3) >> 2);
+  const start = <i32>((lanes * tid) / threads) * 4;
+  const end = min(count, <i32>((lanes * (tid + 1)) / threads) * 4);
+  if (end > start) unaryF32(kind, x + <usize>start * 4, end - start);
 }
 
 function binaryLanes(kind: i32, a: v128, b: v128): v128 {

@@ -12,7 +12,7 @@ export {
   convPlanBytes,
 } from "./conv";
 export { directScratchBytes } from "./convDirect";
-export { addF32, unaryF32, binaryRowsF32, biasActivationF32, zeroBytes } from "./elementwise";
+export { addF32, unaryF32, unaryTask, binaryRowsF32, biasActivationF32, zeroBytes } from "./elementwise";
 export { maxPool2x2F32, maxPool2x2BackwardF32, avgPool2x2F32, avgPool2x2BackwardF32 } from "./pool";
 
 /** Where the JavaScript side's arena may begin: after any static data the compiler placed. */

@@ -1,5 +1,6 @@
 import { kernels } from "../backends/backend.js";
-import { GELU_TANH_CUBIC, GELU_TANH_SCALE, type UnaryKind } from "../kernels/elementwise.js";
+import type { UnaryKind } from "../kernels/elementwise.js";
+import { GELU_TANH_CUBIC, GELU_TANH_SCALE } from "../kernels/transcendental.js";
 import { argumentError, show } from "../errors.js";
 import { defineOp, type BatchResult, type SingleOutput, type VjpContext } from "../registry.js";
 import type { ValueOptions } from "../sampling.js";

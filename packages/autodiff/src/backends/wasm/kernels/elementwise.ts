@@ -6,7 +6,8 @@ import {
   type UnaryKind,
 } from "../../../kernels/elementwise.js";
 import { broadcastStrides } from "../../../kernels/strided.js";
-import { singleThreadRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
+import { runTask, runtimeOn, threadsFor } from "../runtime/threads.js";
+import { singleThreadRuntime, wasmRuntime, type WasmRuntime } from "../runtime/wasmRuntime.js";
 import { wasmTuning } from "../tuning.js";
 import {
   BINARY_ADD,
@@ -15,11 +16,17 @@ import {
   BINARY_RELU_GRAD,
   BINARY_SUB,
   UNARY_ABS,
+  UNARY_ERF,
+  UNARY_EXP,
+  UNARY_GELU,
+  UNARY_GELU_TANH,
   UNARY_NEG,
   UNARY_RELU,
+  UNARY_SIGMOID,
   UNARY_SQRT,
   UNARY_SQUARE,
   UNARY_STEP,
+  UNARY_TANH,
 } from "./elementwiseCodes.js";
 
 // Float32 unary and binary kernels for the kinds whose wasm results equal js exactly (see
@@ -34,6 +41,12 @@ const UNARY: Partial<Record<UnaryKind, number>> = {
   abs: UNARY_ABS,
   square: UNARY_SQUARE,
   sqrt: UNARY_SQRT,
+  exp: UNARY_EXP,
+  tanh: UNARY_TANH,
+  sigmoid: UNARY_SIGMOID,
+  erf: UNARY_ERF,
+  gelu: UNARY_GELU,
+  geluTanh: UNARY_GELU_TANH,
 };
 const BINARY: Partial<Record<BinaryKind, number>> = {
   add: BINARY_ADD,
@@ -43,12 +56,21 @@ const BINARY: Partial<Record<BinaryKind, number>> = {
   reluGrad: BINARY_RELU_GRAD,
 };
 
+/**
+ * What one element of a unary kind costs, in the multiply-adds that threadsFor counts: the
+ * transcendental kinds (tens of float64 operations, divisions among them) split over threads
+ * from arrays of about 10⁵ elements; the others are bound by memory and stay on one thread.
+ */
+function elementWork(code: number): number {
+  return code >= UNARY_EXP ? 50 : 1;
+}
+
 function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): void {
   const code = UNARY[kind];
-  const runtime = singleThreadRuntime();
+  const main = wasmRuntime();
   if (
     code === undefined ||
-    runtime === null ||
+    main === null ||
     !(x instanceof Float32Array) ||
     !(out instanceof Float32Array) ||
     x.length < wasmTuning.minElementwiseLength
@@ -56,9 +78,11 @@ function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): 
     jsElementwiseKernels.unary(kind, x, out, alpha);
     return;
   }
+  const threads = threadsFor(main, x.length * elementWork(code));
+  const runtime = runtimeOn(main, threads);
   runtime.reset();
   const at = runtime.copyIn(x);
-  runtime.exports.unaryF32(code, at, x.length);
+  runTask(runtime, "unaryTask", runtime.args([code, at, x.length]), threads);
   runtime.copyOut(at, out);
 }
 

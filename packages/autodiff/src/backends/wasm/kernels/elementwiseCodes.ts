@@ -14,6 +14,19 @@ export const UNARY_ABS = 3;
 export const UNARY_SQUARE = 4;
 /** unaryF32: √v. */
 export const UNARY_SQRT = 5;
+// The transcendental kinds, computed in float64 one element at a time (assembly/transcendental.ts).
+/** unaryF32: e^v. The first transcendental code: every code from here on is one. */
+export const UNARY_EXP = 6;
+/** unaryF32: tanh v. */
+export const UNARY_TANH = 7;
+/** unaryF32: 1/(1 + e^−v). */
+export const UNARY_SIGMOID = 8;
+/** unaryF32: erf v. */
+export const UNARY_ERF = 9;
+/** unaryF32: v·Φ(v). */
+export const UNARY_GELU = 10;
+/** unaryF32: GELU's tanh approximation. */
+export const UNARY_GELU_TANH = 11;
 
 /** binaryRowsF32: a + b. */
 export const BINARY_ADD = 0;

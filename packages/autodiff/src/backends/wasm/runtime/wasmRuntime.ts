@@ -16,6 +16,7 @@ export const TASKS = [
   "conv2dTask",
   "conv2dBackpropInputTask",
   "conv2dBackpropFilterTask",
+  "unaryTask",
 ] as const;
 
 export type TaskName = (typeof TASKS)[number];

@@ -1,0 +1,288 @@
+// The float64 scalar functions of the transcendental unary kernels, computing exactly what
+// src/kernels/transcendental.ts computes for the js kernels: the same IEEE operations in the same
+// order, so that a float32 result is the same bits on both backends. Math.exp and Math.expm1,
+// which the js side calls, are V8's ports of fdlibm; expF64 and expm1F64 port the same fdlibm
+// routines (AssemblyScript's own Math.exp is a different algorithm).
+
+import {
+  UNARY_ERF,
+  UNARY_EXP,
+  UNARY_GELU,
+  UNARY_SIGMOID,
+  UNARY_TANH,
+} from "../src/backends/wasm/kernels/elementwiseCodes";
+
+const LN2_HI: f64 = 6.9314718036912381649e-1; // 0x3FE62E42 FEE00000
+const LN2_LO: f64 = 1.90821492927058770002e-10; // 0x3DEA39EF 35793C76
+const INV_LN2: f64 = 1.442695040888963387; // 0x3FF71547 652B82FE
+/** exp(x) overflows above this. */
+const OVERFLOW: f64 = 7.09782712893383973096e2;
+/** exp(x) underflows to 0 below this. */
+const UNDERFLOW: f64 = -7.4513321910194110842e2;
+const TWO_M1000: f64 = 9.3326361850321887899e-302;
+const TWO_1023: f64 = 8.988465674311579539e307;
+
+/** The high 32 bits of x's representation. */
+function highWord(x: f64): u32 {
+  return <u32>(reinterpret<u64>(x) >>> 32);
+}
+
+/** The float64 whose high word is `hi` and low word 0. */
+function fromHighWord(hi: u32): f64 {
+  return reinterpret<f64>((<u64>hi) << 32);
+}
+
+/** e^x, fdlibm's e_exp.c as V8 ports it (its exp(1) special case included). */
+export function expF64(x: f64): f64 {
+  const word = highWord(x);
+  const negative = word >>> 31;
+  const hx = word & 0x7fffffff;
+  if (hx >= 0x40862e42) {
+    // |x| ≥ 709.78…: NaN, ±∞, overflow or underflow.
+    if (hx >= 0x7ff00000) {
+      if (((hx & 0xfffff) | (<u32>reinterpret<u64>(x))) != 0) return x + x;
+      return negative ? 0.0 : x;
+    }
+    if (x > OVERFLOW) return Infinity;
+    if (x < UNDERFLOW) return 0.0;
+  }
+  // Argument reduction: x = k·ln2 + (hi − lo), |hi − lo| ≤ ln2/2.
+  let hi: f64 = 0;
+  let lo: f64 = 0;
+  let k: i32 = 0;
+  if (hx > 0x3fd62e42) {
+    if (hx < 0x3ff0a2b2) {
+      if (x == 1.0) return 2.718281828459045;
+      hi = negative ? x + LN2_HI : x - LN2_HI;
+      lo = negative ? -LN2_LO : LN2_LO;
+      k = negative ? -1 : 1;
+    } else {
+      k = <i32>(INV_LN2 * x + (negative ? -0.5 : 0.5));
+      const t = <f64>k;
+      hi = x - t * LN2_HI;
+      lo = t * LN2_LO;
+    }
+    x = hi - lo;
+  } else if (hx < 0x3e300000) {
+    // |x| < 2⁻²⁸.
+    return 1.0 + x;
+  }
+  const t = x * x;
+  const c =
+    x -
+    t *
+      (1.66666666666666019037e-1 +
+        t *
+          (-2.77777777770155933842e-3 +
+            t *
+              (6.61375632143793436117e-5 +
+                t * (-1.6533902205465251539e-6 + t * 4.13813679705723846039e-8))));
+  if (k == 0) return 1.0 - ((x * c) / (c - 2.0) - x);
+  const y = 1.0 - (lo - (x * c) / (2.0 - c) - hi);
+  if (k >= -1021) {
+    if (k == 1024) return y * 2.0 * TWO_1023;
+    return y * fromHighWord(<u32>(0x3ff00000 + (k << 20)));
+  }
+  return y * fromHighWord(<u32>(0x3ff00000 + ((k + 1000) << 20))) * TWO_M1000;
+}
+
+/** e^x − 1, fdlibm's s_expm1.c as V8 ports it. */
+export function expm1F64(x: f64): f64 {
+  const word = highWord(x);
+  const negative = word >>> 31;
+  const hx = word & 0x7fffffff;
+  if (hx >= 0x4043687a) {
+    // |x| ≥ 56·ln2.
+    if (hx >= 0x40862e42) {
+      if (hx >= 0x7ff00000) {
+        if (((hx & 0xfffff) | (<u32>reinterpret<u64>(x))) != 0) return x + x;
+        return negative ? -1.0 : x;
+      }
+      if (x > OVERFLOW) return Infinity;
+    }
+    if (negative) return -1.0;
+  }
+  let c: f64 = 0;
+  let k: i32 = 0;
+  if (hx > 0x3fd62e42) {
+    let hi: f64;
+    let lo: f64;
+    if (hx < 0x3ff0a2b2) {
+      hi = negative ? x + LN2_HI : x - LN2_HI;
+      lo = negative ? -LN2_LO : LN2_LO;
+      k = negative ? -1 : 1;
+    } else {
+      k = <i32>(INV_LN2 * x + (negative ? -0.5 : 0.5));
+      const t = <f64>k;
+      hi = x - t * LN2_HI;
+      lo = t * LN2_LO;
+    }
+    x = hi - lo;
+    c = hi - x - lo;
+  } else if (hx < 0x3c900000) {
+    // |x| < 2⁻⁵⁴.
+    return x;
+  }
+  const hfx = 0.5 * x;
+  const hxs = x * hfx;
+  const r1 =
+    1.0 +
+    hxs *
+      (-3.33333333333331316428e-2 +
+        hxs *
+          (1.58730158725481460165e-3 +
+            hxs *
+              (-7.93650757867487942473e-5 +
+                hxs * (4.00821782732936239552e-6 + hxs * -2.01099218183624371326e-7))));
+  let t = 3.0 - r1 * hfx;
+  let e = hxs * ((r1 - t) / (6.0 - x * t));
+  if (k == 0) return x - (x * e - hxs);
+  const twopk = fromHighWord(<u32>(0x3ff00000 + (k << 20)));
+  e = x * (e - c) - c;
+  e -= hxs;
+  if (k == -1) return 0.5 * (x - e) - 0.5;
+  if (k == 1) {
+    if (x < -0.25) return -2.0 * (e - (x + 0.5));
+    return 1.0 + 2.0 * (x - e);
+  }
+  if (k <= -2 || k > 56) {
+    let y = 1.0 - (e - x);
+    y = k == 1024 ? y * 2.0 * TWO_1023 : y * twopk;
+    return y - 1.0;
+  }
+  let y: f64;
+  if (k < 20) {
+    t = fromHighWord(<u32>(0x3ff00000 - (0x200000 >> k)));
+    y = t - (e - x);
+  } else {
+    t = fromHighWord(<u32>((0x3ff - k) << 20));
+    y = x - (e + t);
+    y += 1.0;
+  }
+  return y * twopk;
+}
+
+/** As tanh in src/kernels/transcendental.ts. */
+function tanhF64(v: f64): f64 {
+  if (isNaN(v)) return v;
+  const a = Math.abs(v);
+  if (a < 2.7755575615628914e-17) return v * (1.0 + v);
+  let z: f64 = 1;
+  if (a < 1) {
+    const t = expm1F64(-2.0 * a);
+    z = -t / (t + 2.0);
+  } else if (a < 22) {
+    const t = expm1F64(2.0 * a);
+    z = 1.0 - 2.0 / (t + 2.0);
+  }
+  return v >= 0 ? z : -z;
+}
+
+/** As sigmoid in src/kernels/transcendental.ts. */
+function sigmoidF64(v: f64): f64 {
+  return v >= 0 ? 1.0 / (1.0 + expF64(-v)) : expF64(v) / (1.0 + expF64(v));
+}
+
+const GELU_TANH_SCALE: f64 = Math.sqrt(2.0 / Math.PI);
+const GELU_TANH_CUBIC: f64 = 0.044715;
+
+/** As geluTanh in src/kernels/transcendental.ts. */
+function geluTanhF64(v: f64): f64 {
+  return v * sigmoidF64(2.0 * GELU_TANH_SCALE * (v + GELU_TANH_CUBIC * v * v * v));
+}
+
+/** As gelu in src/kernels/transcendental.ts. */
+function geluF64(v: f64): f64 {
+  return 0.5 * v * calerfF64(-v * Math.SQRT1_2, true);
+}
+
+const ERF_A: StaticArray<f64> = [
+  3.1611237438705656, 113.864154151050156, 377.485237685302021, 3209.37758913846947,
+  0.185777706184603153,
+];
+const ERF_B: StaticArray<f64> = [
+  23.6012909523441209, 244.024637934444173, 1282.61652607737228, 2844.23683343917062,
+];
+const ERFC_C: StaticArray<f64> = [
+  0.564188496988670089, 8.88314979438837594, 66.1191906371416295, 298.635138197400131,
+  881.95222124176909, 1712.04761263407058, 2051.07837782607147, 1230.33935479799725,
+  2.15311535474403846e-8,
+];
+const ERFC_D: StaticArray<f64> = [
+  15.7449261107098347, 117.693950891312499, 537.181101862009858, 1621.38957456669019,
+  3290.79923573345963, 4362.61909014324716, 3439.36767414372164, 1230.33935480374942,
+];
+const ERFC_P: StaticArray<f64> = [
+  0.305326634961232344, 0.360344899949804439, 0.125781726111229246, 0.0160837851487422766,
+  6.58749161529837803e-4, 0.0163153871373020978,
+];
+const ERFC_Q: StaticArray<f64> = [
+  2.56852019228982242, 1.87295284992346047, 0.527905102951428412, 0.0605183413124413191,
+  0.00233520497626869185,
+];
+
+/** As calerf in src/kernels/transcendental.ts. */
+function calerfF64(x: f64, complement: bool): f64 {
+  const y = Math.abs(x);
+  if (y <= 0.46875) {
+    const ysq = y > 1.11e-16 ? y * y : 0;
+    let num = unchecked(ERF_A[4]) * ysq;
+    let den = ysq;
+    for (let i = 0; i < 3; i++) {
+      num = (num + unchecked(ERF_A[i])) * ysq;
+      den = (den + unchecked(ERF_B[i])) * ysq;
+    }
+    const erf = (x * (num + unchecked(ERF_A[3]))) / (den + unchecked(ERF_B[3]));
+    return complement ? 1.0 - erf : erf;
+  }
+  let erfc: f64 = 0;
+  if (y <= 4) {
+    let num = unchecked(ERFC_C[8]) * y;
+    let den = y;
+    for (let i = 0; i < 7; i++) {
+      num = (num + unchecked(ERFC_C[i])) * y;
+      den = (den + unchecked(ERFC_D[i])) * y;
+    }
+    erfc = scaleByGaussian(y, (num + unchecked(ERFC_C[7])) / (den + unchecked(ERFC_D[7])));
+  } else if (y < 26.543) {
+    const ysq = 1.0 / (y * y);
+    let num = unchecked(ERFC_P[5]) * ysq;
+    let den = ysq;
+    for (let i = 0; i < 4; i++) {
+      num = (num + unchecked(ERFC_P[i])) * ysq;
+      den = (den + unchecked(ERFC_Q[i])) * ysq;
+    }
+    const r = (ysq * (num + unchecked(ERFC_P[4]))) / (den + unchecked(ERFC_Q[4]));
+    erfc = scaleByGaussian(y, (0.56418958354775628695 - r) / y);
+  } else if (isNaN(y)) {
+    return y;
+  }
+  if (complement) return x < 0 ? 2.0 - erfc : erfc;
+  return x < 0 ? erfc - 1.0 : 1.0 - erfc;
+}
+
+/** As scaleByGaussian in src/kernels/transcendental.ts. */
+function scaleByGaussian(y: f64, r: f64): f64 {
+  const s = Math.trunc(y * 16) / 16;
+  const del = (y - s) * (y + s);
+  return expF64(-s * s) * expF64(-del) * r;
+}
+
+/** f(v) for one of the transcendental unary kinds. */
+export function transcendentalF64(kind: i32, v: f64): f64 {
+  switch (kind) {
+    case UNARY_EXP:
+      return expF64(v);
+    case UNARY_TANH:
+      return tanhF64(v);
+    case UNARY_SIGMOID:
+      return sigmoidF64(v);
+    case UNARY_ERF:
+      return calerfF64(v, false);
+    case UNARY_GELU:
+      return geluF64(v);
+    // UNARY_GELU_TANH
+    default:
+      return geluTanhF64(v);
+  }
+}
