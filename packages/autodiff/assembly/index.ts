@@ -24,3 +24,4 @@ export { shiftedSumsF32, scaleShiftF32, batchNormSumsF32, batchNormInputGradF32 
 export { layerNormF32, layerNormBackwardF32 } from "./layerNorm";
 export { adamF32 } from "./optim";
 export { attentionScratchBytes, attentionForwardF32, attentionBackwardF32 } from "./attention";
+export { lstmCellF32, lstmCellBackwardF32 } from "./recurrent";

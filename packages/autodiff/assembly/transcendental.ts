@@ -163,7 +163,7 @@ export function expm1F64(x: f64): f64 {
 }
 
 /** As tanh in src/kernels/transcendental.ts. */
-function tanhF64(v: f64): f64 {
+export function tanhF64(v: f64): f64 {
   if (isNaN(v)) return v;
   const a = Math.abs(v);
   if (a < 2.7755575615628914e-17) return v * (1.0 + v);
@@ -179,7 +179,7 @@ function tanhF64(v: f64): f64 {
 }
 
 /** As sigmoid in src/kernels/transcendental.ts. */
-function sigmoidF64(v: f64): f64 {
+export function sigmoidF64(v: f64): f64 {
   return v >= 0 ? 1.0 / (1.0 + expF64(-v)) : expF64(v) / (1.0 + expF64(v));
 }
 

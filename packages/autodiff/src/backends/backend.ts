@@ -7,6 +7,7 @@ import type { MatmulKernels } from "../kernels/matmul.js";
 import type { NormKernels } from "../kernels/norm.js";
 import type { OptimKernels } from "../kernels/optim.js";
 import type { PoolKernels } from "../kernels/pool.js";
+import type { RecurrentKernels } from "../kernels/recurrent.js";
 import type { ReduceKernels } from "../kernels/reduce.js";
 import type { ShapeKernels } from "../kernels/shape.js";
 import type { SoftmaxKernels } from "../kernels/softmax.js";
@@ -27,7 +28,8 @@ export interface Kernels
     NormKernels,
     LayerNormKernels,
     OptimKernels,
-    AttentionKernels {}
+    AttentionKernels,
+    RecurrentKernels {}
 
 /** A named set of kernels. A backend may implement only the hot ones; the rest fall back to js. */
 export interface Backend {

@@ -6,6 +6,7 @@ import { jsMatmulKernels } from "../kernels/matmul.js";
 import { jsNormKernels } from "../kernels/norm.js";
 import { jsOptimKernels } from "../kernels/optim.js";
 import { jsPoolKernels } from "../kernels/pool.js";
+import { jsRecurrentKernels } from "../kernels/recurrent.js";
 import { jsReduceKernels } from "../kernels/reduce.js";
 import { jsShapeKernels } from "../kernels/shape.js";
 import { jsSoftmaxKernels } from "../kernels/softmax.js";
@@ -24,6 +25,7 @@ export const jsKernels: Kernels = {
   ...jsLayerNormKernels,
   ...jsOptimKernels,
   ...jsAttentionKernels,
+  ...jsRecurrentKernels,
 };
 
 registerBackend({ name: "js", kernels: jsKernels }, true);

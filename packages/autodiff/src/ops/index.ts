@@ -109,3 +109,4 @@ export {
   type BatchNormAttrs,
 } from "./batchNorm.js";
 export { layerNorm, layerNormBackward, type LayerNormAttrs } from "./layerNorm.js";
+export { lstmCell, lstmCellBackward } from "./lstmCell.js";

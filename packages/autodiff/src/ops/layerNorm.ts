@@ -4,14 +4,13 @@ import { argumentError, dtypeError, shapeError, showShape } from "../errors.js";
 import { defineOp, type BatchResult } from "../registry.js";
 import type { SampleKit } from "../sampling.js";
 import { shapesEqual } from "../shape.js";
-import { live } from "../tape.js";
 import { full, type Tensor, type TensorLike } from "../tensor.js";
 import { vjp } from "../transforms.js";
 import { batchAt, broadcastBatched } from "./batching.js";
 import { add, mul, sub } from "./binary.js";
 import { mean, sum } from "./reduce.js";
 import { reshape } from "./reshape.js";
-import { assertFloat, floatData, unfilled } from "./util.js";
+import { assertFloat, floatData, isUnusedCotangent, unfilled } from "./util.js";
 
 // Layer normalisation normalises each row of x over its trailing axes, as many as weight has
 // (weight's shape is the normalised shape, as in PyTorch's F.layer_norm). weight and bias are
@@ -119,14 +118,6 @@ function paramGradComposite(
 ): readonly [Tensor, Tensor] {
   const xhat = mul(sub(x, asRows(rowMean, axes)), asRows(rstd, axes));
   return [sumOver(mul(dy, xhat), rowAxes), sumOver(dy, rowAxes)];
-}
-
-/** Whether t is a constant of zeros: the tape's cotangent for an output that nothing used. */
-function isUnusedCotangent(t: Tensor): boolean {
-  if (live(t).trace !== null) return false;
-  const data = t.data;
-  for (let i = 0; i < data.length; i++) if (data[i] !== 0) return false;
-  return true;
 }
 
 /** x with its batch axis in front (broadcast over the batch when unmapped). */

@@ -7,6 +7,7 @@ import {
   type TypedArray,
 } from "../dtype.js";
 import { argumentError, dtypeError, show } from "../errors.js";
+import { live } from "../tape.js";
 import { Tensor } from "../tensor.js";
 
 /**
@@ -76,4 +77,12 @@ export function assertFloat(op: string, name: string, x: Tensor): void {
 
 export function assertInt(op: string, name: string, x: Tensor): void {
   if (x.dtype !== "int32") throw dtypeError(op, `${name} must be int32, got ${x.dtype}`);
+}
+
+/** Whether t is a constant of zeros: the tape's cotangent for an output that nothing used. */
+export function isUnusedCotangent(t: Tensor): boolean {
+  if (live(t).trace !== null) return false;
+  const data = t.data;
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) return false;
+  return true;
 }

@@ -1,5 +1,7 @@
 import {
   add,
+  cast,
+  lstmCell,
   matmul,
   mul,
   reshape,
@@ -301,13 +303,13 @@ function stateObject(where: string, state: unknown): Record<string, unknown> {
 /**
  * Long short-term memory (torch.nn.LSTM), gates in PyTorch's order i, f, g, o:
  * [i f g o] = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh; i, f, o = σ(·), g = tanh(·);
- * c′ = f∘c + i∘g, h′ = o∘tanh(c′). Input [T, B, I] ([B, T, I] with batchFirst, or [T, I]);
- * `apply` returns the top layer's h at every step; `run` also takes and returns { h, c }.
- * The time loop runs over the tape, so gradients flow back through every step (BPTT).
+ * c′ = f∘c + i∘g, h′ = o∘tanh(c′) (autodiff's fused lstmCell). Input [T, B, I] ([B, T, I] with
+ * batchFirst, or [T, I]); `apply` returns the top layer's h at every step; `run` also takes and
+ * returns { h, c }. The time loop runs over the tape, so gradients flow back through every step
+ * (BPTT).
  */
 export function lstm(options: RecurrentOptions): RecurrentLayer<LstmState, LstmResult> {
   const config = resolveConfig("lstm", options, 4);
-  const h = config.hiddenSize;
   const run = (params: RecurrentParams, x: Tensor, state?: LstmState): LstmResult => {
     const seq = timeMajor(config, x);
     const given = stateObject(config.where, state);
@@ -326,12 +328,11 @@ export function lstm(options: RecurrentOptions): RecurrentLayer<LstmState, LstmR
       const outputs: Tensor[] = [];
       for (let t = 0; t < seq.length; t++) {
         const gates = add(step(projected, t), matmul(hidden, w.wHh, { transB: true }));
-        const i = sigmoid(gate(gates, 0, h));
-        const f = sigmoid(gate(gates, 1, h));
-        const g = tanh(gate(gates, 2, h));
-        const o = sigmoid(gate(gates, 3, h));
-        cell = add(mul(f, cell), mul(i, g));
-        hidden = mul(o, tanh(cell));
+        // The cell state takes the gates' dtype, as mixed operands of add and mul would.
+        [hidden, cell] = lstmCell(
+          gates,
+          cell.dtype === gates.dtype ? cell : cast(cell, gates.dtype),
+        );
         outputs.push(hidden);
       }
       finalH.push(hidden);

@@ -555,6 +555,26 @@ const layerNormalization: Converter = (g, [x, weight, bias], op) => {
 };
 
 /**
+ * lstmCell: the gates split in four along the last axis (i, f, g, o), then ONNX's Sigmoid and
+ * Tanh; c′ = f·c + i·g, h′ = o·tanh(c′) and the activations concatenated, as the kernel computes.
+ */
+const lstmCell: Converter = (g, [gates, c], op) => {
+  const hidden = op.outputs[0]!.shape.at(-1)!;
+  const parts = g.node(
+    "Split",
+    [gates!, g.ints([hidden, hidden, hidden, hidden])],
+    { axis: -1 },
+    4,
+  );
+  const [i, f, cand, o] = parts.map((v, k) => g.node(k === 2 ? "Tanh" : "Sigmoid", [v])[0]!);
+  const mul = (a: string, b: string) => g.node("Mul", [a, b])[0]!;
+  const cNext = g.node("Add", [mul(f!, c!), mul(i!, cand!)])[0]!;
+  const t = g.node("Tanh", [cNext])[0]!;
+  const acts = g.node("Concat", [i!, f!, cand!, o!, t], { axis: -1 })[0]!;
+  return [mul(o!, t), cNext, acts];
+};
+
+/**
  * Every op the exporter writes, by registered name. An op missing here still exports when its
  * forward is written with ops that are here (a function op's inner ops are converted instead).
  */
@@ -641,6 +661,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   softmax: elementwise("Softmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
   logSoftmax: elementwise("LogSoftmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
   layerNorm: layerNormalization,
+  lstmCell,
   // Products, convolutions, pooling, resizing, attention.
   matmul,
   einsum,

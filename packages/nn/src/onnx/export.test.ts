@@ -22,10 +22,12 @@ import {
   flatten,
   gelu,
   globalAvgPool2d,
+  gru,
   layerNorm,
   leakyRelu,
   linear,
   logSoftmax,
+  lstm,
   maxPool2d,
   parallel,
   relu,
@@ -125,6 +127,20 @@ describe("exportOnnx", () => {
       expect(dims).toEqual([n, 8]);
       expect(maxAbsDifference(data, expected.data)).toBeLessThan(1e-5);
     }
+  });
+
+  it("exports recurrent layers (the fused LSTM cell, the GRU's ops), unrolled over time", async () => {
+    const model = sequential({
+      lstm: lstm({ inputSize: 3, hiddenSize: 4, numLayers: 2, batchFirst: true }),
+      gru: gru({ inputSize: 4, hiddenSize: 5, batchFirst: true }),
+    });
+    const { params, state } = model.init(prng(6));
+    // The zero initial states are made with the batch size: the batch axis is fixed.
+    const bytes = exportOnnx(model, params, state, { inputShape: [3, 7, 3], dynamicBatch: false });
+    const x = prng(7).normal([3, 7, 3]);
+    const { dims, data } = await runOnnx(bytes, x);
+    expect(dims).toEqual([3, 7, 5]);
+    expect(maxAbsDifference(data, model.apply(params, x, { state }).data)).toBeLessThan(1e-5);
   });
 
   it("exports transposed convolutions, outputPadding and groups included", async () => {

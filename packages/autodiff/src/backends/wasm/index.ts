@@ -7,6 +7,7 @@ import { wasmLayerNormKernels } from "./kernels/layerNorm.js";
 import { wasmNormKernels } from "./kernels/norm.js";
 import { wasmOptimKernels } from "./kernels/optim.js";
 import { wasmPoolKernels } from "./kernels/pooling.js";
+import { wasmRecurrentKernels } from "./kernels/recurrent.js";
 import { wasmReduceKernels } from "./kernels/reduce.js";
 import { wasmRuntime, type ModuleVariant } from "./runtime/wasmRuntime.js";
 
@@ -30,8 +31,9 @@ export function wasmAvailable(): boolean {
 /**
  * WebAssembly SIMD kernels: float32 (and float64) matmul, float32 conv2d and its backprops,
  * float32 attention (every head in one call), 2×2 pooling, batch and layer norm, Adam, sum,
- * scatter-add and simple elementwise ops; products split over threads sharing one memory where
- * the host allows it. Preferred over js (priority 1) wherever it is available.
+ * scatter-add, the LSTM cell, and elementwise ops (exp, tanh, sigmoid, erf and GELU among them);
+ * products and transcendental functions split over threads sharing one memory where the host
+ * allows it. Preferred over js (priority 1) wherever it is available.
  */
 registerBackend({
   name: "wasm",
@@ -45,6 +47,7 @@ registerBackend({
     ...wasmMatmulKernels,
     ...wasmConvKernels,
     ...wasmAttentionKernels,
+    ...wasmRecurrentKernels,
   },
   priority: 1,
   isAvailable: wasmAvailable,
