@@ -12,7 +12,14 @@ export {
   convPlanBytes,
 } from "./conv";
 export { directScratchBytes } from "./convDirect";
-export { addF32, unaryF32, unaryTask, binaryRowsF32, biasActivationF32, zeroBytes } from "./elementwise";
+export {
+  addF32,
+  unaryF32,
+  unaryTask,
+  binaryRowsF32,
+  biasActivationF32,
+  zeroBytes,
+} from "./elementwise";
 export { maxPool2x2F32, maxPool2x2BackwardF32, avgPool2x2F32, avgPool2x2BackwardF32 } from "./pool";
 
 /** Where the JavaScript side's arena may begin: after any static data the compiler placed. */
@@ -24,4 +31,4 @@ export { shiftedSumsF32, scaleShiftF32, batchNormSumsF32, batchNormInputGradF32 
 export { layerNormF32, layerNormBackwardF32 } from "./layerNorm";
 export { adamF32 } from "./optim";
 export { attentionScratchBytes, attentionForwardF32, attentionBackwardF32 } from "./attention";
-export { lstmCellF32, lstmCellBackwardF32 } from "./recurrent";
+export { lstmCellF32, lstmCellBackwardF32, gruCellF32, gruCellBackwardF32 } from "./recurrent";

@@ -1,4 +1,4 @@
-// The LSTM cell's gate arithmetic for float32 tensors: src/kernels/recurrent.ts's loops, in
+// The LSTM and GRU cells' gate arithmetic for float32 tensors: src/kernels/recurrent.ts's loops, in
 // float64 with the same operations (σ and tanh from ./transcendental), each result rounded once.
 
 import { sigmoidF64, tanhF64 } from "./transcendental";
@@ -69,6 +69,71 @@ export function lstmCellBackwardF32(
       store<f32>(out + 2 * stride, <f32>(delta * i * (1 - g * g)));
       store<f32>(out + 3 * stride, <f32>(back * t * (o * (1 - o))));
       store<f32>(dc + k, <f32>(delta * f));
+    }
+  }
+}
+
+/** As gruCell in src/kernels/recurrent.ts; addresses of float32 arrays. */
+export function gruCellF32(
+  xs: usize,
+  hs: usize,
+  h: usize,
+  rows: i32,
+  hidden: i32,
+  hNext: usize,
+  acts: usize,
+): void {
+  const stride = <usize>hidden * 4;
+  for (let row = 0; row < rows; row++) {
+    const start = <usize>row * 3 * stride;
+    for (let j = 0; j < hidden; j++) {
+      const a = start + <usize>j * 4;
+      const r = sigmoidF64(<f64>load<f32>(xs + a) + <f64>load<f32>(hs + a));
+      const z = sigmoidF64(<f64>load<f32>(xs + a + stride) + <f64>load<f32>(hs + a + stride));
+      const n = tanhF64(
+        <f64>load<f32>(xs + a + 2 * stride) + r * <f64>load<f32>(hs + a + 2 * stride),
+      );
+      const k = <usize>(row * hidden + j) * 4;
+      store<f32>(hNext + k, <f32>(n + z * (<f64>load<f32>(h + k) - n)));
+      store<f32>(acts + a, <f32>r);
+      store<f32>(acts + a + stride, <f32>z);
+      store<f32>(acts + a + 2 * stride, <f32>n);
+    }
+  }
+}
+
+/** As gruCellBackward in src/kernels/recurrent.ts; addresses of float32 arrays. */
+export function gruCellBackwardF32(
+  acts: usize,
+  hs: usize,
+  h: usize,
+  dh: usize,
+  rows: i32,
+  hidden: i32,
+  dxs: usize,
+  dhs: usize,
+  dhPrev: usize,
+): void {
+  const stride = <usize>hidden * 4;
+  for (let row = 0; row < rows; row++) {
+    const start = <usize>row * 3 * stride;
+    for (let j = 0; j < hidden; j++) {
+      const a = start + <usize>j * 4;
+      const r = <f64>load<f32>(acts + a);
+      const z = <f64>load<f32>(acts + a + stride);
+      const n = <f64>load<f32>(acts + a + 2 * stride);
+      const k = <usize>(row * hidden + j) * 4;
+      const back = <f64>load<f32>(dh + k);
+      const nu = back * (1 - z) * (1 - n * n);
+      const rho = nu * <f64>load<f32>(hs + a + 2 * stride) * (r * (1 - r));
+      const zeta = back * (<f64>load<f32>(h + k) - n) * (z * (1 - z));
+      store<f32>(dxs + a, <f32>rho);
+      store<f32>(dxs + a + stride, <f32>zeta);
+      store<f32>(dxs + a + 2 * stride, <f32>nu);
+      store<f32>(dhs + a, <f32>rho);
+      store<f32>(dhs + a + stride, <f32>zeta);
+      store<f32>(dhs + a + 2 * stride, <f32>(nu * r));
+      store<f32>(dhPrev + k, <f32>(back * z));
     }
   }
 }

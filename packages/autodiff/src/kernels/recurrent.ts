@@ -1,13 +1,13 @@
 import type { FloatArray } from "../dtype.js";
 import { sigmoid, tanh } from "./transcendental.js";
 
-// The LSTM cell's gate arithmetic in one pass each way. gates is viewed as [rows, 4·hidden]
-// (PyTorch's order i, f, g, o along each row), the activations as [rows, 5·hidden] (i, f, g, o
-// and tanh(c′)), c, h and the cell gradients as [rows, hidden]. Every value is computed in
-// float64 from the inputs and rounded once when stored, so a float32 result is the same
-// whichever backend computes it (assembly/recurrent.ts repeats these loops).
+// The LSTM and GRU cells' gate arithmetic in one pass each way. Stacked inputs are viewed as
+// [rows, k·hidden] (k blocks in PyTorch's gate order along each row), states and their gradients
+// as [rows, hidden]. Every value is computed in float64 from the inputs and rounded once when
+// stored, so a float32 result is the same whichever backend computes it (assembly/recurrent.ts
+// repeats these loops).
 
-/** An LSTM cell's forward and backward over a block of rows. */
+/** The LSTM and GRU cells' forward and backward over a block of rows. */
 export interface RecurrentKernels {
   /**
    * i, f, o = σ(gates), g = tanh(gates); cNext = f·c + i·g, h = o·tanh(cNext) (from cNext before
@@ -36,6 +36,35 @@ export interface RecurrentKernels {
     hidden: number,
     dgates: FloatArray,
     dc: FloatArray,
+  ): void;
+  /**
+   * With xs and hs = [r, z, n] blocks of the input and hidden projections: r = σ(x_r + h_r),
+   * z = σ(x_z + h_z), n = tanh(x_n + r·h_n), hNext = n + z·(h − n); acts = [r, z, n].
+   */
+  gruCell(
+    xs: FloatArray,
+    hs: FloatArray,
+    h: FloatArray,
+    rows: number,
+    hidden: number,
+    hNext: FloatArray,
+    acts: FloatArray,
+  ): void;
+  /**
+   * The gradients of gruCell's hNext for cotangent dh, from its activations: with
+   * ν = dh·(1 − z)·(1 − n²), ρ = ν·h_n·r(1 − r) and ζ = dh·(h − n)·z(1 − z), dxs = [ρ, ζ, ν],
+   * dhs = [ρ, ζ, ν·r] and dhPrev = dh·z.
+   */
+  gruCellBackward(
+    acts: FloatArray,
+    hs: FloatArray,
+    h: FloatArray,
+    dh: FloatArray,
+    rows: number,
+    hidden: number,
+    dxs: FloatArray,
+    dhs: FloatArray,
+    dhPrev: FloatArray,
   ): void;
 }
 
@@ -97,4 +126,60 @@ const lstmCellBackward: RecurrentKernels["lstmCellBackward"] = (
   }
 };
 
-export const jsRecurrentKernels: RecurrentKernels = { lstmCell, lstmCellBackward };
+const gruCell: RecurrentKernels["gruCell"] = (xs, hs, h, rows, hidden, hNext, acts) => {
+  for (let row = 0; row < rows; row++) {
+    const start = row * 3 * hidden;
+    for (let j = 0; j < hidden; j++) {
+      const a = start + j;
+      const r = sigmoid(xs[a]! + hs[a]!);
+      const z = sigmoid(xs[a + hidden]! + hs[a + hidden]!);
+      const n = tanh(xs[a + 2 * hidden]! + r * hs[a + 2 * hidden]!);
+      const k = row * hidden + j;
+      hNext[k] = n + z * (h[k]! - n);
+      acts[a] = r;
+      acts[a + hidden] = z;
+      acts[a + 2 * hidden] = n;
+    }
+  }
+};
+
+const gruCellBackward: RecurrentKernels["gruCellBackward"] = (
+  acts,
+  hs,
+  h,
+  dh,
+  rows,
+  hidden,
+  dxs,
+  dhs,
+  dhPrev,
+) => {
+  for (let row = 0; row < rows; row++) {
+    const start = row * 3 * hidden;
+    for (let j = 0; j < hidden; j++) {
+      const a = start + j;
+      const r = acts[a]!;
+      const z = acts[a + hidden]!;
+      const n = acts[a + 2 * hidden]!;
+      const k = row * hidden + j;
+      const back = dh[k]!;
+      const nu = back * (1 - z) * (1 - n * n);
+      const rho = nu * hs[a + 2 * hidden]! * (r * (1 - r));
+      const zeta = back * (h[k]! - n) * (z * (1 - z));
+      dxs[a] = rho;
+      dxs[a + hidden] = zeta;
+      dxs[a + 2 * hidden] = nu;
+      dhs[a] = rho;
+      dhs[a + hidden] = zeta;
+      dhs[a + 2 * hidden] = nu * r;
+      dhPrev[k] = back * z;
+    }
+  }
+};
+
+export const jsRecurrentKernels: RecurrentKernels = {
+  lstmCell,
+  lstmCellBackward,
+  gruCell,
+  gruCellBackward,
+};

@@ -110,3 +110,4 @@ export {
 } from "./batchNorm.js";
 export { layerNorm, layerNormBackward, type LayerNormAttrs } from "./layerNorm.js";
 export { lstmCell, lstmCellBackward } from "./lstmCell.js";
+export { gruCell, gruCellBackward } from "./gruCell.js";

@@ -1,17 +1,13 @@
 import { kernels } from "../backends/backend.js";
 import type { FloatArray } from "../dtype.js";
-import { dtypeError, shapeError, showShape } from "../errors.js";
 import { defineOp, type BatchResult } from "../registry.js";
-import type { SampleKit } from "../sampling.js";
-import { shapesEqual } from "../shape.js";
 import type { Tensor, TensorLike } from "../tensor.js";
 import { vjp } from "../transforms.js";
-import { batchAt } from "./batching.js";
 import { add, mul, sub } from "./binary.js";
+import { allInFront, blocksOf, cellOf, cellSample } from "./cells.js";
 import { concat } from "./concat.js";
-import { split } from "./split.js";
 import { square } from "./unary.js";
-import { assertFloat, floatData, isUnusedCotangent, unfilled } from "./util.js";
+import { floatData, isUnusedCotangent, unfilled } from "./util.js";
 
 // One step of an LSTM's gate arithmetic as one op, so that a recurrent layer's time loop records
 // two tape entries per step instead of a dozen and runs one kernel each way. gates holds the
@@ -20,59 +16,9 @@ import { assertFloat, floatData, isUnusedCotangent, unfilled } from "./util.js";
 // backward op takes (as the composed step's tape would keep them), so that the backward pass is
 // plain arithmetic and second order flows through the activations' own vjp.
 
-interface Cell {
-  /** Rows of the [rows, 4·H] view: the product of the leading shape. */
-  readonly rows: number;
-  readonly hidden: number;
-}
-
-/**
- * Checks the stacked input (gates [..., 4H], or acts [..., 5H]) and that every other input is
- * [..., H] of its dtype.
- */
-function cellOf(
-  op: string,
-  [name, stacked, parts]: [string, Tensor, 4 | 5],
-  others: Record<string, Tensor>,
-): Cell {
-  assertFloat(op, name, stacked);
-  const last = stacked.shape[stacked.ndim - 1];
-  if (last === undefined || last % parts !== 0 || last === 0) {
-    const what = parts === 4 ? "i, f, g, o" : "i, f, g, o, tanh(c′)";
-    throw shapeError(
-      op,
-      `${name} must be [..., ${parts}·hidden] (${what} stacked on the last axis), got ` +
-        `${showShape(stacked.shape)}`,
-    );
-  }
-  const hidden = last / parts;
-  const shape = [...stacked.shape.slice(0, -1), hidden];
-  for (const [other, t] of Object.entries(others)) {
-    if (!shapesEqual(t.shape, shape)) {
-      throw shapeError(
-        op,
-        `${other} must be ${showShape(shape)} for ${name} ${showShape(stacked.shape)}, got ` +
-          `${showShape(t.shape)}`,
-      );
-    }
-    if (t.dtype !== stacked.dtype) {
-      throw dtypeError(
-        op,
-        `${other} is ${t.dtype} but ${name} is ${stacked.dtype}: they must match`,
-      );
-    }
-  }
-  return { rows: stacked.size / last, hidden };
-}
-
-/** The last axis of t cut into `parts` equal pieces. */
-function pieces(t: Tensor, parts: number): Tensor[] {
-  return split(t, t.shape[t.ndim - 1]! / parts, { axis: -1 });
-}
-
 /** lstmCellBackward's arithmetic with primitive ops: what its vjp differentiates. */
 function backwardComposite(acts: Tensor, c: Tensor, dh: Tensor, dcNext: Tensor) {
-  const [i, f, g, o, t] = pieces(acts, 5) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const [i, f, g, o, t] = blocksOf(acts, 5) as [Tensor, Tensor, Tensor, Tensor, Tensor];
   const delta = add(dcNext, mul(mul(dh, o), sub(1, square(t))));
   const dgates = concat(
     [
@@ -97,8 +43,8 @@ function lstmCellVjp(
   acts: Tensor,
 ): [Tensor, Tensor] {
   if (isUnusedCotangent(dacts!)) return [...lstmCellBackward(acts, c, dh!, dcNext!)];
-  const [i, f, g, o, t] = pieces(acts, 5) as [Tensor, Tensor, Tensor, Tensor, Tensor];
-  const [di, df, dg, dO, dt] = pieces(dacts!, 5) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const [i, f, g, o, t] = blocksOf(acts, 5) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const [di, df, dg, dO, dt] = blocksOf(dacts!, 5) as [Tensor, Tensor, Tensor, Tensor, Tensor];
   const throughCell = add(dcNext!, mul(dt, sub(1, square(t))));
   const [dgates, dc] = lstmCellBackward(acts, c, dh!, throughCell);
   const direct = concat(
@@ -113,39 +59,15 @@ function lstmCellVjp(
   return [add(dgates, direct), dc];
 }
 
-/** Every input with its batch axis in front (broadcast over the batch where unmapped). */
-function allInFront(
-  inputs: readonly Tensor[],
-  axes: readonly (number | null | undefined)[],
-  size: number,
-): Tensor[] {
-  return inputs.map((t, k) => batchAt(t, axes[k] ?? null, 0, size));
-}
-
-/**
- * A stacked tensor [..., parts·H] of values in [min, max] and `count` tensors of [..., H]: a
- * leading shape of rank 0–2.
- */
-function cellSample(kit: SampleKit, parts: number, range: number, count: number) {
-  return kit.fc
-    .tuple(
-      kit.shape({ minRank: 0, maxRank: 2, minDim: 1, maxDim: 3 }),
-      kit.fc.integer({ min: 1, max: 3 }),
-    )
-    .chain(([lead, hidden]) =>
-      kit.fc.tuple(
-        kit.tensor([...lead, parts * hidden], { min: -range, max: range }),
-        ...Array.from({ length: count }, () => kit.tensor([...lead, hidden])),
-      ),
-    );
-}
-
 const lstmCellOp = defineOp({
   name: "lstmCell",
   inputs: ["gates", "c"],
   outputs: ["h", "cNext", "acts"],
   forward: ([gates, c]) => {
-    const { rows, hidden } = cellOf("lstmCell", ["gates", gates, 4], { c });
+    const { rows, hidden } = cellOf("lstmCell", "i, f, g, o", [
+      ["gates", gates, 4],
+      ["c", c, 1],
+    ]);
     const h = unfilled(gates.dtype, c.shape);
     const cNext = unfilled(gates.dtype, c.shape);
     const acts = unfilled(gates.dtype, [...c.shape.slice(0, -1), 5 * hidden]);
@@ -166,7 +88,10 @@ const lstmCellOp = defineOp({
     return { y: lstmCellOp(gates!, c!, {}), axes: [0, 0, 0] };
   },
   samples: (kit) =>
-    cellSample(kit, 4, 3, 1).map(([gates, c]) => ({ inputs: [gates, c], attrs: {} })),
+    cellSample(kit, [{ blocks: 4, range: 3 }, { blocks: 1 }]).map(([gates, c]) => ({
+      inputs: [gates, c],
+      attrs: {},
+    })),
 });
 
 /**
@@ -189,7 +114,12 @@ const lstmCellBackwardOp = defineOp({
   outputs: ["dgates", "dc"],
   forward: ([acts, c, dh, dcNext]) => {
     const op = "lstmCellBackward";
-    const { rows, hidden } = cellOf(op, ["acts", acts, 5], { c, dh, dcNext });
+    const { rows, hidden } = cellOf(op, "i, f, g, o, tanh(c′)", [
+      ["acts", acts, 5],
+      ["c", c, 1],
+      ["dh", dh, 1],
+      ["dcNext", dcNext, 1],
+    ]);
     const dgates = unfilled(acts.dtype, [...c.shape.slice(0, -1), 4 * hidden]);
     const dc = unfilled(acts.dtype, c.shape);
     kernels().lstmCellBackward(
@@ -215,10 +145,12 @@ const lstmCellBackwardOp = defineOp({
   },
   // Activations as lstmCell makes them: σ in (0, 1), tanh in (−1, 1).
   samples: (kit) =>
-    cellSample(kit, 5, 1, 3).map(([acts, c, dh, dcNext]) => ({
-      inputs: [acts, c, dh, dcNext],
-      attrs: {},
-    })),
+    cellSample(kit, [{ blocks: 5, range: 1 }, { blocks: 1 }, { blocks: 1 }, { blocks: 1 }]).map(
+      ([acts, c, dh, dcNext]) => ({
+        inputs: [acts, c, dh, dcNext],
+        attrs: {},
+      }),
+    ),
 });
 
 /**

@@ -1,15 +1,12 @@
 import {
   add,
   cast,
+  gruCell,
   lstmCell,
   matmul,
-  mul,
   reshape,
-  sigmoid,
   slice,
   stack,
-  sub,
-  tanh,
   Tensor,
   transpose,
   zeros,
@@ -275,9 +272,13 @@ function step(sequence: Tensor, t: number): Tensor {
   return reshape(slice(sequence, [t], [t + 1]), [batch, width]);
 }
 
-/** Gate `index` of the G·H columns of [B, G·H]. */
-function gate(gates: Tensor, index: number, h: number): Tensor {
-  return slice(gates, [0, index * h], [gates.shape[0]!, (index + 1) * h]);
+/**
+ * The tensors in one dtype, float64 if any is: a state or projection given in another float
+ * dtype than the weights is promoted, as add and mul would promote it.
+ */
+function promoted(...ts: Tensor[]): Tensor[] {
+  const dtype = ts.some((t) => t.dtype === "float64") ? "float64" : ts[0]!.dtype;
+  return ts.map((t) => (t.dtype === dtype ? t : cast(t, dtype)));
 }
 
 function recurrentLayer<S, R>(
@@ -328,11 +329,8 @@ export function lstm(options: RecurrentOptions): RecurrentLayer<LstmState, LstmR
       const outputs: Tensor[] = [];
       for (let t = 0; t < seq.length; t++) {
         const gates = add(step(projected, t), matmul(hidden, w.wHh, { transB: true }));
-        // The cell state takes the gates' dtype, as mixed operands of add and mul would.
-        [hidden, cell] = lstmCell(
-          gates,
-          cell.dtype === gates.dtype ? cell : cast(cell, gates.dtype),
-        );
+        const [g, c] = promoted(gates, cell);
+        [hidden, cell] = lstmCell(g!, c!);
         outputs.push(hidden);
       }
       finalH.push(hidden);
@@ -353,7 +351,6 @@ export function lstm(options: RecurrentOptions): RecurrentLayer<LstmState, LstmR
  */
 export function gru(options: RecurrentOptions): RecurrentLayer<GruState, GruResult> {
   const config = resolveConfig("gru", options, 3);
-  const h = config.hiddenSize;
   const run = (params: RecurrentParams, x: Tensor, state?: GruState): GruResult => {
     const seq = timeMajor(config, x);
     const h0 = initialStates(config, seq, "h", stateObject(config.where, state).h);
@@ -369,11 +366,8 @@ export function gru(options: RecurrentOptions): RecurrentLayer<GruState, GruResu
         // b_hn must stay inside r∘(…), so b_hh is added here rather than folded into b_ih.
         const product = matmul(hidden, w.wHh, { transB: true });
         const hs = w.bHh === undefined ? product : add(product, w.bHh);
-        const r = sigmoid(add(gate(xs, 0, h), gate(hs, 0, h)));
-        const z = sigmoid(add(gate(xs, 1, h), gate(hs, 1, h)));
-        const n = tanh(add(gate(xs, 2, h), mul(r, gate(hs, 2, h))));
-        // (1 − z)∘n + z∘h written as n + z∘(h − n), the form PyTorch's cell computes.
-        hidden = add(n, mul(z, sub(hidden, n)));
+        const [xsp, hsp, state] = promoted(xs, hs, hidden);
+        [hidden] = gruCell(xsp!, hsp!, state!);
         outputs.push(hidden);
       }
       finalH.push(hidden);

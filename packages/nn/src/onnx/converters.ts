@@ -575,6 +575,24 @@ const lstmCell: Converter = (g, [gates, c], op) => {
 };
 
 /**
+ * gruCell: both projections split in three along the last axis (r, z, n); r and z by Sigmoid of
+ * their sums, n = tanh(x_n + r·h_n), h′ = n + z·(h − n) and the activations concatenated.
+ */
+const gruCell: Converter = (g, [xs, hs, h], op) => {
+  const hidden = op.outputs[0]!.shape.at(-1)!;
+  const sizes = g.ints([hidden, hidden, hidden]);
+  const [xr, xz, xn] = g.node("Split", [xs!, sizes], { axis: -1 }, 3);
+  const [hr, hz, hn] = g.node("Split", [hs!, sizes], { axis: -1 }, 3);
+  const add = (a: string, b: string) => g.node("Add", [a, b])[0]!;
+  const mul = (a: string, b: string) => g.node("Mul", [a, b])[0]!;
+  const r = g.node("Sigmoid", [add(xr!, hr!)])[0]!;
+  const z = g.node("Sigmoid", [add(xz!, hz!)])[0]!;
+  const n = g.node("Tanh", [add(xn!, mul(r, hn!))])[0]!;
+  const hNext = add(n, mul(z, g.node("Sub", [h!, n])[0]!));
+  return [hNext, g.node("Concat", [r, z, n], { axis: -1 })[0]!];
+};
+
+/**
  * Every op the exporter writes, by registered name. An op missing here still exports when its
  * forward is written with ops that are here (a function op's inner ops are converted instead).
  */
@@ -662,6 +680,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   logSoftmax: elementwise("LogSoftmax", (op) => ({ axis: (attrsOf(op).axis as number) ?? -1 })),
   layerNorm: layerNormalization,
   lstmCell,
+  gruCell,
   // Products, convolutions, pooling, resizing, attention.
   matmul,
   einsum,

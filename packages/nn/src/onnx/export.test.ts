@@ -129,7 +129,7 @@ describe("exportOnnx", () => {
     }
   });
 
-  it("exports recurrent layers (the fused LSTM cell, the GRU's ops), unrolled over time", async () => {
+  it("exports recurrent layers (their fused cells), unrolled over time", async () => {
     const model = sequential({
       lstm: lstm({ inputSize: 3, hiddenSize: 4, numLayers: 2, batchFirst: true }),
       gru: gru({ inputSize: 4, hiddenSize: 5, batchFirst: true }),

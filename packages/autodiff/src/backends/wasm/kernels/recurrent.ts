@@ -2,8 +2,9 @@ import { jsRecurrentKernels, type RecurrentKernels } from "../../../kernels/recu
 import { singleThreadRuntime } from "../runtime/wasmRuntime.js";
 import { wasmTuning } from "../tuning.js";
 
-// The LSTM cell's gate arithmetic in wasm (assembly/recurrent.ts), float32 only, bit-identical to
-// the js kernels; smaller cells than the elementwise threshold, and float64, stay in js.
+// The LSTM and GRU cells' gate arithmetic in wasm (assembly/recurrent.ts), float32 only,
+// bit-identical to the js kernels; smaller cells than the elementwise threshold, and float64,
+// stay in js.
 
 function runtimeFor(arrays: readonly Float32Array[] | null, count: number) {
   if (arrays === null || count < wasmTuning.minElementwiseLength) return null;
@@ -56,4 +57,52 @@ const lstmCellBackward: RecurrentKernels["lstmCellBackward"] = (
   runtime.copyOut(dcAt, dc);
 };
 
-export const wasmRecurrentKernels: RecurrentKernels = { lstmCell, lstmCellBackward };
+const gruCell: RecurrentKernels["gruCell"] = (xs, hs, h, rows, hidden, hNext, acts) => {
+  const runtime = runtimeFor(float32(xs, hs, h, hNext, acts), rows * hidden);
+  if (runtime === null) return jsRecurrentKernels.gruCell(xs, hs, h, rows, hidden, hNext, acts);
+  runtime.reset();
+  const xsAt = runtime.input(xs);
+  const hsAt = runtime.input(hs);
+  const hAt = runtime.input(h);
+  const hNextAt = runtime.output(hNext.byteLength);
+  const actsAt = runtime.output(acts.byteLength);
+  runtime.exports.gruCellF32(xsAt, hsAt, hAt, rows, hidden, hNextAt, actsAt);
+  runtime.copyOut(hNextAt, hNext);
+  runtime.copyOut(actsAt, acts);
+};
+
+const gruCellBackward: RecurrentKernels["gruCellBackward"] = (
+  acts,
+  hs,
+  h,
+  dh,
+  rows,
+  hidden,
+  dxs,
+  dhs,
+  dhPrev,
+) => {
+  const runtime = runtimeFor(float32(acts, hs, h, dh, dxs, dhs, dhPrev), rows * hidden);
+  if (runtime === null) {
+    return jsRecurrentKernels.gruCellBackward(acts, hs, h, dh, rows, hidden, dxs, dhs, dhPrev);
+  }
+  runtime.reset();
+  const actsAt = runtime.input(acts);
+  const hsAt = runtime.input(hs);
+  const hAt = runtime.input(h);
+  const dhAt = runtime.input(dh);
+  const dxsAt = runtime.output(dxs.byteLength);
+  const dhsAt = runtime.output(dhs.byteLength);
+  const dhPrevAt = runtime.output(dhPrev.byteLength);
+  runtime.exports.gruCellBackwardF32(actsAt, hsAt, hAt, dhAt, rows, hidden, dxsAt, dhsAt, dhPrevAt);
+  runtime.copyOut(dxsAt, dxs);
+  runtime.copyOut(dhsAt, dhs);
+  runtime.copyOut(dhPrevAt, dhPrev);
+};
+
+export const wasmRecurrentKernels: RecurrentKernels = {
+  lstmCell,
+  lstmCellBackward,
+  gruCell,
+  gruCellBackward,
+};
