@@ -9,13 +9,25 @@ import {
   BINARY_RELU_GRAD,
   BINARY_SUB,
   UNARY_ABS,
+  UNARY_ERF,
   UNARY_EXP,
+  UNARY_GELU,
+  UNARY_GELU_TANH,
   UNARY_NEG,
   UNARY_RELU,
+  UNARY_SIGMOID,
   UNARY_SQRT,
   UNARY_STEP,
+  UNARY_TANH,
 } from "../src/backends/wasm/kernels/elementwiseCodes";
-import { transcendentalF64 } from "./transcendental";
+import {
+  erfF64x2,
+  expF64x2,
+  geluF64x2,
+  geluTanhF64x2,
+  sigmoidF64x2,
+  transcendentalF64,
+} from "./transcendental";
 
 function unaryLanes(kind: i32, v: v128): v128 {
   const zero = f32x4.splat(0);
@@ -38,11 +50,37 @@ function unaryLanes(kind: i32, v: v128): v128 {
   }
 }
 
+/** The two-lane forms of the transcendental kinds (all but tanh, whose expm1 has none). */
+function pairLanes(kind: i32, v: v128): v128 {
+  switch (kind) {
+    case UNARY_EXP:
+      return expF64x2(v);
+    case UNARY_SIGMOID:
+      return sigmoidF64x2(v);
+    case UNARY_ERF:
+      return erfF64x2(v);
+    case UNARY_GELU:
+      return geluF64x2(v);
+    // UNARY_GELU_TANH
+    default:
+      return geluTanhF64x2(v);
+  }
+}
+
 /** x[i] = f(x[i]) for i < count, in place. */
 export function unaryF32(kind: i32, x: usize, count: i32): void {
   if (kind >= UNARY_EXP) {
-    // Rounded once from float64, as js stores its float64 result into a Float32Array.
-    for (let i = 0; i < count; i++) {
+    // Rounded once from float64, as js stores its float64 result into a Float32Array; two
+    // elements at a time where the kind has a two-lane form.
+    let i = 0;
+    if (kind != UNARY_TANH) {
+      for (; i + 2 <= count; i += 2) {
+        const p = x + <usize>i * 4;
+        const v = f64x2.promote_low_f32x4(v128.load64_zero(p));
+        v128.store64_lane(p, f32x4.demote_f64x2_zero(pairLanes(kind, v)), 0);
+      }
+    }
+    for (; i < count; i++) {
       const p = x + <usize>i * 4;
       store<f32>(p, <f32>transcendentalF64(kind, <f64>load<f32>(p)));
     }

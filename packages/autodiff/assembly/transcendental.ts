@@ -86,6 +86,70 @@ export function expF64(x: f64): f64 {
   return y * fromHighWord(<u32>(0x3ff00000 + ((k + 1000) << 20))) * TWO_M1000;
 }
 
+/**
+ * expF64 on both float64 lanes, the same bits: every lane takes the general branch's formulas,
+ * which for k = 0 (|x| ≤ ln2/2) and k = ±1 (|x| < 1.5·ln2) compute what fdlibm's own branches
+ * for them compute, since k·LN2_HI and k·LN2_LO are then exact and lo = 0 turns
+ * 1 − ((lo − xc/(2 − c)) − hi) into 1 − (xc/(c − 2) − x) exactly. Lanes of 2⁻²⁸ > |x| take
+ * 1 + x; a vector with a lane beyond ±704 (where 2^k would need fdlibm's scaling), NaN, ±∞ or
+ * x = 1 (fdlibm's special case) goes to expF64 lane by lane.
+ */
+export function expF64x2(x: v128): v128 {
+  const ax = f64x2.abs(x);
+  const special = v128.or(v128.not(f64x2.lt(ax, f64x2.splat(704))), f64x2.eq(x, f64x2.splat(1)));
+  if (v128.any_true(special)) {
+    return f64x2.replace_lane(
+      f64x2.splat(expF64(f64x2.extract_lane(x, 0))),
+      1,
+      expF64(f64x2.extract_lane(x, 1)),
+    );
+  }
+  const hx = i64x2.shr_u(ax, 32);
+  const tiny = i64x2.lt_s(hx, i64x2.splat(0x3e300000));
+  const reduce = i64x2.gt_s(hx, i64x2.splat(0x3fd62e42));
+  const mid = v128.and(reduce, i64x2.lt_s(hx, i64x2.splat(0x3ff0a2b2)));
+  const negative = i64x2.shr_s(x, 63);
+  const one = f64x2.splat(1);
+  const sign = v128.bitselect(f64x2.splat(-1), one, negative);
+  // k: ±1 in the middle range, trunc(x/ln2 ± ½) beyond it, 0 below.
+  const large = f64x2.trunc(
+    f64x2.add(f64x2.mul(f64x2.splat(INV_LN2), x), f64x2.mul(sign, f64x2.splat(0.5))),
+  );
+  const k = v128.and(v128.bitselect(sign, large, mid), reduce);
+  const hi = f64x2.sub(x, f64x2.mul(k, f64x2.splat(LN2_HI)));
+  const lo = f64x2.mul(k, f64x2.splat(LN2_LO));
+  const r = f64x2.sub(hi, lo);
+  const t = f64x2.mul(r, r);
+  let p = f64x2.splat(4.13813679705723846039e-8);
+  p = f64x2.add(f64x2.splat(-1.6533902205465251539e-6), f64x2.mul(t, p));
+  p = f64x2.add(f64x2.splat(6.61375632143793436117e-5), f64x2.mul(t, p));
+  p = f64x2.add(f64x2.splat(-2.77777777770155933842e-3), f64x2.mul(t, p));
+  p = f64x2.add(f64x2.splat(1.66666666666666019037e-1), f64x2.mul(t, p));
+  const c = f64x2.sub(r, f64x2.mul(t, p));
+  const q = f64x2.div(f64x2.mul(r, c), f64x2.sub(f64x2.splat(2), c));
+  const y = f64x2.sub(one, f64x2.sub(f64x2.sub(lo, q), hi));
+  // 2^k from k's integer value: (k + 1023) in the exponent field.
+  const kInt = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k));
+  const twopk = i64x2.shl(i64x2.add(kInt, i64x2.splat(1023)), 52);
+  return v128.bitselect(f64x2.add(one, x), f64x2.mul(y, twopk), tiny);
+}
+
+/** sigmoidF64 on both lanes: e = e^−|v| once, then 1/(1 + e) for v ≥ 0 and e/(1 + e) below. */
+export function sigmoidF64x2(v: v128): v128 {
+  const one = f64x2.splat(1);
+  const e = expF64x2(f64x2.neg(f64x2.abs(v)));
+  const denominator = f64x2.add(one, e);
+  const nonNegative = f64x2.ge(v, f64x2.splat(0));
+  return v128.bitselect(f64x2.div(one, denominator), f64x2.div(e, denominator), nonNegative);
+}
+
+/** geluTanhF64 on both lanes. */
+export function geluTanhF64x2(v: v128): v128 {
+  const cubic = f64x2.mul(f64x2.mul(f64x2.mul(f64x2.splat(GELU_TANH_CUBIC), v), v), v);
+  const u = f64x2.mul(f64x2.splat(2.0 * GELU_TANH_SCALE), f64x2.add(v, cubic));
+  return f64x2.mul(v, sigmoidF64x2(u));
+}
+
 /** e^x − 1, fdlibm's s_expm1.c as V8 ports it. */
 export function expm1F64(x: f64): f64 {
   const word = highWord(x);
@@ -266,6 +330,109 @@ function scaleByGaussian(y: f64, r: f64): f64 {
   const s = Math.trunc(y * 16) / 16;
   const del = (y - s) * (y + s);
   return expF64(-s * s) * expF64(-del) * r;
+}
+
+/**
+ * calerfF64 on both lanes: each lane takes its range's rational function (and Gaussian factor)
+ * with the same operations as calerfF64; where the two lanes fall in different ranges both
+ * ranges are computed and each lane keeps its own. A lane beyond 26.543 or NaN sends the pair to
+ * calerfF64 lane by lane.
+ */
+function calerfF64x2(x: v128, complement: bool): v128 {
+  const y = f64x2.abs(x);
+  const upToFour = f64x2.le(y, f64x2.splat(4));
+  const small = f64x2.le(y, f64x2.splat(0.46875));
+  const middle = v128.andnot(upToFour, small);
+  const large = v128.andnot(f64x2.lt(y, f64x2.splat(26.543)), upToFour);
+  if (!i64x2.all_true(v128.or(upToFour, large))) {
+    return f64x2.replace_lane(
+      f64x2.splat(calerfF64(f64x2.extract_lane(x, 0), complement)),
+      1,
+      calerfF64(f64x2.extract_lane(x, 1), complement),
+    );
+  }
+  let result = f64x2.splat(0);
+  if (v128.any_true(small)) result = smallErf(x, y, complement);
+  if (!i64x2.all_true(small)) {
+    let erfc = f64x2.splat(0);
+    if (v128.any_true(middle)) erfc = middleErfc(y);
+    if (v128.any_true(large)) erfc = v128.bitselect(largeErfc(y), erfc, large);
+    // erfc was computed for |x|: erf is odd and erfc(−y) = 2 − erfc(y).
+    const negative = f64x2.lt(x, f64x2.splat(0));
+    const one = f64x2.splat(1);
+    const fromErfc = complement
+      ? v128.bitselect(f64x2.sub(f64x2.splat(2), erfc), erfc, negative)
+      : v128.bitselect(f64x2.sub(erfc, one), f64x2.sub(one, erfc), negative);
+    result = v128.bitselect(result, fromErfc, small);
+  }
+  return result;
+}
+
+/** calerfF64's first range, |x| ≤ 0.46875: erf (or 1 − erf) from a rational function of x². */
+function smallErf(x: v128, y: v128, complement: bool): v128 {
+  const ysq = v128.and(f64x2.mul(y, y), f64x2.gt(y, f64x2.splat(1.11e-16)));
+  let num = f64x2.mul(f64x2.splat(unchecked(ERF_A[4])), ysq);
+  let den = ysq;
+  for (let i = 0; i < 3; i++) {
+    num = f64x2.mul(f64x2.add(num, f64x2.splat(unchecked(ERF_A[i]))), ysq);
+    den = f64x2.mul(f64x2.add(den, f64x2.splat(unchecked(ERF_B[i]))), ysq);
+  }
+  const erf = f64x2.div(
+    f64x2.mul(x, f64x2.add(num, f64x2.splat(unchecked(ERF_A[3])))),
+    f64x2.add(den, f64x2.splat(unchecked(ERF_B[3]))),
+  );
+  return complement ? f64x2.sub(f64x2.splat(1), erf) : erf;
+}
+
+/** calerfF64's second range, 0.46875 < y ≤ 4: erfc(y). */
+function middleErfc(y: v128): v128 {
+  let num = f64x2.mul(f64x2.splat(unchecked(ERFC_C[8])), y);
+  let den = y;
+  for (let i = 0; i < 7; i++) {
+    num = f64x2.mul(f64x2.add(num, f64x2.splat(unchecked(ERFC_C[i]))), y);
+    den = f64x2.mul(f64x2.add(den, f64x2.splat(unchecked(ERFC_D[i]))), y);
+  }
+  const r = f64x2.div(
+    f64x2.add(num, f64x2.splat(unchecked(ERFC_C[7]))),
+    f64x2.add(den, f64x2.splat(unchecked(ERFC_D[7]))),
+  );
+  return scaleByGaussianF64x2(y, r);
+}
+
+/** calerfF64's third range, 4 < y < 26.543: erfc(y) from a rational function of 1/y². */
+function largeErfc(y: v128): v128 {
+  const ysq = f64x2.div(f64x2.splat(1), f64x2.mul(y, y));
+  let num = f64x2.mul(f64x2.splat(unchecked(ERFC_P[5])), ysq);
+  let den = ysq;
+  for (let i = 0; i < 4; i++) {
+    num = f64x2.mul(f64x2.add(num, f64x2.splat(unchecked(ERFC_P[i]))), ysq);
+    den = f64x2.mul(f64x2.add(den, f64x2.splat(unchecked(ERFC_Q[i]))), ysq);
+  }
+  const r = f64x2.div(
+    f64x2.mul(ysq, f64x2.add(num, f64x2.splat(unchecked(ERFC_P[4])))),
+    f64x2.add(den, f64x2.splat(unchecked(ERFC_Q[4]))),
+  );
+  return scaleByGaussianF64x2(y, f64x2.div(f64x2.sub(f64x2.splat(0.56418958354775628695), r), y));
+}
+
+/** scaleByGaussian on both lanes. */
+function scaleByGaussianF64x2(y: v128, r: v128): v128 {
+  const sixteen = f64x2.splat(16);
+  const s = f64x2.div(f64x2.trunc(f64x2.mul(y, sixteen)), sixteen);
+  const del = f64x2.mul(f64x2.sub(y, s), f64x2.add(y, s));
+  const gaussian = f64x2.mul(expF64x2(f64x2.neg(f64x2.mul(s, s))), expF64x2(f64x2.neg(del)));
+  return f64x2.mul(gaussian, r);
+}
+
+/** erf on both lanes. */
+export function erfF64x2(v: v128): v128 {
+  return calerfF64x2(v, false);
+}
+
+/** geluF64 on both lanes. */
+export function geluF64x2(v: v128): v128 {
+  const half = f64x2.mul(f64x2.splat(0.5), v);
+  return f64x2.mul(half, calerfF64x2(f64x2.mul(f64x2.neg(v), f64x2.splat(Math.SQRT1_2)), true));
 }
 
 /** f(v) for one of the transcendental unary kinds. */

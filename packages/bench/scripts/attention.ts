@@ -10,11 +10,11 @@
 //     (scripts/attention_torch.py, run with /usr/bin/python3 on 2 threads) where torch is there.
 // Run: npx -y pnpm@10 --filter @tapegrad/bench run attention (or, in packages/bench,
 // npx tsx --initial-old-space-size=256 scripts/attention.ts)
-import { execFileSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import type { Tensor } from "@tapegrad/autodiff";
+import { describeTorch, runTorch, type TorchProcess } from "../src/torch.js";
 import type { Timing, TimingOptions } from "../src/timing.js";
 
 // As pnpm train does: the relaxed-SIMD kernels where Node 20 has them behind a flag. --expose-gc
@@ -27,8 +27,6 @@ const { mse, optim, transformerEncoderLayer } = await import("@tapegrad/nn");
 const { timeAdaptive } = await import("../src/timing.js");
 const { compare, formatMs, formatRatio } = await import("../src/report.js");
 
-const PYTHON = "/usr/bin/python3";
-const TORCH_THREADS = 2;
 const TORCH_SCRIPT = fileURLToPath(new URL("./attention_torch.py", import.meta.url));
 
 /**
@@ -99,38 +97,9 @@ function timeTransformerStep(): Timing {
   }, timing);
 }
 
-interface TorchResult {
-  readonly torch: string;
-  readonly threads: number;
-  /** The BLAS libraries PyTorch's process mapped: its linear layers' GEMMs run there. */
-  readonly blas: string | null;
-  readonly matmulGflops: number;
+interface TorchResult extends TorchProcess {
   readonly medianMs: number;
   readonly runs: number;
-}
-
-/** The PyTorch step from attention_torch.py, or why there is none. */
-function timeTorchStep(): TorchResult | string {
-  try {
-    execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
-  } catch (error) {
-    const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
-    return missing ? `no ${PYTHON}` : `${PYTHON} has no torch`;
-  }
-  const flags = [
-    ["--threads", TORCH_THREADS],
-    ["--warmup", timing.warmup],
-    ["--warmup-budget-ms", timing.warmupBudgetMs],
-    ["--min-runs", timing.minRuns],
-    ["--max-runs", timing.maxRuns],
-    ["--budget-ms", timing.budgetMs],
-  ].flatMap(([flag, value]) => [String(flag), String(value)]);
-  try {
-    const out = execFileSync(PYTHON, [TORCH_SCRIPT, "--json", ...flags], { encoding: "utf8" });
-    return JSON.parse(out.trim().split("\n").at(-1)!) as TorchResult;
-  } catch (error) {
-    return `attention_torch.py failed: ${(error as Error).message.split("\n")[0]}`;
-  }
 }
 
 /** The largest |fused − composed| over the three gradients, and the largest |composed|. */
@@ -156,7 +125,7 @@ const load = loadavg().map((x) => x.toFixed(1));
 const cells = [timeAttention("fused scaledDotProductAttention", fused)];
 cells.push(timeAttention("composed: matmul, mul, softmax, matmul", composed));
 const tapegradStep = timeTransformerStep();
-const torchStep = timeTorchStep();
+const torchStep = runTorch<TorchResult>(TORCH_SCRIPT, timing);
 
 console.log("| machine | value |");
 console.log("| --- | --- |");
@@ -164,12 +133,7 @@ console.log(`| CPU | ${cpus()[0]?.model ?? "unknown"}, ${cpus().length} logical 
 console.log(`| load average | ${load.join(" ")} at the start of the run |`);
 console.log(`| Node | ${process.version} |`);
 console.log(`| tapegrad backend | ${backendText} |`);
-const torchText =
-  typeof torchStep === "string"
-    ? `none: ${torchStep}`
-    : `${torchStep.torch}, ${torchStep.threads} threads; BLAS ${torchStep.blas ?? "unknown"} ` +
-      `(512³ matmul ${torchStep.matmulGflops.toFixed(1)} GFLOP/s)`;
-console.log(`| PyTorch | ${torchText} |`);
+console.log(`| PyTorch | ${describeTorch(torchStep)} |`);
 console.log(`| run time | ${((performance.now() - started) / 1000).toFixed(0)} s |`);
 console.log();
 
