@@ -26,6 +26,7 @@ import {
   geluF64x2,
   geluTanhF64x2,
   sigmoidF64x2,
+  tanhF64x2,
   transcendentalF64,
 } from "./transcendental";
 
@@ -50,11 +51,13 @@ function unaryLanes(kind: i32, v: v128): v128 {
   }
 }
 
-/** The two-lane forms of the transcendental kinds (all but tanh, whose expm1 has none). */
+/** The two-lane forms of the transcendental kinds. */
 function pairLanes(kind: i32, v: v128): v128 {
   switch (kind) {
     case UNARY_EXP:
       return expF64x2(v);
+    case UNARY_TANH:
+      return tanhF64x2(v);
     case UNARY_SIGMOID:
       return sigmoidF64x2(v);
     case UNARY_ERF:
@@ -70,15 +73,13 @@ function pairLanes(kind: i32, v: v128): v128 {
 /** x[i] = f(x[i]) for i < count, in place. */
 export function unaryF32(kind: i32, x: usize, count: i32): void {
   if (kind >= UNARY_EXP) {
-    // Rounded once from float64, as js stores its float64 result into a Float32Array; two
-    // elements at a time where the kind has a two-lane form.
+    // Two elements at a time, rounded once from float64 as js stores its float64 result into a
+    // Float32Array.
     let i = 0;
-    if (kind != UNARY_TANH) {
-      for (; i + 2 <= count; i += 2) {
-        const p = x + <usize>i * 4;
-        const v = f64x2.promote_low_f32x4(v128.load64_zero(p));
-        v128.store64_lane(p, f32x4.demote_f64x2_zero(pairLanes(kind, v)), 0);
-      }
+    for (; i + 2 <= count; i += 2) {
+      const p = x + <usize>i * 4;
+      const v = f64x2.promote_low_f32x4(v128.load64_zero(p));
+      v128.store64_lane(p, f32x4.demote_f64x2_zero(pairLanes(kind, v)), 0);
     }
     for (; i < count; i++) {
       const p = x + <usize>i * 4;

@@ -226,6 +226,98 @@ export function expm1F64(x: f64): f64 {
   return y * twopk;
 }
 
+/**
+ * expm1F64 on both lanes, the same bits: the reduction as in expF64x2 (k·ln2 exact for every k
+ * it takes here, and k = 0 leaving x and c = 0 as fdlibm's unreduced branch does), then every
+ * one of fdlibm's final formulas, each lane keeping the one its k selects. A vector with a lane
+ * beyond ±56·ln2 (where fdlibm returns −1 or nears overflow), NaN or ±∞ goes to expm1F64 lane by
+ * lane.
+ */
+function expm1F64x2(x: v128): v128 {
+  const ax = f64x2.abs(x);
+  const hx = i64x2.shr_u(ax, 32);
+  if (v128.any_true(i64x2.ge_s(hx, i64x2.splat(0x4043687a)))) {
+    return f64x2.replace_lane(
+      f64x2.splat(expm1F64(f64x2.extract_lane(x, 0))),
+      1,
+      expm1F64(f64x2.extract_lane(x, 1)),
+    );
+  }
+  const tiny = i64x2.lt_s(hx, i64x2.splat(0x3c900000));
+  const reduce = i64x2.gt_s(hx, i64x2.splat(0x3fd62e42));
+  const mid = v128.and(reduce, i64x2.lt_s(hx, i64x2.splat(0x3ff0a2b2)));
+  const one = f64x2.splat(1);
+  const half = f64x2.splat(0.5);
+  const sign = v128.bitselect(f64x2.splat(-1), one, i64x2.shr_s(x, 63));
+  const large = f64x2.trunc(f64x2.add(f64x2.mul(f64x2.splat(INV_LN2), x), f64x2.mul(sign, half)));
+  const k = v128.and(v128.bitselect(sign, large, mid), reduce);
+  const hi = f64x2.sub(x, f64x2.mul(k, f64x2.splat(LN2_HI)));
+  const lo = f64x2.mul(k, f64x2.splat(LN2_LO));
+  const r = f64x2.sub(hi, lo);
+  const c = f64x2.sub(f64x2.sub(hi, r), lo);
+  const hfx = f64x2.mul(half, r);
+  const hxs = f64x2.mul(r, hfx);
+  let q = f64x2.splat(-2.01099218183624371326e-7);
+  q = f64x2.add(f64x2.splat(4.00821782732936239552e-6), f64x2.mul(hxs, q));
+  q = f64x2.add(f64x2.splat(-7.93650757867487942473e-5), f64x2.mul(hxs, q));
+  q = f64x2.add(f64x2.splat(1.58730158725481460165e-3), f64x2.mul(hxs, q));
+  q = f64x2.add(f64x2.splat(-3.33333333333331316428e-2), f64x2.mul(hxs, q));
+  const r1 = f64x2.add(one, f64x2.mul(hxs, q));
+  const t = f64x2.sub(f64x2.splat(3), f64x2.mul(r1, hfx));
+  const e = f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(f64x2.splat(6), f64x2.mul(r, t))));
+  const kInt = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k));
+  const twopk = i64x2.shl(i64x2.add(kInt, i64x2.splat(1023)), 52);
+  const twomk = i64x2.shl(i64x2.sub(i64x2.splat(1023), kInt), 52);
+  const e2 = f64x2.sub(f64x2.sub(f64x2.mul(r, f64x2.sub(e, c)), c), hxs);
+  const d = f64x2.sub(e2, r);
+  // fdlibm's branches by k, in its order.
+  const k0 = f64x2.sub(r, f64x2.sub(f64x2.mul(r, e), hxs));
+  const kMinus1 = f64x2.sub(f64x2.mul(half, f64x2.sub(r, e2)), half);
+  const k1 = v128.bitselect(
+    f64x2.mul(f64x2.splat(-2), f64x2.sub(e2, f64x2.add(r, half))),
+    f64x2.add(one, f64x2.mul(f64x2.splat(2), f64x2.sub(r, e2))),
+    f64x2.lt(r, f64x2.splat(-0.25)),
+  );
+  const far = f64x2.sub(f64x2.mul(f64x2.sub(one, d), twopk), one);
+  const below20 = f64x2.mul(f64x2.sub(f64x2.sub(one, twomk), d), twopk);
+  const from20 = f64x2.mul(f64x2.add(f64x2.sub(r, f64x2.add(e2, twomk)), one), twopk);
+  const isFar = v128.or(i64x2.le_s(kInt, i64x2.splat(-2)), i64x2.gt_s(kInt, i64x2.splat(56)));
+  let y = v128.bitselect(below20, from20, i64x2.lt_s(kInt, i64x2.splat(20)));
+  y = v128.bitselect(far, y, isFar);
+  y = v128.bitselect(k1, y, i64x2.eq(kInt, i64x2.splat(1)));
+  y = v128.bitselect(kMinus1, y, i64x2.eq(kInt, i64x2.splat(-1)));
+  y = v128.bitselect(k0, y, i64x2.eq(kInt, i64x2.splat(0)));
+  return v128.bitselect(x, y, tiny);
+}
+
+/** tanhF64 on both lanes (lanes from 22 on give ±1 without calling expm1). */
+export function tanhF64x2(v: v128): v128 {
+  if (v128.any_true(f64x2.ne(v, v))) {
+    return f64x2.replace_lane(
+      f64x2.splat(tanhF64(f64x2.extract_lane(v, 0))),
+      1,
+      tanhF64(f64x2.extract_lane(v, 1)),
+    );
+  }
+  const one = f64x2.splat(1);
+  const two = f64x2.splat(2);
+  const a = f64x2.abs(v);
+  const below1 = f64x2.lt(a, one);
+  const saturated = f64x2.ge(a, f64x2.splat(22));
+  const argument = v128.bitselect(f64x2.mul(f64x2.splat(-2), a), f64x2.mul(two, a), below1);
+  const t = expm1F64x2(v128.andnot(argument, saturated));
+  const denominator = f64x2.add(t, two);
+  let z = v128.bitselect(
+    f64x2.div(f64x2.neg(t), denominator),
+    f64x2.sub(one, f64x2.div(two, denominator)),
+    below1,
+  );
+  z = v128.bitselect(one, z, saturated);
+  const signed = v128.bitselect(z, f64x2.neg(z), f64x2.ge(v, f64x2.splat(0)));
+  const tiny = f64x2.lt(a, f64x2.splat(2.7755575615628914e-17));
+  return v128.bitselect(f64x2.mul(v, f64x2.add(one, v)), signed, tiny);
+}
+
 /** As tanh in src/kernels/transcendental.ts. */
 export function tanhF64(v: f64): f64 {
   if (isNaN(v)) return v;
