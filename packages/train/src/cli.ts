@@ -16,7 +16,7 @@ per epoch to --out.
 
 Options:
   --model lenet|resnet|inception|vit  model (default lenet)
-  --epochs N                          epochs (default 10)
+  --epochs N                          epochs (default 20 for vit, else 10)
   --batch-size N                      batch size (default 64)
   --lr X                              learning rate (default 1e-3 for adam/adamw, 0.05 for sgd)
   --optimizer sgd|adam|adamw          optimizer (default adamw for vit, else adam)
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   const lr = fraction("lr", values.lr, defaultLr(optimizer), Infinity);
   if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`);
   if (values.augment && values["no-augment"]) fail("--augment and --no-augment contradict");
-  const epochs = integer("epochs", values.epochs, 10);
+  const epochs = integer("epochs", values.epochs, recipe.epochs);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const options = {
     model,
