@@ -1,9 +1,22 @@
 // The LSTM and GRU cells' gate arithmetic for float32 tensors: src/kernels/recurrent.ts's loops, in
 // float64 with the same operations (σ and tanh from ./transcendental), each result rounded once.
 
-import { sigmoidF64, tanhF64 } from "./transcendental";
+import { sigmoidF64, sigmoidF64x2, tanhF64, tanhF64x2 } from "./transcendental";
 
-/** As lstmCell in src/kernels/recurrent.ts; addresses of float32 arrays. */
+/** Two float32 values at p as float64 lanes. */
+function load2(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+
+/** Two float64 lanes rounded to float32 at p. */
+function store2(p: usize, v: v128): void {
+  v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0);
+}
+
+/**
+ * As lstmCell in src/kernels/recurrent.ts; addresses of float32 arrays. Two hidden units at a
+ * time (the two-lane σ and tanh give the scalar ports' bits), an odd last one alone.
+ */
 export function lstmCellF32(
   gates: usize,
   c: usize,
@@ -17,7 +30,26 @@ export function lstmCellF32(
   for (let r = 0; r < rows; r++) {
     const row = gates + <usize>r * 4 * stride;
     const actsRow = acts + <usize>r * 5 * stride;
-    for (let j = 0; j < hidden; j++) {
+    let j = 0;
+    for (; j + 2 <= hidden; j += 2) {
+      const at = row + <usize>j * 4;
+      const i = sigmoidF64x2(load2(at));
+      const f = sigmoidF64x2(load2(at + stride));
+      const g = tanhF64x2(load2(at + 2 * stride));
+      const o = sigmoidF64x2(load2(at + 3 * stride));
+      const k = <usize>(r * hidden + j) * 4;
+      const next = f64x2.add(f64x2.mul(f, load2(c + k)), f64x2.mul(i, g));
+      const t = tanhF64x2(next);
+      store2(cNext + k, next);
+      store2(h + k, f64x2.mul(o, t));
+      const a = actsRow + <usize>j * 4;
+      store2(a, i);
+      store2(a + stride, f);
+      store2(a + 2 * stride, g);
+      store2(a + 3 * stride, o);
+      store2(a + 4 * stride, t);
+    }
+    for (; j < hidden; j++) {
       const at = row + <usize>j * 4;
       const i = sigmoidF64(<f64>load<f32>(at));
       const f = sigmoidF64(<f64>load<f32>(at + stride));
@@ -73,7 +105,7 @@ export function lstmCellBackwardF32(
   }
 }
 
-/** As gruCell in src/kernels/recurrent.ts; addresses of float32 arrays. */
+/** As gruCell in src/kernels/recurrent.ts; addresses of float32 arrays, two units at a time. */
 export function gruCellF32(
   xs: usize,
   hs: usize,
@@ -86,7 +118,21 @@ export function gruCellF32(
   const stride = <usize>hidden * 4;
   for (let row = 0; row < rows; row++) {
     const start = <usize>row * 3 * stride;
-    for (let j = 0; j < hidden; j++) {
+    let j = 0;
+    for (; j + 2 <= hidden; j += 2) {
+      const a = start + <usize>j * 4;
+      const r = sigmoidF64x2(f64x2.add(load2(xs + a), load2(hs + a)));
+      const z = sigmoidF64x2(f64x2.add(load2(xs + a + stride), load2(hs + a + stride)));
+      const n = tanhF64x2(
+        f64x2.add(load2(xs + a + 2 * stride), f64x2.mul(r, load2(hs + a + 2 * stride))),
+      );
+      const k = <usize>(row * hidden + j) * 4;
+      store2(hNext + k, f64x2.add(n, f64x2.mul(z, f64x2.sub(load2(h + k), n))));
+      store2(acts + a, r);
+      store2(acts + a + stride, z);
+      store2(acts + a + 2 * stride, n);
+    }
+    for (; j < hidden; j++) {
       const a = start + <usize>j * 4;
       const r = sigmoidF64(<f64>load<f32>(xs + a) + <f64>load<f32>(hs + a));
       const z = sigmoidF64(<f64>load<f32>(xs + a + stride) + <f64>load<f32>(hs + a + stride));
