@@ -20,7 +20,7 @@ Options:
   --batch-size N                      batch size (default 64)
   --lr X                              learning rate (default 1e-3 for adam/adamw, 0.05 for sgd)
   --optimizer sgd|adam|adamw          optimizer (default adamw for vit, else adam)
-  --weight-decay X                    adamw's weight decay (default 0.05 for vit)
+  --weight-decay X                    adamw's weight decay (default 0.05 for vit, else 0.01)
   --label-smoothing X                 label smoothing of the training loss (default 0.1 for vit,
                                       else 0)
   --augment, --no-augment             random 2-pixel shifts and left-right flips of the training
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     ["sgd", "adam", "adamw"],
     recipe.optimizer,
   );
-  const lr = fraction("lr", values.lr, defaultLr(optimizer), Infinity);
+  const lr = values.lr === undefined ? defaultLr(optimizer) : Number(values.lr);
   if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`);
   if (values.augment && values["no-augment"]) fail("--augment and --no-augment contradict");
   const epochs = integer("epochs", values.epochs, recipe.epochs);

@@ -18,7 +18,8 @@ export interface Recipe {
 const PLAIN: Recipe = {
   epochs: 10,
   optimizer: "adam",
-  weightDecay: 0,
+  // What --optimizer adamw uses for these: PyTorch's AdamW default.
+  weightDecay: 0.01,
   labelSmoothing: 0,
   augment: false,
 };

@@ -26,26 +26,46 @@ function bits(tree: unknown): string[] {
 }
 
 describe("train", () => {
-  it("an interrupted-and-resumed run ends with bit-identical parameters", async () => {
-    const whole = await train({ ...base, epochs: 2, out: mkdtempSync(join(tmpdir(), "whole-")) });
+  // The second recipe is vit's (src/recipes.ts): augmented batches, AdamW, label smoothing.
+  const recipes: Record<string, Partial<TrainOptions>> = {
+    plain: {},
+    "augmented, AdamW, label smoothing": {
+      augment: true,
+      optimizer: "adamw",
+      weightDecay: 0.05,
+      labelSmoothing: 0.1,
+    },
+  };
+  for (const [name, recipe] of Object.entries(recipes)) {
+    it(`an interrupted-and-resumed run ends with bit-identical parameters (${name})`, async () => {
+      const options = { ...base, ...recipe, epochs: 2 };
+      const whole = await train({ ...options, out: mkdtempSync(join(tmpdir(), "whole-")) });
 
-    // A run of `--epochs 2` stopped after its first epoch, then resumed with the same arguments.
-    const outFirst = mkdtempSync(join(tmpdir(), "part-"));
-    const stop = new AbortController();
-    const interrupted = await train({
-      ...base,
-      epochs: 2,
-      out: outFirst,
-      signal: stop.signal,
-      onEpochEnd: () => stop.abort(),
+      // A run of `--epochs 2` stopped after its first epoch, then resumed with the same arguments.
+      const outFirst = mkdtempSync(join(tmpdir(), "part-"));
+      const stop = new AbortController();
+      const interrupted = await train({
+        ...options,
+        out: outFirst,
+        signal: stop.signal,
+        onEpochEnd: () => stop.abort(),
+      });
+      expect(interrupted.history).toHaveLength(1);
+      const checkpoint = join(outFirst, "checkpoint-epoch-1.safetensors");
+      const resumed = await train({ ...options, out: outFirst, resume: checkpoint });
+
+      expect(bits(resumed.params)).toEqual(bits(whole.params));
+      expect(resumed.history.map((m) => m.epoch)).toEqual([1, 2]);
+      expect(resumed.history[1]!.trainLoss).toBe(whole.history[1]!.trainLoss);
     });
-    expect(interrupted.history).toHaveLength(1);
-    const checkpoint = join(outFirst, "checkpoint-epoch-1.safetensors");
-    const resumed = await train({ ...base, epochs: 2, out: outFirst, resume: checkpoint });
+  }
 
-    expect(bits(resumed.params)).toEqual(bits(whole.params));
-    expect(resumed.history.map((m) => m.epoch)).toEqual([1, 2]);
-    expect(resumed.history[1]!.trainLoss).toBe(whole.history[1]!.trainLoss);
+  it("augments the training batches when asked (the recipe changes what is learned)", async () => {
+    const run = (augment: boolean) =>
+      train({ ...base, epochs: 1, augment, out: mkdtempSync(join(tmpdir(), "augment-")) });
+    const [plain, augmented] = [await run(false), await run(true)];
+    expect(augmented.history[0]!.trainLoss).not.toBe(plain.history[0]!.trainLoss);
+    expect(bits(augmented.params)).not.toEqual(bits(plain.params));
   });
 
   it("learns, and writes metrics, curves, a confusion table and a checkpoint per epoch", async () => {
