@@ -181,7 +181,8 @@ for (const { name, fused, composed } of layers) {
   if (Math.abs(fused.firstLoss - composed.firstLoss) > 1e-5 * Math.abs(composed.firstLoss)) {
     throw new Error(`${name}: fused loss ${fused.firstLoss} but composed ${composed.firstLoss}`);
   }
-  const peer = typeof torch === "string" ? undefined : name === "lstm" ? torch.lstmMs : torch.gruMs;
+  const peer =
+    typeof torch === "string" ? undefined : { lstm: torch.lstmMs, gru: torch.gruMs }[name];
   const peerText = peer === undefined ? "skipped" : formatMs(peer);
   const ratio = peer === undefined ? "" : formatRatio(f / peer);
   console.log(

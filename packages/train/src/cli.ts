@@ -91,6 +91,13 @@ function describeBackend(): string {
   return `wasm (${wasmVariant()} SIMD, ${threads} thread${threads === 1 ? "" : "s"})`;
 }
 
+/** --augment or --no-augment (not both), else the recipe's choice. */
+function augmentOption(on: boolean | undefined, off: boolean | undefined, fallback: boolean) {
+  if (on && off) fail("--augment and --no-augment contradict");
+  if (on) return true;
+  return off ? false : fallback;
+}
+
 /** "adamw lr 0.001 weight decay 0.05, label smoothing 0.1, augmented", "adam lr 0.001", … */
 function describeRecipe(o: {
   optimizer: OptimizerName;
@@ -148,7 +155,6 @@ async function main(): Promise<void> {
   );
   const lr = values.lr === undefined ? defaultLr(optimizer) : Number(values.lr);
   if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`);
-  if (values.augment && values["no-augment"]) fail("--augment and --no-augment contradict");
   const epochs = integer("epochs", values.epochs, recipe.epochs);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const options = {
@@ -164,7 +170,7 @@ async function main(): Promise<void> {
       recipe.labelSmoothing,
       1,
     ),
-    augment: values.augment ? true : values["no-augment"] ? false : recipe.augment,
+    augment: augmentOption(values.augment, values["no-augment"], recipe.augment),
     seed: integer("seed", values.seed, 0, 0),
     data: values.data === undefined ? undefined : fromCaller(values.data),
     out: fromCaller(values.out ?? `runs/${stamp}`),
