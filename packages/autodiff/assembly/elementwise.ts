@@ -5,6 +5,7 @@
 
 import {
   BINARY_ADD,
+  BINARY_GELU_GRAD,
   BINARY_MUL,
   BINARY_RELU_GRAD,
   BINARY_SUB,
@@ -24,6 +25,10 @@ import {
   erfF64x2,
   expF64x2,
   geluF64x2,
+  geluSlopeF64,
+  geluSlopeF64x2,
+  geluTanhSlopeF64,
+  geluTanhSlopeF64x2,
   geluTanhF64x2,
   sigmoidF64x2,
   tanhF64x2,
@@ -95,6 +100,34 @@ export function unaryF32(kind: i32, x: usize, count: i32): void {
   for (; i < count; i++) {
     const p = x + <usize>i * 4;
     store<f32>(p, f32x4.extract_lane(unaryLanes(kind, f32x4.splat(load<f32>(p))), 0));
+  }
+}
+
+/**
+ * dy[i] = dy[i]·gelu′(x[i]) on this thread's share, in place, two elements at a time: `args`
+ * holds the i32s kind (BINARY_GELU_GRAD or BINARY_GELU_TANH_GRAD), dy and x (byte addresses)
+ * and count. Computed in float64 and rounded once, as js computes it.
+ */
+export function geluGradTask(args: usize, tid: i32, threads: i32): void {
+  const exact = load<i32>(args) == BINARY_GELU_GRAD;
+  const dy = <usize>load<i32>(args, 4);
+  const x = <usize>load<i32>(args, 8);
+  const count = load<i32>(args, 12);
+  const pairs = <i64>((count + 1) >> 1);
+  const start = <i32>((pairs * tid) / threads) * 2;
+  const end = min(count, <i32>((pairs * (tid + 1)) / threads) * 2);
+  let i = start;
+  for (; i + 2 <= end; i += 2) {
+    const p = dy + <usize>i * 4;
+    const v = f64x2.promote_low_f32x4(v128.load64_zero(x + <usize>i * 4));
+    const slope = exact ? geluSlopeF64x2(v) : geluTanhSlopeF64x2(v);
+    const d = f64x2.promote_low_f32x4(v128.load64_zero(p));
+    v128.store64_lane(p, f32x4.demote_f64x2_zero(f64x2.mul(d, slope)), 0);
+  }
+  for (; i < end; i++) {
+    const p = dy + <usize>i * 4;
+    const v = <f64>load<f32>(x + <usize>i * 4);
+    store<f32>(p, <f32>(<f64>load<f32>(p) * (exact ? geluSlopeF64(v) : geluTanhSlopeF64(v))));
   }
 }
 

@@ -16,6 +16,7 @@ export {
   addF32,
   unaryF32,
   unaryTask,
+  geluGradTask,
   binaryRowsF32,
   biasActivationF32,
   zeroBytes,

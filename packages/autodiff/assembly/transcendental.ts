@@ -527,6 +527,41 @@ export function geluF64x2(v: v128): v128 {
   return f64x2.mul(half, calerfF64x2(f64x2.mul(f64x2.neg(v), f64x2.splat(Math.SQRT1_2)), true));
 }
 
+const FRAC_1_SQRT_2PI: f64 = 0.3989422804014327;
+const GELU_TANH_CUBIC3: f64 = 3 * GELU_TANH_CUBIC;
+
+/** As geluSlope in src/kernels/transcendental.ts. */
+export function geluSlopeF64(v: f64): f64 {
+  return 0.5 * calerfF64(-v * Math.SQRT1_2, true) + v * expF64(-0.5 * v * v) * FRAC_1_SQRT_2PI;
+}
+
+/** geluSlopeF64 on both lanes. */
+export function geluSlopeF64x2(v: v128): v128 {
+  const cdf = f64x2.mul(
+    f64x2.splat(0.5),
+    calerfF64x2(f64x2.mul(f64x2.neg(v), f64x2.splat(Math.SQRT1_2)), true),
+  );
+  const gaussian = expF64x2(f64x2.mul(f64x2.mul(f64x2.splat(-0.5), v), v));
+  return f64x2.add(cdf, f64x2.mul(f64x2.mul(v, gaussian), f64x2.splat(FRAC_1_SQRT_2PI)));
+}
+
+/** As geluTanhSlope in src/kernels/transcendental.ts. */
+export function geluTanhSlopeF64(v: f64): f64 {
+  const s = sigmoidF64(2.0 * GELU_TANH_SCALE * (v + GELU_TANH_CUBIC * v * v * v));
+  const du = GELU_TANH_SCALE * (1 + GELU_TANH_CUBIC3 * v * v);
+  return s + 2 * v * s * (1 - s) * du;
+}
+
+/** geluTanhSlopeF64 on both lanes. */
+export function geluTanhSlopeF64x2(v: v128): v128 {
+  const cubic = f64x2.mul(f64x2.mul(f64x2.mul(f64x2.splat(GELU_TANH_CUBIC), v), v), v);
+  const s = sigmoidF64x2(f64x2.mul(f64x2.splat(2.0 * GELU_TANH_SCALE), f64x2.add(v, cubic)));
+  const square = f64x2.mul(f64x2.mul(f64x2.splat(GELU_TANH_CUBIC3), v), v);
+  const du = f64x2.mul(f64x2.splat(GELU_TANH_SCALE), f64x2.add(f64x2.splat(1), square));
+  const ds = f64x2.mul(f64x2.mul(f64x2.mul(f64x2.splat(2), v), s), f64x2.sub(f64x2.splat(1), s));
+  return f64x2.add(s, f64x2.mul(ds, du));
+}
+
 /** f(v) for one of the transcendental unary kinds. */
 export function transcendentalF64(kind: i32, v: f64): f64 {
   switch (kind) {

@@ -1,6 +1,14 @@
 import type { TypedArray } from "../dtype.js";
 import { forEachRow } from "./strided.js";
-import { calerf, gelu, geluTanh, sigmoid, tanh } from "./transcendental.js";
+import {
+  calerf,
+  gelu,
+  geluSlope,
+  geluTanh,
+  geluTanhSlope,
+  sigmoid,
+  tanh,
+} from "./transcendental.js";
 
 export type UnaryKind =
   | "neg"
@@ -41,7 +49,11 @@ export type BinaryKind =
   | "greater"
   | "greaterEqual"
   /** a·step(b): relu's gradient dy·[x > 0], as one pass. */
-  | "reluGrad";
+  | "reluGrad"
+  /** a·gelu′(b): exact GELU's gradient dy·(Φ(x) + x·φ(x)), as one pass. */
+  | "geluGrad"
+  /** a·gelu′(b) for GELU's tanh form. */
+  | "geluTanhGrad";
 
 /** out arrives with unspecified contents (ops do not zero-fill it): every element is written. */
 export interface ElementwiseKernels {
@@ -166,6 +178,10 @@ function binaryFunction(kind: BinaryKind): Combine {
       return (a, b) => (a >= b ? 1 : 0);
     case "reluGrad":
       return (a, b) => a * (b > 0 ? 1 : 0);
+    case "geluGrad":
+      return (a, b) => a * geluSlope(b);
+    case "geluTanhGrad":
+      return (a, b) => a * geluTanhSlope(b);
   }
 }
 

@@ -38,6 +38,24 @@ export function geluTanh(v: number): number {
   return v * sigmoid(2 * GELU_TANH_SCALE * (v + GELU_TANH_CUBIC * v * v * v));
 }
 
+/** GELU's derivative Φ(x) + x·φ(x), Φ from erfc as in gelu, φ(x) = e^(−x²/2)/√(2π). */
+export function geluSlope(v: number): number {
+  return 0.5 * calerf(-v * Math.SQRT1_2, true) + v * Math.exp(-0.5 * v * v) * FRAC_1_SQRT_2PI;
+}
+
+/**
+ * The derivative of GELU's tanh form x·s, s = sigmoid(2u), u = √(2/π)(x + 0.044715x³):
+ * s + 2x·s(1 − s)·u′, u′ = √(2/π)(1 + 3·0.044715x²).
+ */
+export function geluTanhSlope(v: number): number {
+  const s = sigmoid(2 * GELU_TANH_SCALE * (v + GELU_TANH_CUBIC * v * v * v));
+  const du = GELU_TANH_SCALE * (1 + GELU_TANH_CUBIC3 * v * v);
+  return s + 2 * v * s * (1 - s) * du;
+}
+
+/** 1/√(2π), the standard normal density's factor. */
+const FRAC_1_SQRT_2PI = 0.3989422804014327;
+
 /** 1/(1 + e^−v), in two branches so that exp never overflows: for v < 0, e^v/(1 + e^v). */
 export function sigmoid(v: number): number {
   return v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
@@ -47,6 +65,8 @@ export function sigmoid(v: number): number {
 export const GELU_TANH_SCALE = Math.sqrt(2 / Math.PI);
 /** 0.044715, the cubic coefficient of GELU's tanh approximation (Hendrycks & Gimpel, 2016). */
 export const GELU_TANH_CUBIC = 0.044715;
+/** 3·0.044715, the coefficient of x² in the derivative of GELU's tanh form's argument. */
+const GELU_TANH_CUBIC3 = 3 * GELU_TANH_CUBIC;
 
 // W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969)
 // 631–638, with the coefficients of his SPECFUN routine CALERF (netlib.org/specfun/erf): erf on

@@ -21,6 +21,7 @@ export {
   step,
   erf,
   gelu,
+  geluBackward,
   clamp,
   type GeluAttrs,
   type ClampAttrs,

@@ -5,7 +5,9 @@ import { argumentError, show } from "../errors.js";
 import { defineOp, type BatchResult, type SingleOutput, type VjpContext } from "../registry.js";
 import type { ValueOptions } from "../sampling.js";
 import type { Tensor, TensorLike } from "../tensor.js";
+import { vjp } from "../transforms.js";
 import { elementwiseBatch } from "./batching.js";
+import { binaryForward } from "./broadcast.js";
 import { add, div, mul, reluBackward, sub, where } from "./binary.js";
 import { greater, greaterEqual, lessEqual } from "./compare.js";
 import { floatTypeOf, produce } from "./util.js";
@@ -155,10 +157,7 @@ const geluOp = defineOp({
   name: "gelu",
   inputs: ["x"],
   forward: ([x], { approximate }: GeluAttrs) => unaryForward(geluKind(approximate), x),
-  vjp: ({ dy, inputs: [x], attrs: { approximate } }) => {
-    const slope = geluKind(approximate) === "gelu" ? geluSlope(x) : geluTanhSlope(x);
-    return [mul(dy, slope)];
-  },
+  vjp: ({ dy, inputs: [x], attrs }) => [geluBackwardOp(dy, x, attrs)],
   batch: ({ inputs: [x], axes, attrs }): BatchResult<SingleOutput> => ({
     y: geluOp(x, attrs),
     axes,
@@ -168,6 +167,45 @@ const geluOp = defineOp({
       .tuple(kit.anyTensor(), kit.fc.constantFrom<GeluAttrs["approximate"]>("none", "tanh"))
       .map(([x, approximate]) => ({ inputs: [x], attrs: { approximate } })),
 });
+
+const geluBackwardOp = defineOp({
+  name: "geluBackward",
+  inputs: ["dy", "x"],
+  forward: ([dy, x], { approximate }: GeluAttrs) => {
+    const kind = geluKind(approximate) === "gelu" ? "geluGrad" : "geluTanhGrad";
+    return binaryForward(kind, dy, x, dy.dtype);
+  },
+  // Second order differentiates dy·gelu′(x) written with primitive ops.
+  vjp: ({ dy: g, inputs: [dy, x], attrs: { approximate } }) => {
+    const slope = geluKind(approximate) === "gelu" ? geluSlope : geluTanhSlope;
+    const [, pullback] = vjp((d: Tensor, v: Tensor) => mul(d, slope(v)), dy, x);
+    return pullback(g);
+  },
+  batch: ({ inputs, axes, attrs }) =>
+    elementwiseBatch((d: Tensor, v: Tensor): Tensor => geluBackwardOp(d, v, attrs))({
+      inputs,
+      axes,
+    }),
+  samples: (kit) =>
+    kit
+      .broadcastPair()
+      .chain(([sd, sx]) =>
+        kit.fc.tuple(
+          kit.tensor(sd),
+          kit.tensor(sx),
+          kit.fc.constantFrom<GeluAttrs["approximate"]>("none", "tanh"),
+        ),
+      )
+      .map(([dy, x, approximate]) => ({ inputs: [dy, x], attrs: { approximate } })),
+});
+
+/**
+ * gelu's gradient dy·gelu′(x) in one pass (gelu′ = Φ(x) + x·φ(x), or the tanh form's), rather
+ * than the half-dozen ops of its formula; differentiable. Broadcasts; the result has dy's dtype.
+ */
+export function geluBackward(dy: TensorLike, x: TensorLike, attrs: GeluAttrs = {}): Tensor {
+  return geluBackwardOp(dy, x, attrs);
+}
 
 /**
  * GELU, x·Φ(x) = ½x(1 + erf(x/√2)) (PyTorch's default), or with `approximate: "tanh"`

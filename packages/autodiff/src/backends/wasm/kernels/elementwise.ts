@@ -12,6 +12,8 @@ import { wasmTuning } from "../tuning.js";
 import {
   BINARY_ADD,
   BINARY_DIV,
+  BINARY_GELU_GRAD,
+  BINARY_GELU_TANH_GRAD,
   BINARY_MUL,
   BINARY_RELU_GRAD,
   BINARY_SUB,
@@ -146,6 +148,24 @@ function rows(aShape: readonly number[], bShape: readonly number[], outShape: re
   return { n, count, aStep, bStep, offsets } satisfies Rows;
 }
 
+/** GELU's gradient kinds, which geluGradTask computes over operands of one shape. */
+const GELU_GRAD: Partial<Record<BinaryKind, number>> = {
+  geluGrad: BINARY_GELU_GRAD,
+  geluTanhGrad: BINARY_GELU_TANH_GRAD,
+};
+
+/** out = dy·gelu′(x) for float32 dy and x of out's length, split over the pool like a unary. */
+function geluGrad(code: number, dy: Float32Array, x: Float32Array, out: Float32Array): void {
+  const main = wasmRuntime()!;
+  const threads = threadsFor(main, out.length * elementWork(UNARY_EXP));
+  const runtime = runtimeOn(main, threads);
+  runtime.reset();
+  const dyAt = runtime.copyIn(dy);
+  const xAt = runtime.input(x);
+  runTask(runtime, "geluGradTask", runtime.args([code, dyAt, xAt, out.length]), threads);
+  runtime.copyOut(dyAt, out);
+}
+
 function binary(
   kind: BinaryKind,
   a: TypedArray,
@@ -155,6 +175,20 @@ function binary(
   out: TypedArray,
   outShape: readonly number[],
 ): void {
+  const gelu = GELU_GRAD[kind];
+  if (
+    gelu !== undefined &&
+    wasmRuntime() !== null &&
+    a instanceof Float32Array &&
+    b instanceof Float32Array &&
+    out instanceof Float32Array &&
+    a.length === out.length &&
+    b.length === out.length &&
+    out.length >= wasmTuning.minElementwiseLength
+  ) {
+    geluGrad(gelu, a, b, out);
+    return;
+  }
   const code = BINARY[kind];
   const runtime = singleThreadRuntime();
   if (

@@ -38,3 +38,7 @@ export const BINARY_MUL = 2;
 export const BINARY_DIV = 3;
 /** binaryRowsF32: a·[b > 0], relu's gradient. */
 export const BINARY_RELU_GRAD = 4;
+/** geluGradTask: a·gelu′(b), exact GELU's gradient. */
+export const BINARY_GELU_GRAD = 5;
+/** geluGradTask: a·gelu′(b) for GELU's tanh form. */
+export const BINARY_GELU_TANH_GRAD = 6;

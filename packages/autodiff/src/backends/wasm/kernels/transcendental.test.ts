@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsElementwiseKernels, type UnaryKind } from "../../../kernels/elementwise.js";
+import {
+  jsElementwiseKernels,
+  type BinaryKind,
+  type UnaryKind,
+} from "../../../kernels/elementwise.js";
 import { tanh } from "../../../kernels/transcendental.js";
 import { setWasmThreads, wasmAvailable } from "../index.js";
 import { defaultWasmTuning, wasmTuning } from "../tuning.js";
@@ -10,6 +14,8 @@ import { wasmElementwiseKernels } from "./elementwise.js";
 // build tanh, sigmoid, erf and the GELUs from those with the same operations.
 
 const KINDS: readonly UnaryKind[] = ["exp", "tanh", "sigmoid", "erf", "gelu", "geluTanh"];
+/** GELU's gradients dy·gelu′(x), x from the sweep. */
+const GRADIENT_KINDS: readonly BinaryKind[] = ["geluGrad", "geluTanhGrad"];
 
 /**
  * Float32 values across every exponent: the bit patterns k·STRIDE (both signs, ±0, ±∞ and NaNs
@@ -58,6 +64,22 @@ describe.runIf(wasmAvailable())("wasm transcendental kernels", () => {
     Object.assign(wasmTuning, defaultWasmTuning);
     setWasmThreads(2);
   });
+
+  for (const kind of GRADIENT_KINDS) {
+    for (const threads of [1, 2]) {
+      it(`${kind} equals js bit for bit over ${x.length} float32 values, ${threads} thread(s)`, () => {
+        setWasmThreads(threads);
+        const dy = Float32Array.from(x, (_, i) => ((i * 7919) % 2001) / 1000 - 1);
+        const shape = [x.length];
+        const expected = new Float32Array(x.length);
+        jsElementwiseKernels.binary(kind, dy, shape, x, shape, expected, shape);
+        const actual = new Float32Array(x.length);
+        wasmElementwiseKernels.binary(kind, dy, shape, x, shape, actual, shape);
+        const bad = mismatches(expected, actual).slice(0, 5);
+        expect(bad.map((i) => [x[i], dy[i], expected[i], actual[i]])).toEqual([]);
+      });
+    }
+  }
 
   for (const kind of KINDS) {
     for (const threads of [1, 2]) {

@@ -17,6 +17,7 @@ export const TASKS = [
   "conv2dBackpropInputTask",
   "conv2dBackpropFilterTask",
   "unaryTask",
+  "geluGradTask",
 ] as const;
 
 export type TaskName = (typeof TASKS)[number];
