@@ -3,6 +3,7 @@ import {
   add,
   concat,
   mul,
+  profileTape,
   prng,
   reshape,
   slice,
@@ -10,12 +11,13 @@ import {
   TapegradError,
   tensor,
   transpose,
+  valueAndGrad,
   zeros,
   type NestedArray,
   type Tensor,
 } from "@tapegrad/autodiff";
 import { describe, expect, it } from "vitest";
-import { loadInto } from "../tree.js";
+import { loadInto, treeFlatten } from "../tree.js";
 import { gru, lstm, type RecurrentParams } from "./recurrent.js";
 
 const f64 = (values: NestedArray) => tensor(values, { dtype: "float64" });
@@ -437,6 +439,51 @@ describe("gru", () => {
     );
     expect(() => layer.run(params, prng(0).normal([4, 2, 3]), { h: 1 as never })).toThrow(
       "gru: state.h must be a tensor of shape [1,2,2] ([numLayers, B, hiddenSize]), got 1",
+    );
+  });
+});
+
+describe("remat (rematerialised time steps)", () => {
+  /** Every leaf's values, path by path. */
+  const values = (tree: unknown) =>
+    treeFlatten(tree).map(([path, leaf]) => [path, Array.from((leaf as Tensor).data)] as const);
+
+  for (const [name, make] of [
+    ["lstm", lstm],
+    ["gru", gru],
+  ] as const) {
+    it(`${name}: the same loss and gradients (float64 round-off), from a smaller tape`, () => {
+      const options = {
+        inputSize: 3,
+        hiddenSize: 16,
+        numLayers: 2,
+        batchFirst: true,
+        dtype: "float64",
+      } as const;
+      const plain = make(options);
+      const rematted = make({ ...options, remat: true });
+      const params = plain.init(prng(3)).params;
+      const x = prng(4).normal([4, 12, 3], { dtype: "float64" });
+      const lossOf = (layer: typeof plain) => (p: RecurrentParams) =>
+        sum(mul(layer.apply(p, x), 2));
+      const a = profileTape(() => valueAndGrad(lossOf(plain))(params));
+      const b = profileTape(() => valueAndGrad(lossOf(rematted))(params));
+      // The gradient of h sums its two uses (the next step, the output) in another order.
+      const [expected, actual] = [values(a.value), values(b.value)];
+      expect(actual.map(([path]) => path)).toEqual(expected.map(([path]) => path));
+      actual.forEach(([, got], i) =>
+        (got as number[]).forEach((v, j) =>
+          expect(v).toBeCloseTo((expected[i]![1] as number[])[j]!, 12),
+        ),
+      );
+      // The steps keep their states and inputs only, not their gates and activations.
+      expect(b.peakBytes).toBeLessThan(0.6 * a.peakBytes);
+    });
+  }
+
+  it("rejects a remat that is not a boolean", () => {
+    expect(() => lstm({ inputSize: 1, hiddenSize: 1, remat: 1 as unknown as boolean })).toThrow(
+      "lstm: remat must be true or false, got 1",
     );
   });
 });

@@ -1,6 +1,7 @@
 import {
   add,
   cast,
+  checkpoint,
   gruCell,
   lstmCell,
   matmul,
@@ -43,6 +44,11 @@ export interface RecurrentOptions {
   readonly bias?: boolean;
   /** Default "float32". */
   readonly dtype?: FloatDType;
+  /**
+   * Rematerialise every time step (autodiff's `checkpoint`): the tape keeps each step's state and
+   * input, not its gates, and the backward pass recomputes them (default false). Same gradients.
+   */
+  readonly remat?: boolean;
 }
 
 /**
@@ -107,6 +113,7 @@ interface Config {
   readonly batchFirst: boolean;
   readonly hasBias: boolean;
   readonly dtype: FloatDType;
+  readonly remat: boolean;
 }
 
 /** One layer's weights, read from the params tree with their shapes checked. */
@@ -142,6 +149,7 @@ function resolveConfig(where: string, options: RecurrentOptions, gates: number):
     batchFirst: booleanOption(where, "batchFirst", options.batchFirst ?? false),
     hasBias: booleanOption(where, "bias", options.bias ?? true),
     dtype: floatDType(where, options.dtype ?? "float32"),
+    remat: booleanOption(where, "remat", options.remat ?? false),
   };
   // Checked here, before init would loop over numLayers and allocate.
   const { inputSize: i, hiddenSize: h, numLayers: n } = config;
@@ -301,6 +309,23 @@ function stateObject(where: string, state: unknown): Record<string, unknown> {
   return state as Record<string, unknown>;
 }
 
+/** One LSTM step: the gates from the projected input xs and h, then the fused cell. */
+function lstmStep(xs: Tensor, hidden: Tensor, cell: Tensor, wHh: Tensor): [Tensor, Tensor] {
+  const gates = add(xs, matmul(hidden, wHh, { transB: true }));
+  const [g, c] = promoted(gates, cell);
+  const [h, cNext] = lstmCell(g!, c!);
+  return [h, cNext];
+}
+
+/** One GRU step from the projected input xs (with b_ih) and h. */
+function gruStep(xs: Tensor, hidden: Tensor, w: { wHh: Tensor; bHh?: Tensor }): Tensor {
+  // b_hn must stay inside r∘(…), so b_hh is added here rather than folded into b_ih.
+  const product = matmul(hidden, w.wHh, { transB: true });
+  const hs = w.bHh === undefined ? product : add(product, w.bHh);
+  const [x, r, h] = promoted(xs, hs, hidden);
+  return gruCell(x!, r!, h!)[0];
+}
+
 /**
  * Long short-term memory (torch.nn.LSTM), gates in PyTorch's order i, f, g, o:
  * [i f g o] = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh; i, f, o = σ(·), g = tanh(·);
@@ -311,6 +336,7 @@ function stateObject(where: string, state: unknown): Record<string, unknown> {
  */
 export function lstm(options: RecurrentOptions): RecurrentLayer<LstmState, LstmResult> {
   const config = resolveConfig("lstm", options, 4);
+  const advance = config.remat ? checkpoint(lstmStep) : lstmStep;
   const run = (params: RecurrentParams, x: Tensor, state?: LstmState): LstmResult => {
     const seq = timeMajor(config, x);
     const given = stateObject(config.where, state);
@@ -328,9 +354,7 @@ export function lstm(options: RecurrentOptions): RecurrentLayer<LstmState, LstmR
       let cell = c0[k]!;
       const outputs: Tensor[] = [];
       for (let t = 0; t < seq.length; t++) {
-        const gates = add(step(projected, t), matmul(hidden, w.wHh, { transB: true }));
-        const [g, c] = promoted(gates, cell);
-        [hidden, cell] = lstmCell(g!, c!);
+        [hidden, cell] = advance(step(projected, t), hidden, cell, w.wHh);
         outputs.push(hidden);
       }
       finalH.push(hidden);
@@ -351,6 +375,7 @@ export function lstm(options: RecurrentOptions): RecurrentLayer<LstmState, LstmR
  */
 export function gru(options: RecurrentOptions): RecurrentLayer<GruState, GruResult> {
   const config = resolveConfig("gru", options, 3);
+  const advance = config.remat ? checkpoint(gruStep) : gruStep;
   const run = (params: RecurrentParams, x: Tensor, state?: GruState): GruResult => {
     const seq = timeMajor(config, x);
     const h0 = initialStates(config, seq, "h", stateObject(config.where, state).h);
@@ -361,13 +386,9 @@ export function gru(options: RecurrentOptions): RecurrentLayer<GruState, GruResu
       const projected = inputProjection(input, w, w.bIh);
       let hidden = h0[k]!;
       const outputs: Tensor[] = [];
+      const recurrent = w.bHh === undefined ? { wHh: w.wHh } : { wHh: w.wHh, bHh: w.bHh };
       for (let t = 0; t < seq.length; t++) {
-        const xs = step(projected, t);
-        // b_hn must stay inside r∘(…), so b_hh is added here rather than folded into b_ih.
-        const product = matmul(hidden, w.wHh, { transB: true });
-        const hs = w.bHh === undefined ? product : add(product, w.bHh);
-        const [xsp, hsp, state] = promoted(xs, hs, hidden);
-        [hidden] = gruCell(xsp!, hsp!, state!);
+        hidden = advance(step(projected, t), hidden, recurrent);
         outputs.push(hidden);
       }
       finalH.push(hidden);
