@@ -32,6 +32,43 @@ function fromHighWord(hi: u32): f64 {
   return reinterpret<f64>((<u64>hi) << 32);
 }
 
+// reduce's hi and lo: AssemblyScript functions return one value.
+let reducedHi: f64 = 0;
+let reducedLo: f64 = 0;
+
+/**
+ * fdlibm's argument reduction for exp and expm1 where |x| > ln2/2: x = k·ln2 + (hi − lo) with
+ * |hi − lo| ≤ ln2/2 and ln2 = LN2_HI + LN2_LO (LN2_HI's trailing bits zero, so k·LN2_HI is
+ * exact); returns k, leaves hi and lo in reducedHi and reducedLo. hx is |x|'s high word.
+ */
+function reduce(x: f64, hx: u32, negative: u32): i32 {
+  if (hx < 0x3ff0a2b2) {
+    // |x| < 1.5·ln2: k = ±1.
+    reducedHi = negative ? x + LN2_HI : x - LN2_HI;
+    reducedLo = negative ? -LN2_LO : LN2_LO;
+    return negative ? -1 : 1;
+  }
+  const k = <i32>(INV_LN2 * x + (negative ? -0.5 : 0.5));
+  const t = <f64>k;
+  reducedHi = x - t * LN2_HI;
+  reducedLo = t * LN2_LO;
+  return k;
+}
+
+/**
+ * reduce's k on both lanes as float64 (0 where |x| ≤ ln2/2, the lanes fdlibm leaves unreduced):
+ * ±1 below 1.5·ln2, trunc(x/ln2 ± ½) beyond. hx holds |x|'s high words as i64 lanes.
+ */
+function reduceF64x2(x: v128, hx: v128): v128 {
+  const reduced = i64x2.gt_s(hx, i64x2.splat(0x3fd62e42));
+  const mid = v128.and(reduced, i64x2.lt_s(hx, i64x2.splat(0x3ff0a2b2)));
+  const sign = v128.bitselect(f64x2.splat(-1), f64x2.splat(1), i64x2.shr_s(x, 63));
+  const large = f64x2.trunc(
+    f64x2.add(f64x2.mul(f64x2.splat(INV_LN2), x), f64x2.mul(sign, f64x2.splat(0.5))),
+  );
+  return v128.and(v128.bitselect(sign, large, mid), reduced);
+}
+
 /** e^x, fdlibm's e_exp.c as V8 ports it (its exp(1) special case included). */
 export function expF64(x: f64): f64 {
   const word = highWord(x);
@@ -46,22 +83,14 @@ export function expF64(x: f64): f64 {
     if (x > OVERFLOW) return Infinity;
     if (x < UNDERFLOW) return 0.0;
   }
-  // Argument reduction: x = k·ln2 + (hi − lo), |hi − lo| ≤ ln2/2.
   let hi: f64 = 0;
   let lo: f64 = 0;
   let k: i32 = 0;
   if (hx > 0x3fd62e42) {
-    if (hx < 0x3ff0a2b2) {
-      if (x == 1.0) return 2.718281828459045;
-      hi = negative ? x + LN2_HI : x - LN2_HI;
-      lo = negative ? -LN2_LO : LN2_LO;
-      k = negative ? -1 : 1;
-    } else {
-      k = <i32>(INV_LN2 * x + (negative ? -0.5 : 0.5));
-      const t = <f64>k;
-      hi = x - t * LN2_HI;
-      lo = t * LN2_LO;
-    }
+    if (x == 1.0) return 2.718281828459045;
+    k = reduce(x, hx, negative);
+    hi = reducedHi;
+    lo = reducedLo;
     x = hi - lo;
   } else if (hx < 0x3e300000) {
     // |x| < 2⁻²⁸.
@@ -106,16 +135,8 @@ export function expF64x2(x: v128): v128 {
   }
   const hx = i64x2.shr_u(ax, 32);
   const tiny = i64x2.lt_s(hx, i64x2.splat(0x3e300000));
-  const reduce = i64x2.gt_s(hx, i64x2.splat(0x3fd62e42));
-  const mid = v128.and(reduce, i64x2.lt_s(hx, i64x2.splat(0x3ff0a2b2)));
-  const negative = i64x2.shr_s(x, 63);
   const one = f64x2.splat(1);
-  const sign = v128.bitselect(f64x2.splat(-1), one, negative);
-  // k: ±1 in the middle range, trunc(x/ln2 ± ½) beyond it, 0 below.
-  const large = f64x2.trunc(
-    f64x2.add(f64x2.mul(f64x2.splat(INV_LN2), x), f64x2.mul(sign, f64x2.splat(0.5))),
-  );
-  const k = v128.and(v128.bitselect(sign, large, mid), reduce);
+  const k = reduceF64x2(x, hx);
   const hi = f64x2.sub(x, f64x2.mul(k, f64x2.splat(LN2_HI)));
   const lo = f64x2.mul(k, f64x2.splat(LN2_LO));
   const r = f64x2.sub(hi, lo);
@@ -169,18 +190,9 @@ export function expm1F64(x: f64): f64 {
   let c: f64 = 0;
   let k: i32 = 0;
   if (hx > 0x3fd62e42) {
-    let hi: f64;
-    let lo: f64;
-    if (hx < 0x3ff0a2b2) {
-      hi = negative ? x + LN2_HI : x - LN2_HI;
-      lo = negative ? -LN2_LO : LN2_LO;
-      k = negative ? -1 : 1;
-    } else {
-      k = <i32>(INV_LN2 * x + (negative ? -0.5 : 0.5));
-      const t = <f64>k;
-      hi = x - t * LN2_HI;
-      lo = t * LN2_LO;
-    }
+    k = reduce(x, hx, negative);
+    const hi = reducedHi;
+    const lo = reducedLo;
     x = hi - lo;
     c = hi - x - lo;
   } else if (hx < 0x3c900000) {
@@ -244,13 +256,9 @@ function expm1F64x2(x: v128): v128 {
     );
   }
   const tiny = i64x2.lt_s(hx, i64x2.splat(0x3c900000));
-  const reduce = i64x2.gt_s(hx, i64x2.splat(0x3fd62e42));
-  const mid = v128.and(reduce, i64x2.lt_s(hx, i64x2.splat(0x3ff0a2b2)));
   const one = f64x2.splat(1);
   const half = f64x2.splat(0.5);
-  const sign = v128.bitselect(f64x2.splat(-1), one, i64x2.shr_s(x, 63));
-  const large = f64x2.trunc(f64x2.add(f64x2.mul(f64x2.splat(INV_LN2), x), f64x2.mul(sign, half)));
-  const k = v128.and(v128.bitselect(sign, large, mid), reduce);
+  const k = reduceF64x2(x, hx);
   const hi = f64x2.sub(x, f64x2.mul(k, f64x2.splat(LN2_HI)));
   const lo = f64x2.mul(k, f64x2.splat(LN2_LO));
   const r = f64x2.sub(hi, lo);

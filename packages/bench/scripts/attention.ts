@@ -10,11 +10,11 @@
 //     (scripts/attention_torch.py, run with /usr/bin/python3 on 2 threads) where torch is there.
 // Run: npx -y pnpm@10 --filter @tapegrad/bench run attention (or, in packages/bench,
 // npx tsx --initial-old-space-size=256 scripts/attention.ts)
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import type { Tensor } from "@tapegrad/autodiff";
-import { describeTorch, runTorch, type TorchProcess } from "../src/torch.js";
+import { printMachine, runTorch, type TorchProcess } from "../src/torch.js";
 import type { Timing, TimingOptions } from "../src/timing.js";
 
 // As pnpm train does: the relaxed-SIMD kernels where Node 20 has them behind a flag. --expose-gc
@@ -121,21 +121,13 @@ const backendText =
   backend === "wasm" ? `wasm ×${ad.wasmThreads()} (${ad.wasmVariant()} build)` : backend;
 const started = performance.now();
 
-const load = loadavg().map((x) => x.toFixed(1));
+const load = loadavg();
 const cells = [timeAttention("fused scaledDotProductAttention", fused)];
 cells.push(timeAttention("composed: matmul, mul, softmax, matmul", composed));
 const tapegradStep = timeTransformerStep();
 const torchStep = runTorch<TorchResult>(TORCH_SCRIPT, timing);
 
-console.log("| machine | value |");
-console.log("| --- | --- |");
-console.log(`| CPU | ${cpus()[0]?.model ?? "unknown"}, ${cpus().length} logical cores |`);
-console.log(`| load average | ${load.join(" ")} at the start of the run |`);
-console.log(`| Node | ${process.version} |`);
-console.log(`| tapegrad backend | ${backendText} |`);
-console.log(`| PyTorch | ${describeTorch(torchStep)} |`);
-console.log(`| run time | ${((performance.now() - started) / 1000).toFixed(0)} s |`);
-console.log();
+printMachine(load, backendText, torchStep, (performance.now() - started) / 1000);
 
 const [f, c] = cells as [AttentionCell, AttentionCell];
 console.log(

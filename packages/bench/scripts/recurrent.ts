@@ -9,12 +9,12 @@
 //     is there.
 // Run: npx -y pnpm@10 --filter @tapegrad/bench run recurrent (or, in packages/bench,
 // npx tsx --initial-old-space-size=256 scripts/recurrent.ts)
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import type { Tensor } from "@tapegrad/autodiff";
 import type { RecurrentParams } from "@tapegrad/nn";
-import { describeTorch, runTorch, type TorchProcess } from "../src/torch.js";
+import { printMachine, runTorch, type TorchProcess } from "../src/torch.js";
 import type { Timing, TimingOptions } from "../src/timing.js";
 
 // As pnpm train does: the relaxed-SIMD kernels where Node 20 has them behind a flag. --expose-gc
@@ -114,7 +114,7 @@ interface TorchResult extends TorchProcess {
   readonly gruRuns: number;
 }
 
-const load = loadavg().map((v) => v.toFixed(1));
+const load = loadavg();
 const started = performance.now();
 
 const unaryRows = KINDS.map((kind) => {
@@ -142,15 +142,7 @@ const layers = [
 });
 const torch = runTorch<TorchResult>(TORCH_SCRIPT, timing);
 
-console.log("| machine | value |");
-console.log("| --- | --- |");
-console.log(`| CPU | ${cpus()[0]?.model ?? "unknown"}, ${cpus().length} logical cores |`);
-console.log(`| load average | ${load.join(" ")} at the start of the run |`);
-console.log(`| Node | ${process.version} |`);
-console.log(`| tapegrad backend | ${backendText} |`);
-console.log(`| PyTorch | ${describeTorch(torch)} |`);
-console.log(`| run time | ${((performance.now() - started) / 1000).toFixed(0)} s |`);
-console.log();
+printMachine(load, backendText, torch, (performance.now() - started) / 1000);
 
 const threads = unaryRows[0]!.threads;
 console.log(`Elementwise ops on ${ELEMENTS} float32 values (normal, σ = 2), median ms per call`);

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { cpus } from "node:os";
 import type { TimingOptions } from "./timing.js";
 
 // Runs one of the scripts/*_torch.py peers with Debian's PyTorch and reads the JSON line it
@@ -45,9 +46,32 @@ export function runTorch<T extends TorchProcess>(
 }
 
 /** "torch 1.13.0, 2 threads; BLAS …(512³ matmul … GFLOP/s)", or "none: why". */
-export function describeTorch(result: TorchProcess | string): string {
+function describeTorch(result: TorchProcess | string): string {
   return typeof result === "string"
     ? `none: ${result}`
     : `${result.torch}, ${result.threads} threads; BLAS ${result.blas ?? "unknown"} ` +
         `(512³ matmul ${result.matmulGflops.toFixed(1)} GFLOP/s)`;
+}
+
+/**
+ * The table a bench script with a PyTorch peer prints first: the machine, its load when the
+ * script started (`load`: os.loadavg() then), Node, the backend, PyTorch and the run's length.
+ */
+export function printMachine(
+  load: readonly number[],
+  backend: string,
+  torch: TorchProcess | string,
+  seconds: number,
+): void {
+  console.log("| machine | value |");
+  console.log("| --- | --- |");
+  console.log(`| CPU | ${cpus()[0]?.model ?? "unknown"}, ${cpus().length} logical cores |`);
+  console.log(
+    `| load average | ${load.map((x) => x.toFixed(1)).join(" ")} at the start of the run |`,
+  );
+  console.log(`| Node | ${process.version} |`);
+  console.log(`| tapegrad backend | ${backend} |`);
+  console.log(`| PyTorch | ${describeTorch(torch)} |`);
+  console.log(`| run time | ${seconds.toFixed(0)} s |`);
+  console.log();
 }
