@@ -59,12 +59,13 @@ const BINARY: Partial<Record<BinaryKind, number>> = {
 };
 
 /**
- * What one element of a unary kind costs, in the multiply-adds that threadsFor counts: the
- * transcendental kinds (tens of float64 operations, divisions among them) split over threads
- * from arrays of about 10⁵ elements; the others are bound by memory and stay on one thread.
+ * What one element of a unary kind counts as in threadsFor's work: the transcendental kinds
+ * split over two threads from 16,384 elements
+ * (docs/performance.md#wasm-thresholds-and-kernel-choices); the others are bound by memory and
+ * stay on one thread.
  */
 function elementWork(code: number): number {
-  return code >= UNARY_EXP ? 50 : 1;
+  return code >= UNARY_EXP ? 512 : 1;
 }
 
 function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): void {
