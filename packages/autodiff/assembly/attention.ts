@@ -9,42 +9,11 @@
 // rows rowStride and columns colStride elements apart; maskKind is NO_MASK, KEEP_MASK (int32,
 // 0 excludes) or ADD_MASK (float32, added to the scores).
 
-import { Blocks, gemmF32Blocked, gemmScratchBytes } from "./gemm";
+import { gemmF32 } from "./gemm";
 
 const NO_MASK: i32 = 0;
 const KEEP_MASK: i32 = 1;
 const ADD_MASK: i32 = 2;
-
-/** Bytes of scratch either attention kernel needs besides its [Lq, Lk] blocks. */
-export function attentionScratchBytes(): i32 {
-  return gemmScratchBytes() + 64;
-}
-
-/**
- * C (m×n, rows ldc floats apart) = op(A)·op(B) (strides in elements, as gemmF32's), overwritten
- * rather than added to, so no block needs zeroing first. k ≥ 1.
- */
-function product(
-  a: usize,
-  ars: i32,
-  acs: i32,
-  b: usize,
-  brs: i32,
-  bcs: i32,
-  c: usize,
-  ldc: i32,
-  m: i32,
-  k: i32,
-  n: i32,
-  scratch: usize,
-): void {
-  const blocks = changetype<Blocks>(scratch + <usize>gemmScratchBytes());
-  blocks.b = 0;
-  blocks.c = 0;
-  blocks.conv = 0;
-  blocks.overwrite = 1;
-  gemmF32Blocked(a, ars, acs, b, brs, bcs, c, ldc, m, k, n, scratch, blocks);
-}
 
 /**
  * Turns row i of the raw products q·kᵀ at `row` into scores in place (scaled, masked, biased,
@@ -84,7 +53,7 @@ function fillNaN(at: usize, count: i32): void {
 /**
  * y = softmax(s)·v and lse, the row log-sum-exp of s, head by head, for s = scale·q·kᵀ masked;
  * a row with nothing to attend has lse −∞ and y NaN. `s` is Lq·Lk float32s of scratch, `scratch`
- * attentionScratchBytes() more. Every dimension ≥ 1.
+ * gemmScratchBytes() more. Every dimension ≥ 1.
  */
 export function attentionForwardF32(
   q: usize,
@@ -113,7 +82,7 @@ export function attentionForwardF32(
     const qh = q + <usize>(h * lq * e) * 4;
     const kh = k + <usize>(h * lk * e) * 4;
     const vh = v + <usize>(h * lk * ev) * 4;
-    product(qh, e, 1, kh, 1, e, s, lk, lq, e, lk, scratch);
+    gemmF32(qh, e, 1, kh, 1, e, s, lk, lq, e, lk, scratch, true);
     const maskBase = maskKind == NO_MASK ? 0 : load<i32>(maskHeads + <usize>h * 4);
     for (let i = 0; i < lq; i++) {
       const row = s + <usize>i * rowBytes;
@@ -140,7 +109,7 @@ export function attentionForwardF32(
         store<f32>(at, <f32>(<f64>load<f32>(at) * inverse));
       }
     }
-    product(s, lk, 1, vh, ev, 1, y + <usize>(h * lq * ev) * 4, ev, lq, lk, ev, scratch);
+    gemmF32(s, lk, 1, vh, ev, 1, y + <usize>(h * lq * ev) * 4, ev, lq, lk, ev, scratch, true);
   }
 }
 
@@ -185,7 +154,7 @@ export function attentionBackwardF32(
     const kh = k + <usize>(h * lk * e) * 4;
     const vh = v + <usize>(h * lk * ev) * 4;
     const dyh = dy + <usize>(h * lq * ev) * 4;
-    product(qh, e, 1, kh, 1, e, s, lk, lq, e, lk, scratch);
+    gemmF32(qh, e, 1, kh, 1, e, s, lk, lq, e, lk, scratch, true);
     const maskBase = maskKind == NO_MASK ? 0 : load<i32>(maskHeads + <usize>h * 4);
     for (let i = 0; i < lq; i++) {
       const row = s + <usize>i * rowBytes;
@@ -201,8 +170,8 @@ export function attentionBackwardF32(
         store<f32>(at, Mathf.exp(<f32>(<f64>load<f32>(at) - l)));
       }
     }
-    product(s, 1, lk, dyh, ev, 1, dv + <usize>(h * lk * ev) * 4, ev, lk, lq, ev, scratch);
-    product(dyh, ev, 1, vh, 1, ev, dp, lk, lq, ev, lk, scratch);
+    gemmF32(s, 1, lk, dyh, ev, 1, dv + <usize>(h * lk * ev) * 4, ev, lk, lq, ev, scratch, true);
+    gemmF32(dyh, ev, 1, vh, 1, ev, dp, lk, lq, ev, lk, scratch, true);
     for (let i = 0; i < lq; i++) {
       const yRow = <usize>((h * lq + i) * ev) * 4;
       let delta = -(<f64>load<f32>(dlse + <usize>(h * lq + i) * 4));
@@ -223,7 +192,7 @@ export function attentionBackwardF32(
         store<f32>(row + at, <f32>(scale * ds));
       }
     }
-    product(s, lk, 1, kh, e, 1, dq + <usize>(h * lq * e) * 4, e, lq, lk, e, scratch);
-    product(s, 1, lk, qh, e, 1, dk + <usize>(h * lk * e) * 4, e, lk, lq, e, scratch);
+    gemmF32(s, lk, 1, kh, e, 1, dq + <usize>(h * lq * e) * 4, e, lq, lk, e, scratch, true);
+    gemmF32(s, 1, lk, qh, e, 1, dk + <usize>(h * lk * e) * 4, e, lk, lq, e, scratch, true);
   }
 }

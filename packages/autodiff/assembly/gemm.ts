@@ -397,6 +397,7 @@ function writeTileCorner(tile: usize, c: usize, ldc: usize, h: i32, w: i32, add:
 /**
  * C (m×n, rows ldc floats apart) += op(A)·op(B) for op(A)(i, p) = a[i·ars + p·acs] and
  * op(B)(p, j) = b[p·brs + j·bcs] (float32 element strides), using gemmScratchBytes() of scratch.
+ * With `overwrite` C = op(A)·op(B) instead (k ≥ 1): C need not be zeroed first.
  */
 export function gemmF32(
   a: usize,
@@ -411,12 +412,13 @@ export function gemmF32(
   k: i32,
   n: i32,
   scratch: usize,
+  overwrite: bool = false,
 ): void {
   const blocks = changetype<Blocks>(scratch + <usize>(PACKED_A + PACKED_B + TILE));
   blocks.b = 0;
   blocks.c = 0;
   blocks.conv = 0;
-  blocks.overwrite = 0;
+  blocks.overwrite = overwrite ? 1 : 0;
   gemmF32Blocked(a, ars, acs, b, brs, bcs, c, ldc, m, k, n, scratch, blocks);
 }
 

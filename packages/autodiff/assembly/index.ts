@@ -31,5 +31,5 @@ export { sumF32, scatterAddF32 } from "./reduce";
 export { shiftedSumsF32, scaleShiftF32, batchNormSumsF32, batchNormInputGradF32 } from "./norm";
 export { layerNormF32, layerNormBackwardF32 } from "./layerNorm";
 export { adamF32 } from "./optim";
-export { attentionScratchBytes, attentionForwardF32, attentionBackwardF32 } from "./attention";
+export { attentionForwardF32, attentionBackwardF32 } from "./attention";
 export { lstmCellF32, lstmCellBackwardF32, gruCellF32, gruCellBackwardF32 } from "./recurrent";

@@ -63,7 +63,7 @@ const attentionForward: AttentionKernels["attentionForward"] = (q, k, v, layout,
   const yAt = runtime.output(4 * y.length);
   const lseAt = runtime.output(4 * lse.length);
   const s = runtime.alloc(4 * lq * lk);
-  const scratch = runtime.alloc(runtime.exports.attentionScratchBytes());
+  const scratch = runtime.alloc(runtime.exports.gemmScratchBytes());
   runtime.exports.attentionForwardF32(
     qAt,
     kAt,
@@ -128,7 +128,7 @@ const attentionBackward: AttentionKernels["attentionBackward"] = (
   const dvAt = runtime.output(4 * dv.length);
   const s = runtime.alloc(4 * lq * lk);
   const dp = runtime.alloc(4 * lq * lk);
-  const scratch = runtime.alloc(runtime.exports.attentionScratchBytes());
+  const scratch = runtime.alloc(runtime.exports.gemmScratchBytes());
   runtime.exports.attentionBackwardF32(
     dyAt,
     qAt,
