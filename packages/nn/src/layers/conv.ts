@@ -3,15 +3,14 @@ import {
   type ConvActivation,
   convTranspose2d as convTranspose2dOp,
   type FloatDType,
-  type Rng,
   type Tensor,
 } from "@tapegrad/autodiff";
-import { defaultBiasInit, defaultWeightInit, type Initializer } from "../init.js";
+import type { Initializer } from "../init.js";
 import { defineLayer, type Layer } from "../layer.js";
+import { weightAndBiasInit } from "./weightAndBias.js";
 import {
   argumentError,
   booleanOption,
-  drawParam,
   floatDType,
   initializerOption,
   optionsObject,
@@ -119,14 +118,7 @@ function resolveCommon(where: string, options: ConvOptionsBase): ConvGeometry {
 
 /** init for both convolutions: the weight, then the bias, from the same rng. */
 function convInit(where: string, g: ConvGeometry, weightShape: number[]) {
-  const weightInit = g.weightInit ?? defaultWeightInit;
-  const biasInit = g.biasInit ?? defaultBiasInit(weightShape);
-  return (rng: Rng) => {
-    const weight = drawParam(where, "weight", weightInit, rng, weightShape, g.dtype);
-    if (!g.hasBias) return { params: { weight } as ConvParams, state: {} as NoState };
-    const bias = drawParam(where, "bias", biasInit, rng, [g.outChannels], g.dtype);
-    return { params: { weight, bias } as ConvParams, state: {} as NoState };
-  };
+  return weightAndBiasInit<ConvParams>(where, { ...g, weightShape, outputs: g.outChannels });
 }
 
 function assertChannels(where: string, x: Tensor, channels: number): void {

@@ -1,10 +1,10 @@
 import { conv1d as conv1dOp, type FloatDType, type Tensor } from "@tapegrad/autodiff";
-import { defaultBiasInit, defaultWeightInit, type Initializer } from "../init.js";
+import type { Initializer } from "../init.js";
 import { defineLayer, type Layer } from "../layer.js";
+import { weightAndBiasInit } from "./weightAndBias.js";
 import {
   argumentError,
   booleanOption,
-  drawParam,
   floatDType,
   initializerOption,
   optionsObject,
@@ -88,18 +88,19 @@ export function conv1d(options: Conv1dLayerOptions): Layer<Conv1dParams, NoState
   initializerOption(where, "weightInit", options.weightInit);
   initializerOption(where, "biasInit", options.biasInit);
   const weightShape = [outChannels, inChannels / groups, kernelSize];
-  const weightInit = options.weightInit ?? defaultWeightInit;
-  const biasInit = options.biasInit ?? defaultBiasInit(weightShape);
+  const init = weightAndBiasInit<Conv1dParams>(where, {
+    weightShape,
+    outputs: outChannels,
+    hasBias,
+    dtype,
+    weightInit: options.weightInit,
+    biasInit: options.biasInit,
+  });
   const geometry = { stride, padding, dilation, groups };
 
   return defineLayer<Conv1dParams, NoState>({
     kind: where,
-    init: (rng) => {
-      const weight = drawParam(where, "weight", weightInit, rng, weightShape, dtype);
-      if (!hasBias) return { params: { weight }, state: {} };
-      const bias = drawParam(where, "bias", biasInit, rng, [outChannels], dtype);
-      return { params: { weight, bias }, state: {} };
-    },
+    init,
     applyWithState: (params, state, x) => {
       if ((x.ndim !== 3 && x.ndim !== 2) || x.shape[x.ndim - 2] !== inChannels) {
         throw shapeError(

@@ -1,9 +1,9 @@
 import { add, matmul, type FloatDType, type Tensor } from "@tapegrad/autodiff";
-import { defaultBiasInit, defaultWeightInit, type Initializer } from "../init.js";
+import type { Initializer } from "../init.js";
 import { defineLayer, type Layer } from "../layer.js";
+import { weightAndBiasInit } from "./weightAndBias.js";
 import {
   booleanOption,
-  drawParam,
   floatDType,
   initializerOption,
   optionsObject,
@@ -52,17 +52,18 @@ export function linear(options: LinearOptions): Layer<LinearParams, NoState> {
   initializerOption(where, "weightInit", options.weightInit);
   initializerOption(where, "biasInit", options.biasInit);
   const weightShape = [outFeatures, inFeatures];
-  const weightInit = options.weightInit ?? defaultWeightInit;
-  const biasInit = options.biasInit ?? defaultBiasInit(weightShape);
+  const init = weightAndBiasInit<LinearParams>(where, {
+    weightShape,
+    outputs: outFeatures,
+    hasBias,
+    dtype,
+    weightInit: options.weightInit,
+    biasInit: options.biasInit,
+  });
 
   return defineLayer<LinearParams, NoState>({
     kind: where,
-    init: (rng) => {
-      const weight = drawParam(where, "weight", weightInit, rng, weightShape, dtype);
-      if (!hasBias) return { params: { weight }, state: {} };
-      const bias = drawParam(where, "bias", biasInit, rng, [outFeatures], dtype);
-      return { params: { weight, bias }, state: {} };
-    },
+    init,
     applyWithState: (params, state, x) => {
       if (x.ndim < 1 || x.shape[x.ndim - 1] !== inFeatures) {
         throw shapeError(
