@@ -34,6 +34,14 @@ export function positiveInt(where: string, name: string, value: unknown): number
   return value;
 }
 
+/** `value` if it is an integer ≥ 0, else an error naming the argument. */
+export function nonNegativeInt(where: string, name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw argumentError(where, `${name} must be an integer ≥ 0, got ${show(value)}`);
+  }
+  return value;
+}
+
 /** A normalised trailing shape (layerNorm, rmsNorm): a positive integer or a non-empty list. */
 export function normalizedShapeOption(where: string, value: unknown): number[] {
   const list = typeof value === "number" ? [value] : value;

@@ -7,11 +7,11 @@ import {
   booleanOption,
   floatDType,
   initializerOption,
+  nonNegativeInt,
   optionsObject,
   paramOf,
   positiveInt,
   shapeError,
-  show,
   showShape,
   type NoState,
 } from "./check.js";
@@ -48,13 +48,6 @@ export interface Conv1dParams {
   readonly weight: Tensor;
   /** [Cout], added at every position of its output channel. */
   readonly bias?: Tensor;
-}
-
-function nonNegativeInt(where: string, name: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw argumentError(where, `${name} must be an integer ≥ 0, got ${show(value)}`);
-  }
-  return value;
 }
 
 /**
