@@ -16,7 +16,7 @@ per epoch to --out.
 
 Options:
   --model lenet|resnet|inception|vit  model (default lenet)
-  --epochs N                          epochs (default 20 for vit, else 10)
+  --epochs N                          epochs (default 30 for vit, else 10)
   --batch-size N                      batch size (default 64)
   --lr X                              learning rate (default 1e-3 for adam/adamw, 0.05 for sgd)
   --optimizer sgd|adam|adamw          optimizer (default adamw for vit, else adam)

@@ -34,7 +34,7 @@ export const RECIPES: Readonly<Record<ModelName, Recipe>> = {
   lenet: PLAIN,
   resnet: PLAIN,
   inception: PLAIN,
-  vit: { epochs: 20, optimizer: "adamw", weightDecay: 0.05, labelSmoothing: 0.1, augment: true },
+  vit: { epochs: 30, optimizer: "adamw", weightDecay: 0.05, labelSmoothing: 0.1, augment: true },
 };
 
 /** The default learning rate of each optimizer. */
