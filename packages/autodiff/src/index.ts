@@ -21,6 +21,7 @@ export {
   zerosLike,
   onesLike,
   isTensor,
+  isAbstract,
 } from "./tensor.js";
 export type { NestedArray, TensorLike, TensorOptions } from "./tensor.js";
 export type { DType, FloatDType, TypedArray, FloatArray } from "./dtype.js";
@@ -74,10 +75,12 @@ export {
   type Jacobian,
   type TensorTree,
 } from "./forward.js";
-export { vmap, isMapped, batchFallbackOps, type VmapOptions, type AxisSpec } from "./vmap.js";
+export { vmap, batchFallbackOps, type VmapOptions, type AxisSpec } from "./vmap.js";
 export { customVjp, type CustomVjpRules } from "./customVjp.js";
 export { customJvp, type CustomJvpRules } from "./customJvp.js";
 export { checkpoint, type CheckpointOptions } from "./checkpoint.js";
+export { jit, type Jitted, type JitOptions } from "./jit/jit.js";
+export type { Program, Equation, ValueType } from "./jit/program.js";
 export { profileTape, type TapeProfile } from "./tapeProfile.js";
 export { recordOps, type RecordedOp, type Recording, type RecordOpsOptions } from "./recordOps.js";
 export { defineOp, listOps, getOp } from "./registry.js";

@@ -1,5 +1,6 @@
 import { allocate, type DType } from "./dtype.js";
-import { argumentError } from "./errors.js";
+import { TapegradError, argumentError } from "./errors.js";
+import { openCapture } from "./jit/capture.js";
 import { assertValidShape, shapeSize } from "./shape.js";
 import { Tensor } from "./tensor.js";
 
@@ -20,6 +21,8 @@ export interface RngState {
 export class Rng {
   private readonly key: readonly [number, number];
   private counter: number;
+  /** The jit trace open when this generator was made (0: none); see nextWord. */
+  private readonly capture = openCapture;
 
   private constructor(key: readonly [number, number], counter: number) {
     this.key = key;
@@ -64,6 +67,17 @@ export class Rng {
 
   /** The next 32 random bits as an unsigned integer. */
   nextWord(): number {
+    // A generator that outlives a jit trace would give the traced call's draws to every
+    // replay; one made inside the trace (an op's kernel, on its key) draws the same either way.
+    if (openCapture !== this.capture) {
+      throw new TapegradError(
+        "INVALID_STATE",
+        "Rng: drawing random numbers in JavaScript inside a jitted function would bake this " +
+          "call's draws into its program, the same on every later call; pass a key " +
+          "(randomKey, splitKey) as an argument and draw with randomUniform, randomNormal or " +
+          "randomBernoulli instead",
+      );
+    }
     const i = this.counter++;
     return hash(this.key[0], this.key[1], i >>> 0, Math.floor(i / 4294967296));
   }

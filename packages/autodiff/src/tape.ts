@@ -38,6 +38,11 @@ export interface Interpreter {
     attrs: unknown,
     below: (inputs: Tensor[]) => Applied,
   ): Applied;
+  /**
+   * For a level whose values stand for later calls' values too (jit's): throws, saying why, when
+   * `reader` (`item`, `data`, …) reads one of them in JavaScript. Absent: values can be read.
+   */
+  checkRead?(reader: string): void;
 }
 
 /** An op's outputs, always as a list, and the residuals its forward kept. */

@@ -1,7 +1,7 @@
 import { allocate, dtypeOfArray, isDType, type DType, type TypedArray } from "./dtype.js";
 import { TapegradError, argumentError, show, showShape } from "./errors.js";
 import { assertValidShape, shapeSize, type Shape } from "./shape.js";
-import type { Trace, TapeNode } from "./tape.js";
+import type { Interpreter, Trace, TapeNode } from "./tape.js";
 
 /** A number or nested arrays of numbers, as `tensor` takes them and `toArray` returns them. */
 export type NestedArray = number | NestedArray[];
@@ -99,9 +99,11 @@ export class Tensor {
 
   /**
    * The elements, for the readers above. Inside vmap a tensor stands for one slice of a batch and
-   * has no elements of its own to read: reading them is an error, as it is in JAX.
+   * has no elements of its own to read; inside jit it stands for the value of every later call
+   * too: reading them is an error, as it is in JAX.
    */
   private elements(reader: string): TypedArray {
+    tracingLevel(this)?.checkRead!(reader);
     if (this.buffer.length !== this.size) {
       throw new TapegradError(
         "INVALID_STATE",
@@ -111,6 +113,24 @@ export class Tensor {
     }
     return this.buffer;
   }
+}
+
+/** The open level under x whose values stand for later calls' values too (jit's), or null. */
+function tracingLevel(x: Tensor): Interpreter | null {
+  for (let v: Tensor | null = x; v !== null && v.trace !== null; v = v.inner) {
+    const interpreter = v.trace.interpreter;
+    if (v.trace.active && interpreter?.checkRead !== undefined) return interpreter;
+  }
+  return null;
+}
+
+/**
+ * Whether x's values cannot be read where the code runs: inside vmap it stands for one slice of
+ * a batch, inside jit for the value of every later call too. Code that validates values (label
+ * ranges, say) leaves that to the ops for such a tensor.
+ */
+export function isAbstract(x: Tensor): boolean {
+  return x.buffer.length !== x.size || tracingLevel(x) !== null;
 }
 
 function nest(data: TypedArray, shape: Shape, axis: number, offset: number): NestedArray {

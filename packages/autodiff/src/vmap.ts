@@ -75,14 +75,6 @@ export function vmap<Args extends unknown[], R>(
   };
 }
 
-/**
- * Whether `x` stands for one slice of a vmap batch (inside the mapped function): such a tensor has
- * no values to read, so code that validates values (label ranges, say) must leave that to the ops.
- */
-export function isMapped(x: Tensor): boolean {
-  return x.buffer.length !== x.size;
-}
-
 /** The names of the registered ops that have no batching rule: vmap loops over their slices. */
 export function batchFallbackOps(): string[] {
   return listOps()

@@ -16,6 +16,7 @@ import {
   type Tensor,
 } from "../src/index.js";
 import { makeSampleKit } from "../src/testing/sampleKit.js";
+import { outputsOf, subjects } from "./subjects.js";
 
 // Every op under vmap: for its own samples, batch sizes 0–4 and random axes per input (the first,
 // the last, or null: not mapped), vmap(op) of the stacked slices equals op on each slice, stacked.
@@ -28,9 +29,6 @@ for (const file of readdirSync(customOps).filter((f) => f.endsWith(".ts"))) {
 }
 
 const kit = makeSampleKit(fc);
-
-const outputsOf = (y: Tensor | readonly Tensor[]): readonly Tensor[] =>
-  Array.isArray(y) ? y : [y as Tensor];
 
 /** Slice b of a batch: float inputs scaled by 1 + b/64 so that slices differ, others as given. */
 const sliceOf = (x: Tensor, b: number): Tensor => (x.dtype === "int32" ? x : mul(x, 1 + b / 64));
@@ -95,33 +93,6 @@ function checkBatching(
 }
 
 const withSamples = listOps().filter((op) => op.definition.samples !== undefined);
-
-/**
- * The functions checked for `op` at a sample: the op itself, and for a differentiable op its
- * pullback (of the inputs and one cotangent per output) and its jvp (of inputs and tangents).
- */
-function subjects(op: RegisteredOp, inputs: readonly Tensor[], attrs: unknown) {
-  const f = (...xs: Tensor[]) => op.apply(xs, attrs);
-  const list = [{ name: op.definition.name, apply: (xs: Tensor[]) => f(...xs), inputs }];
-  const outputs = outputsOf(f(...inputs));
-  if (op.definition.vjp === undefined || outputs.some((y) => y.dtype === "int32")) return list;
-  const n = inputs.length;
-  const single = !Array.isArray(f(...inputs));
-  list.push({
-    name: `vjp of ${op.definition.name}`,
-    apply: (xs: Tensor[]) => {
-      const dys = xs.slice(n);
-      return vjp(f, ...xs.slice(0, n))[1](single ? dys[0]! : dys);
-    },
-    inputs: [...inputs, ...outputs],
-  });
-  list.push({
-    name: `jvp of ${op.definition.name}`,
-    apply: (xs: Tensor[]) => jvp(f, xs.slice(0, n), xs.slice(n))[1],
-    inputs: [...inputs, ...inputs],
-  });
-  return list;
-}
 
 describe("every op under vmap equals the op on each slice, stacked (float64)", () => {
   for (const op of withSamples) {

@@ -4,7 +4,7 @@ import {
   argumentError,
   cast,
   div,
-  isMapped,
+  isAbstract,
   dtypeError,
   logSoftmax,
   mean,
@@ -243,8 +243,8 @@ export function checkClassification(
         `got ${showShape(labels.shape)}`,
     );
   }
-  // Under vmap the labels have no values to read; the op that indexes with them checks the range.
-  if (isMapped(labels)) return;
+  // Under vmap or jit the labels have no values to read; the op indexing with them checks them.
+  if (isAbstract(labels)) return;
   const data = labels.data;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
@@ -293,8 +293,8 @@ export function checkLabels(
       `labels must have shape [${n}] (${context}), got ${showShape(labels.shape)}`,
     );
   }
-  // Under vmap the labels have no values to read; the op that indexes with them checks the range.
-  if (isMapped(labels)) return;
+  // Under vmap or jit the labels have no values to read; the op indexing with them checks them.
+  if (isAbstract(labels)) return;
   const data = labels.data;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;

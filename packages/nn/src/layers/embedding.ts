@@ -2,7 +2,7 @@ import {
   dtypeError,
   expandDims,
   gather,
-  isMapped,
+  isAbstract,
   notEqual,
   tensor,
   where as whereOp,
@@ -104,8 +104,8 @@ function checkIndices(where: string, indices: Tensor, n: number): void {
   if (indices.dtype !== "int32") {
     throw dtypeError(where, `indices must be an int32 tensor, got ${indices.dtype}`);
   }
-  // Inside vmap the values cannot be read; gather still rejects indices beyond −n…n−1 there.
-  if (isMapped(indices)) return;
+  // Inside vmap or jit the values cannot be read; gather still rejects indices beyond −n…n−1.
+  if (isAbstract(indices)) return;
   const values = indices.data;
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;

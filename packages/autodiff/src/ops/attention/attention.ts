@@ -1,12 +1,15 @@
 import { kernels } from "../../backends/backend.js";
-import type { FloatArray } from "../../dtype.js";
+import type { FloatArray, FloatDType } from "../../dtype.js";
+import { randomUniform } from "../../randomKeys.js";
 import { defineOp, type BatchResult, type OpSample, type VjpContext } from "../../registry.js";
 import type { SampleKit } from "../../sampling.js";
 import { shapeSize } from "../../shape.js";
 import { Tensor, zeros } from "../../tensor.js";
 import { batchAt } from "../batching.js";
 import { add, mul, sub, where } from "../binary.js";
-import { notEqual } from "../compare.js";
+import { less, notEqual } from "../compare.js";
+import { cast } from "../cast.js";
+import { gather } from "../gather.js";
 import { sum, unbroadcast } from "../broadcast.js";
 import { matmul } from "../matmul.js";
 import { expandDims, reshape } from "../reshape.js";
@@ -14,11 +17,13 @@ import { exp, neg } from "../unary.js";
 import { assertTensor, optionsArgument, unfilled } from "../util.js";
 import {
   assertFloatInput,
+  scoresShape,
   attentionLayout,
   attentionShapes,
   causalOf,
   computeType,
-  dropoutFactors,
+  dropoutOf,
+  dropoutPeriod,
   elementsAs,
   expectShape,
   scaleOf,
@@ -148,8 +153,31 @@ function attentionTerms(
     const lower = causalKeep(s);
     keep = keep === null ? lower : mul(keep, lower);
   }
-  const z = dropoutFactors(op, attrs, s, computeType(q, k, v));
+  const z = dropoutFactors(attrs, s, computeType(q, k, v));
   return { scale, scores, keep, z };
+}
+
+/**
+ * The dropout factors of every head, [...lead, Lq, Lk]: 1/(1 − rate) where an entry is kept, else
+ * 0, drawn from the key as the kernels draw them (head h from the stream's block h mod period);
+ * null without dropout. With ops, so that under jit the mask follows the key of each call.
+ */
+function dropoutFactors(
+  attrs: AttentionAttrs,
+  s: AttentionShapes,
+  dtype: FloatDType,
+): Tensor | null {
+  const dropout = dropoutOf(BACKWARD, attrs, s);
+  if (dropout === null) return null;
+  const period = dropoutPeriod(BACKWARD, attrs.dropoutHeads, s);
+  const keep = 1 - dropout.rate;
+  let uniforms = randomUniform(attrs.dropout!.key, [period, s.lq, s.lk], { dtype: "float64" });
+  if (period !== s.heads) {
+    const blocks = Int32Array.from({ length: s.heads }, (_, h) => h % period);
+    uniforms = gather(uniforms, new Tensor(blocks, [s.heads]));
+  }
+  const factors = where(less(uniforms, keep), 1 / keep, 0);
+  return reshape(dtype === "float64" ? factors : cast(factors, dtype), scoresShape(s));
 }
 
 /** int32 [Lq, Lk], 1 where key j ≤ query i. */

@@ -189,10 +189,7 @@ export function dropoutOf(op: string, attrs: AttentionAttrs, s: AttentionShapes)
         "same for every slice",
     );
   }
-  const period = dropoutHeads ?? Math.max(s.heads, 1);
-  if (!Number.isSafeInteger(period) || period < 1) {
-    throw argumentError(op, `dropoutHeads must be a positive integer, got ${show(period)}`);
-  }
+  const period = dropoutPeriod(op, dropoutHeads, s);
   if (rate === 0) return null;
   // Key tensors hold the unsigned words as int32 bit patterns (randomKeys.ts).
   const words = [key.buffer[0]! >>> 0, key.buffer[1]! >>> 0] as const;
@@ -206,6 +203,15 @@ export function dropoutOf(op: string, attrs: AttentionAttrs, s: AttentionShapes)
     },
   };
   return result;
+}
+
+/** How many heads' masks differ before the stream repeats (attrs.dropoutHeads; default all). */
+export function dropoutPeriod(op: string, dropoutHeads: unknown, s: AttentionShapes): number {
+  const period = dropoutHeads ?? Math.max(s.heads, 1);
+  if (!Number.isSafeInteger(period) || (period as number) < 1) {
+    throw argumentError(op, `dropoutHeads must be a positive integer, got ${show(period)}`);
+  }
+  return period as number;
 }
 
 /** Everything the kernels need, checked: sizes, scale, causality, mask and dropout. */
@@ -243,28 +249,4 @@ export function elementsAs(x: Tensor, dtype: FloatDType): FloatArray {
 /** Requires a float tensor for a cotangent-like input (dy, y, lse, dlse). */
 export function assertFloatInput(op: string, name: string, x: Tensor): void {
   if (x.dtype === "int32") throw dtypeError(op, `${name} must be float32 or float64, got int32`);
-}
-
-/**
- * The dropout factors of every head, [...lead, Lq, Lk]: 1/(1 − rate) where an entry is kept, else
- * 0, drawn as the kernels draw them; null without dropout. For the rules written with ops.
- */
-export function dropoutFactors(
-  op: string,
-  attrs: AttentionAttrs,
-  s: AttentionShapes,
-  dtype: FloatDType,
-): Tensor | null {
-  const dropout = dropoutOf(op, attrs, s);
-  if (dropout === null) return null;
-  const keep = 1 - dropout.rate;
-  const factor = 1 / keep;
-  const block = s.lq * s.lk;
-  const out =
-    dtype === "float64" ? new Float64Array(s.heads * block) : new Float32Array(s.heads * block);
-  for (let h = 0; h < s.heads; h++) {
-    const next = dropout.uniforms(h);
-    for (let t = h * block; t < (h + 1) * block; t++) out[t] = next() < keep ? factor : 0;
-  }
-  return new Tensor(out, scoresShape(s));
 }

@@ -1,0 +1,224 @@
+import { describe, expect, it } from "vitest";
+import {
+  add,
+  checkpoint,
+  exp,
+  grad,
+  jit,
+  matmul,
+  maxPool2d,
+  mul,
+  prng,
+  randomKey,
+  randomUniform,
+  splitKey,
+  sum,
+  tanh,
+  tensor,
+  valueAndGrad,
+  vmap,
+  where,
+  greater,
+  type Tensor,
+} from "../index.js";
+import { caught } from "../../test/helpers.js";
+import { arr } from "../../test/values.js";
+
+const rng = prng(11);
+const draw = (shape: number[]) => rng.normal(shape, { dtype: "float64" });
+
+/** Element-for-element equality, as bits (NaN equals NaN, 0 differs from −0). */
+function expectSameBits(got: unknown, want: unknown): void {
+  const g = got as Tensor;
+  const w = want as Tensor;
+  expect(g.shape).toEqual(w.shape);
+  expect(g.dtype).toBe(w.dtype);
+  const a = g.data;
+  const b = w.data;
+  for (let i = 0; i < b.length; i++) expect(Object.is(a[i], b[i]), `element ${i}`).toBe(true);
+}
+
+// A small CNN's loss: convolution-free but with max pooling (an op that keeps residuals for its
+// vjp) and a matmul, so its gradient's program reads a residual.
+const loss = (params: { w: Tensor; v: Tensor }, x: Tensor) => {
+  const pooled = maxPool2d(tanh(mul(x, params.w)), { kernelSize: 2 });
+  return sum(exp(matmul(pooled, params.v)));
+};
+const paramsOf = () => ({ w: draw([]), v: draw([2, 3]) });
+
+describe("jit", () => {
+  it("traces once per signature and replays on new values", () => {
+    let runs = 0;
+    const f = jit((x: Tensor, y: Tensor) => {
+      runs++;
+      return add(mul(x, y), exp(x));
+    });
+    for (let call = 0; call < 3; call++) {
+      const x = draw([2, 3]);
+      const y = draw([2, 3]);
+      expectSameBits(f(x, y), add(mul(x, y), exp(x)));
+    }
+    expect(runs).toBe(1);
+    f(draw([3]), draw([3]));
+    f(draw([2, 3]), draw([2, 3]));
+    expect(runs).toBe(2);
+    expect(f.cacheSize).toBe(2);
+  });
+
+  it("of valueAndGrad equals valueAndGrad, on the traced call and on replays", () => {
+    const step = jit(valueAndGrad(loss));
+    for (let call = 0; call < 3; call++) {
+      const params = paramsOf();
+      const x = draw([1, 1, 4, 4]);
+      const [value, grads] = step(params, x);
+      const [wantValue, wantGrads] = valueAndGrad(loss)(params, x);
+      expectSameBits(value, wantValue);
+      expectSameBits(grads.w, wantGrads.w);
+      expectSameBits(grads.v, wantGrads.v);
+    }
+    expect(step.cacheSize).toBe(1);
+  });
+
+  it("composes under grad and vmap, and inside vmap and another jit", () => {
+    const f = (x: Tensor) => sum(tanh(mul(exp(x), x)));
+    const x = draw([4, 3]);
+    const jf = jit(f);
+    for (let call = 0; call < 2; call++) {
+      const xi = mul(x, call + 1);
+      expectSameBits(grad(jf)(xi), grad(f)(xi));
+      expectSameBits(vmap(jf)(xi), vmap(f)(xi));
+      expectSameBits(jit(vmap(f))(xi), vmap(f)(xi));
+      expectSameBits(jit(grad(jf))(xi), grad(f)(xi));
+      const t = draw([]);
+      const second = (g: (x: Tensor) => Tensor) => grad(grad((s: Tensor) => g(mul(xi, s))))(t);
+      expectSameBits(second(jf), second(f));
+    }
+  });
+
+  it("replays checkpointed functions under grad", () => {
+    const block = (h: Tensor, w: Tensor) => add(h, tanh(matmul(h, w)));
+    const net = (h: Tensor, w: Tensor) => sum(checkpoint(block)(checkpoint(block)(h, w), w));
+    const step = jit(grad(net, { argnums: 1 }));
+    for (let call = 0; call < 2; call++) {
+      const h = draw([2, 4]);
+      const w = draw([4, 4]);
+      expectSameBits(step(h, w), grad(net, { argnums: 1 })(h, w));
+    }
+  });
+
+  it("takes random keys as ordinary inputs", () => {
+    const noisy = jit((key: Tensor, x: Tensor) => add(x, randomUniform(key, x.shape)));
+    const x = draw([5]);
+    const [k1, k2] = [randomKey(1), randomKey(2)];
+    expectSameBits(noisy(k1, x), add(x, randomUniform(k1, [5])));
+    expectSameBits(noisy(k2, x), add(x, randomUniform(k2, [5])));
+    expect(arr(noisy(k1, x))).not.toEqual(arr(noisy(k2, x)));
+    const keys = splitKey(k1, 3);
+    const batched = jit((ks: Tensor) => randomUniform(ks, [2]));
+    expectSameBits(batched(keys), randomUniform(keys, [2]));
+  });
+
+  it("retraces for each value of a static argument, and for numbers in the arguments", () => {
+    let runs = 0;
+    const f = jit(
+      (x: Tensor, mode: string, scale: number) => {
+        runs++;
+        return mode === "exp" ? mul(exp(x), scale) : mul(tanh(x), scale);
+      },
+      { staticArgnums: [1] },
+    );
+    const x = draw([3]);
+    expectSameBits(f(x, "exp", 2), mul(exp(x), 2));
+    expectSameBits(f(x, "tanh", 2), mul(tanh(x), 2));
+    expectSameBits(f(x, "exp", 3), mul(exp(x), 3));
+    const x2 = draw([3]);
+    expectSameBits(f(x2, "exp", 2), mul(exp(x2), 2));
+    expect(runs).toBe(3);
+  });
+
+  it("keeps at most cacheSize programs, dropping the least recently used", () => {
+    let runs = 0;
+    const f = jit(
+      (x: Tensor) => {
+        runs++;
+        return exp(x);
+      },
+      { cacheSize: 2 },
+    );
+    f(draw([1]));
+    f(draw([2]));
+    f(draw([1])); // [1] is now the most recent
+    f(draw([3])); // drops [2]
+    expect([f.cacheSize, runs]).toEqual([2, 3]);
+    f(draw([1]));
+    expect(runs).toBe(3);
+    f(draw([2]));
+    expect(runs).toBe(4);
+  });
+
+  it("treats tensors it closes over as constants, and a traced one of an outer transform as valid for that call only", () => {
+    const c = draw([3]);
+    const f = jit((x: Tensor) => mul(x, c));
+    const x = draw([3]);
+    expectSameBits(f(x), mul(x, c));
+    // d/dv of Σ jit(z ↦ z·w)(y) with w = v is y, on every call although w is traced by grad.
+    let w: Tensor;
+    const scaled = jit((z: Tensor) => mul(z, w));
+    const g = (y: Tensor) =>
+      grad((v: Tensor) => {
+        w = v;
+        return sum(scaled(y));
+      })(y);
+    for (let call = 0; call < 2; call++) {
+      const y = draw([3]);
+      expectSameBits(g(y), y);
+    }
+    expect(scaled.cacheSize).toBe(0);
+  });
+
+  it("lists its program", () => {
+    const f = jit((x: Tensor, y: Tensor) => [add(mul(x, y), exp(x)), sum(y, { axis: 0 })]);
+    const x = tensor([1, 2]);
+    expect(String(f.trace(x, x))).toBe(
+      [
+        "{ lambda  ; a:f32[2] b:f32[2] . let",
+        "    c:f32[2] = mul a b",
+        "    d:f32[2] = exp a",
+        "    e:f32[2] = add c d",
+        '    f:f32[] = sum b {"axis":0}',
+        "  in (e, f) }",
+      ].join("\n"),
+    );
+  });
+
+  it("rejects reading a traced value, naming the line and static arguments", () => {
+    const f = jit((x: Tensor) => (sum(x).item() > 0 ? exp(x) : x));
+    const error = caught(() => f(draw([2])));
+    expect(error.code).toBe("INVALID_STATE");
+    expect(error.message).toMatch(/^jit: \.item\(\) at .*jit\.test\.ts:\d+:\d+ read a value/);
+    expect(error.message).toContain("staticArgnums");
+    // What the message suggests instead works.
+    const g = jit((x: Tensor) => where(greater(sum(x), 0), exp(x), x));
+    const x = draw([2]);
+    expectSameBits(g(x), where(greater(sum(x), 0), exp(x), x));
+    for (const read of [(x: Tensor) => x.data, (x: Tensor) => x.toArray()]) {
+      expect(caught(() => jit((x: Tensor) => (read(x), x))(draw([2]))).message).toMatch(
+        /^jit: \.(data|toArray\(\)) at /,
+      );
+    }
+  });
+
+  it("rejects an Rng draw inside, and results that are not trees of tensors", () => {
+    const r = prng(0);
+    expect(caught(() => jit((x: Tensor) => add(x, r.uniform([2])))(draw([2]))).message).toMatch(
+      /^Rng: drawing random numbers in JavaScript inside a jitted function/,
+    );
+    expect(caught(() => jit((x: Tensor) => new Map([["x", x]]))(draw([2]))).message).toMatch(
+      /^jit: the function must return tensors, numbers or arrays and plain objects of them/,
+    );
+    expect(caught(() => jit(42 as never)).message).toBe("jit: expected a function, got 42");
+    expect(caught(() => jit((x: Tensor) => x, { cacheSize: 0 })).message).toBe(
+      "jit: cacheSize must be a positive integer, got 0",
+    );
+  });
+});

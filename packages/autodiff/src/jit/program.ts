@@ -1,0 +1,163 @@
+import type { DType } from "../dtype.js";
+import { TapegradError } from "../errors.js";
+import { applyOp, type AnyOpDefinition } from "../registry.js";
+import { Tensor } from "../tensor.js";
+import { isContainer, treeMap } from "../tree.js";
+
+/** The type of one value of a program: what its tensor's shape and dtype are on every call. */
+export interface ValueType {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/** One op application of a program: values are numbered, in the order the trace met them. */
+export interface Equation {
+  readonly op: AnyOpDefinition;
+  /** As the traced call gave them; its tensors are replaced by those of `attrInputs` each run. */
+  readonly attrs: unknown;
+  readonly inputs: readonly number[];
+  /** The values of the tensors inside attrs (attention's dropout key), in mapTensors' order. */
+  readonly attrInputs: readonly number[];
+  /** One per declared output of the op. */
+  readonly outputs: readonly number[];
+  /**
+   * The tensors among the residuals the op's forward keeps (maxPool2d's argmax): a vjp traced
+   * with the program reads them as values like any other.
+   */
+  readonly residuals: readonly number[];
+}
+
+/** Where a tensor of the function's result comes from: a value of the program. */
+export class ResultSlot {
+  constructor(readonly value: number) {}
+}
+
+/**
+ * A traced function: its ops in the order they ran, over numbered values — the tensor arguments
+ * first, then the constants it closed over or made, then what each op computed. Running it
+ * applies the same ops to new arguments, through every transform open around the call.
+ */
+export class Program {
+  constructor(
+    /** Every value's type, by number. */
+    readonly types: readonly ValueType[],
+    /** The values that are the tensor leaves of the arguments, in order. */
+    readonly inputs: readonly number[],
+    /** The values that are the same on every call, with their tensors. */
+    readonly constants: ReadonlyMap<number, Tensor>,
+    readonly equations: readonly Equation[],
+    /** The function's result, its tensors replaced by ResultSlots. */
+    readonly result: unknown,
+  ) {}
+
+  /** The result for new tensor arguments (`inputs`' leaves, in order, of the types traced). */
+  run(args: readonly Tensor[]): unknown {
+    const env = new Array<Tensor | undefined>(this.types.length);
+    this.inputs.forEach((id, i) => (env[id] = args[i]));
+    for (const [id, value] of this.constants) env[id] = value;
+    for (const eq of this.equations) {
+      const xs = eq.inputs.map((id) => env[id]!);
+      let k = 0;
+      const attrs =
+        eq.attrInputs.length === 0
+          ? eq.attrs
+          : mapTensors(eq.attrs, () => env[eq.attrInputs[k++]!]!);
+      const { ys, saved } = applyOp(eq.op, xs, attrs);
+      eq.outputs.forEach((id, k) => (env[id] = ys[k]));
+      if (eq.residuals.length > 0) {
+        const kept = tensorsOf(saved);
+        if (kept.length !== eq.residuals.length) {
+          throw new TapegradError(
+            "INVALID_STATE",
+            `jit: ${eq.op.name} kept ${kept.length} residual tensors where its traced call kept ` +
+              `${eq.residuals.length}`,
+          );
+        }
+        eq.residuals.forEach((id, k) => (env[id] = kept[k]));
+      }
+    }
+    return treeMap(
+      (leaf: unknown) => (leaf instanceof ResultSlot ? env[leaf.value] : leaf),
+      this.result,
+    );
+  }
+
+  /**
+   * The program as text, one op a line, in the manner of JAX's jaxprs:
+   * `{ lambda c:f32[3] ; a:f32[2,3] b:f32[3] . let d:f32[2,3] = add a b {} … in (d) }`.
+   */
+  toString(): string {
+    const name = (id: number) => valueName(id);
+    const typed = (id: number) => `${name(id)}:${showType(this.types[id]!)}`;
+    const lines = [
+      `{ lambda ${[...this.constants.keys()].map(typed).join(" ")} ; ` +
+        `${this.inputs.map(typed).join(" ")} . let`,
+    ];
+    for (const eq of this.equations) {
+      const outs = [...eq.outputs, ...eq.residuals].map(typed).join(" ");
+      const ins = eq.inputs.map(name).join(" ");
+      const attrValues =
+        eq.attrInputs.length === 0 ? "" : ` [${eq.attrInputs.map(name).join(" ")}]`;
+      lines.push(
+        `    ${outs} = ${eq.op.name} ${ins}${attrValues} ${showAttrs(eq.attrs)}`.trimEnd(),
+      );
+    }
+    const results: string[] = [];
+    treeMap((leaf: unknown) => {
+      results.push(leaf instanceof ResultSlot ? name(leaf.value) : String(leaf));
+      return leaf;
+    }, this.result);
+    lines.push(`  in (${results.join(", ")}) }`);
+    return lines.join("\n");
+  }
+}
+
+/**
+ * `value` with each of its tensors replaced: the value itself if a tensor, else the tensor leaves
+ * of a tree (arrays and plain objects); anything else as it is.
+ */
+export function mapTensors(value: unknown, replace: (x: Tensor) => Tensor): unknown {
+  if (value instanceof Tensor) return replace(value);
+  if (!isContainer(value)) return value;
+  return treeMap((leaf: unknown) => (leaf instanceof Tensor ? replace(leaf) : leaf), value);
+}
+
+/** The tensors of `value` (as mapTensors finds them), in order. */
+export function tensorsOf(value: unknown): Tensor[] {
+  const found: Tensor[] = [];
+  mapTensors(value, (x) => {
+    found.push(x);
+    return x;
+  });
+  return found;
+}
+
+/** a, b, …, z, ba, bb, …: a value's name in a listing (base 26, as jaxprs name theirs). */
+function valueName(id: number): string {
+  let s = "";
+  do {
+    s = String.fromCharCode(97 + (id % 26)) + s;
+    id = Math.floor(id / 26);
+  } while (id > 0);
+  return s;
+}
+
+const SHORT_DTYPES: Readonly<Record<DType, string>> = {
+  float32: "f32",
+  float64: "f64",
+  int32: "i32",
+};
+
+function showType(type: ValueType): string {
+  return `${SHORT_DTYPES[type.dtype]}[${type.shape.join(",")}]`;
+}
+
+/** Attrs as `{name: value, …}`; functions and other objects by their kind, not their code. */
+function showAttrs(attrs: unknown): string {
+  const text = JSON.stringify(attrs, (_key, value: unknown) => {
+    if (typeof value === "function") return "<function>";
+    if (value instanceof Tensor) return `<${showType(value)}>`;
+    return value;
+  });
+  return text === undefined || text === "{}" ? "" : text;
+}

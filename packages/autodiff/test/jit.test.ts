@@ -1,0 +1,93 @@
+import { readdirSync } from "node:fs";
+import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { jit, listOps, mul, type Tensor } from "../src/index.js";
+import { makeSampleKit } from "../src/testing/sampleKit.js";
+import { outputsOf, subjects } from "./subjects.js";
+
+// Every op under jit: for its own samples, the op (and its pullback and jvp, each a program of
+// several ops) jitted gives the eager result bit for bit on the call that traces it and on a
+// replay with other values. The same kernels run either way, so nothing less than equal bits is
+// right.
+
+const customOps = new URL("./custom-ops/", import.meta.url);
+for (const file of readdirSync(customOps).filter((f) => f.endsWith(".ts"))) {
+  await import(new URL(file, customOps).href);
+}
+
+const kit = makeSampleKit(fc);
+
+/** Other values of the same signature: float inputs scaled by 1 + 1/64, others as given. */
+const othersLike = (xs: readonly Tensor[]): Tensor[] =>
+  xs.map((x) => (x.dtype === "int32" ? x : mul(x, 1 + 1 / 64)));
+
+/**
+ * Throws unless jit(apply) equals apply bit for bit on `inputs` (the call that traces it) and on
+ * other values of the same shapes (a replay), naming the subject, the call and the element.
+ */
+function checkJit(
+  name: string,
+  apply: (xs: Tensor[]) => Tensor | readonly Tensor[],
+  inputs: readonly Tensor[],
+): void {
+  let traces = 0;
+  const jitted = jit((...xs: Tensor[]) => {
+    traces++;
+    return apply(xs);
+  });
+  for (const [call, xs] of [
+    ["traced call", inputs],
+    ["replay", othersLike(inputs)],
+  ] as const) {
+    const got = outputsOf(jitted(...xs));
+    const want = outputsOf(apply([...xs]));
+    want.forEach((w, k) => {
+      const where = `${name}, ${call}, output ${k}`;
+      expect(got[k]!.shape, `${where}: shape`).toEqual(w.shape);
+      expect(got[k]!.dtype, `${where}: dtype`).toBe(w.dtype);
+      const a = got[k]!.data;
+      const e = w.data;
+      for (let j = 0; j < e.length; j++) {
+        expect(Object.is(a[j], e[j]), `${where}, element ${j}: got ${a[j]}, expected ${e[j]}`).toBe(
+          true,
+        );
+      }
+    });
+  }
+  expect(traces, `${name}: traced once`).toBe(1);
+}
+
+const withSamples = listOps().filter((op) => op.definition.samples !== undefined);
+
+describe("every op under jit equals the op run eagerly, traced and replayed (float64)", () => {
+  for (const op of withSamples) {
+    it(op.definition.name, () => {
+      fc.assert(
+        fc.property(op.definition.samples!(kit), (sample) => {
+          for (const s of subjects(op, sample.inputs, sample.attrs)) {
+            checkJit(s.name, s.apply, s.inputs);
+          }
+        }),
+        { numRuns: 10 },
+      );
+    });
+  }
+});
+
+describe("the jit check", () => {
+  it("fails a program that replays something other than what the function computes", () => {
+    // From its third call on, the function scales by another tensor, which only a retrace would
+    // see: the replay keeps the traced call's constant, as a wrong program would.
+    const [a, b, x] = [1, 2, 3].map(
+      (seed) => kit.fc.sample(kit.tensor([3]), { numRuns: 1, seed })[0]!,
+    );
+    let calls = 0;
+    let message = "";
+    try {
+      checkJit("scaled", (xs) => mul(xs[0]!, ++calls <= 2 ? a! : b!), [x!]);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^scaled, replay, output 0, element 0: got /);
+  });
+});
