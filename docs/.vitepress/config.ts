@@ -42,6 +42,7 @@ export default defineConfig({
           { text: "Verifying gradients", link: "/gradient-checking" },
           { text: "Higher-order derivatives", link: "/higher-order" },
           { text: "Vectorizing with vmap", link: "/vmap" },
+          { text: "Tracing with jit", link: "/jit" },
           { text: "Custom derivatives", link: "/custom-derivatives" },
           { text: "Rematerialisation", link: "/checkpoint" },
           { text: "Exporting to ONNX", link: "/onnx" },
