@@ -32,6 +32,8 @@ Options:
   --resume CHECKPOINT                 continue from a checkpoint written by an earlier run
   --limit N                           use only the first N training images
   --export-onnx                       also write the model as ONNX (model.onnx) after each epoch
+  --no-jit                            run every step eagerly instead of replaying the step that
+                                      jit traced (the same results; for comparison)
   --help                              show this text`;
 
 // Node 20's V8 has relaxed SIMD, whose fused multiply-add the wasm GEMM uses, behind a flag (Node
@@ -128,6 +130,7 @@ async function main(): Promise<void> {
         "label-smoothing": { type: "string" },
         augment: { type: "boolean" },
         "no-augment": { type: "boolean" },
+        "no-jit": { type: "boolean" },
         seed: { type: "string" },
         data: { type: "string" },
         out: { type: "string" },
@@ -177,11 +180,13 @@ async function main(): Promise<void> {
     resume: values.resume === undefined ? undefined : fromCaller(values.resume),
     limit: values.limit === undefined ? undefined : integer("limit", values.limit, 0),
     exportOnnx: values["export-onnx"] === true,
+    jit: values["no-jit"] !== true,
     progress: createProgress(epochs),
   };
   console.log(
     `training ${options.model} on Fashion-MNIST for ${epochs} epochs (batch ${options.batchSize}, ` +
-      `${describeRecipe(options)}, seed ${options.seed}, backend ${describeBackend()}) → ${options.out}`,
+      `${describeRecipe(options)}, seed ${options.seed}, backend ${describeBackend()}, ` +
+      `${options.jit ? "jit" : "eager"}) → ${options.out}`,
   );
   const result = await train(options);
   console.log(

@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { add, prng, slice, valueAndGrad, type Rng, type Tensor } from "@tapegrad/autodiff";
+import { add, jit, prng, slice, valueAndGrad, type Rng, type Tensor } from "@tapegrad/autodiff";
 import {
   compose,
   dataLoader,
@@ -68,6 +68,11 @@ export interface TrainOptions {
   readonly signal?: AbortSignal;
   /** Called after each epoch's checkpoint is written. */
   readonly onEpochEnd?: (metrics: EpochMetrics) => void;
+  /**
+   * Trace the training step's forward and backward passes and the evaluation's forward pass once
+   * with `jit` and replay them (default true); the results are the same bits either way.
+   */
+  readonly jit?: boolean;
 }
 
 export interface TrainResult {
@@ -181,7 +186,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     seed: options.seed,
     transform: (options.augment ?? recipe.augment) ? onInputs(augmentation) : undefined,
   });
-  const step = makeStep(model, optimizer, options.labelSmoothing ?? recipe.labelSmoothing);
+  const compile = options.jit ?? true;
+  const step = makeStep(model, optimizer, options.labelSmoothing ?? recipe.labelSmoothing, compile);
+  const logitsOf = makeLogits(model, compile);
   // The last epoch's evaluation is of the final parameters: the summary reuses it.
   let lastEvaluation: Evaluation | undefined;
 
@@ -203,7 +210,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       options.progress?.batch(b, lossSum / seen, seen / elapsed);
     }
     const trainSeconds = (performance.now() - epochStart) / 1000;
-    const evaluation = evaluate(model, current, test.x, test.y);
+    const evaluation = evaluate(logitsOf, current, test.x, test.y);
     lastEvaluation = evaluation;
     const metrics: EpochMetrics = {
       epoch,
@@ -234,7 +241,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (options.signal?.aborted) break;
   }
   options.progress?.stop();
-  const final = lastEvaluation ?? evaluate(model, current, test.x, test.y);
+  const final = lastEvaluation ?? evaluate(logitsOf, current, test.x, test.y);
   return {
     history,
     params: current.params,
@@ -249,19 +256,42 @@ interface StepResult {
   readonly next: TrainingState;
 }
 
-/** One optimisation step: loss and gradients by valueAndGrad, then the optimizer's update. */
-function makeStep(model: Layer, optimizer: optim.Optimizer, labelSmoothing: number) {
-  const lossAndState = (params: unknown, state: unknown, x: Tensor, y: Tensor, rng: Rng) => {
+/**
+ * One optimisation step: loss and gradients by valueAndGrad (traced once by jit when `compile`),
+ * then the optimizer's update.
+ */
+function makeStep(
+  model: Layer,
+  optimizer: optim.Optimizer,
+  labelSmoothing: number,
+  compile: boolean,
+) {
+  // The step's generator, for layers that draw (dropout). It is not an argument of the traced
+  // function, whose signature would change every step: the built-in models draw nothing, and a
+  // model that does raises jit's error naming the remedy (keys, or --no-jit).
+  let rng: Rng | undefined;
+  const lossAndState = (params: unknown, state: unknown, x: Tensor, y: Tensor) => {
     const [logits, newState] = model.applyWithState(params, state, x, { training: true, rng });
     return [crossEntropy(logits, y, { labelSmoothing }), newState] as [Tensor, unknown];
   };
-  const lossGrad = valueAndGrad(lossAndState, { hasAux: true });
-  return (current: TrainingState, x: Tensor, y: Tensor, rng: Rng): StepResult => {
-    const [[loss, state], grads] = lossGrad(current.params, current.state, x, y, rng);
+  const eager = valueAndGrad(lossAndState, { hasAux: true });
+  const lossGrad = compile ? jit(eager) : eager;
+  return (current: TrainingState, x: Tensor, y: Tensor, stepRng: Rng): StepResult => {
+    rng = stepRng;
+    const [[loss, state], grads] = lossGrad(current.params, current.state, x, y);
     const [params, optState] = optimizer.update(grads, current.optState, current.params);
     return { value: loss.item(), next: { params, state, optState } };
   };
 }
+
+/** The model's logits in eval mode (traced once by jit when `compile`). */
+function makeLogits(model: Layer, compile: boolean) {
+  const logits = (params: unknown, state: unknown, x: Tensor) =>
+    model.apply(params, x, { training: false, state });
+  return compile ? jit(logits) : logits;
+}
+
+type LogitsOf = ReturnType<typeof makeLogits>;
 
 interface Evaluation {
   readonly loss: number;
@@ -270,7 +300,7 @@ interface Evaluation {
 }
 
 /** Test loss, accuracy and confusion matrix in eval mode, in batches to bound memory. */
-function evaluate(model: Layer, current: TrainingState, x: Tensor, y: Tensor): Evaluation {
+function evaluate(logitsOf: LogitsOf, current: TrainingState, x: Tensor, y: Tensor): Evaluation {
   const n = y.size;
   const batch = 1000;
   let lossSum = 0;
@@ -280,7 +310,7 @@ function evaluate(model: Layer, current: TrainingState, x: Tensor, y: Tensor): E
     const end = Math.min(n, i + batch);
     const xb = slice(x, [i], [end]);
     const yb = slice(y, [i], [end]);
-    const logits = model.apply(current.params, xb, { training: false, state: current.state });
+    const logits = logitsOf(current.params, current.state, xb);
     lossSum += crossEntropy(logits, yb, { reduction: "sum" }).item();
     correct += accuracy(logits, yb) * (end - i);
     const c = confusionMatrix(logits, yb, 10);
