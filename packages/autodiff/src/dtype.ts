@@ -19,10 +19,54 @@ export const DTYPES: readonly DType[] = ["float32", "float64", "int32"];
 export const MAX_TENSOR_SIZE = 2 ** 31 - 1;
 
 /**
+ * @internal Serves the buffers that code run under `withAllocator` allocates, in place of fresh
+ * ones: jit's memory plan hands the same buffers to every replay of a program. `fresh` makes the
+ * buffer that would have been made; a buffer returned instead must have the same dtype and size,
+ * and hold zeros when `zeroed`.
+ */
+export interface Allocator {
+  allocate(dtype: DType, size: number, zeroed: boolean, fresh: () => TypedArray): TypedArray;
+}
+
+let allocator: Allocator | null = null;
+
+/** @internal Runs f with its allocations served by `next`. */
+export function withAllocator<R>(next: Allocator, f: () => R): R {
+  const previous = allocator;
+  allocator = next;
+  try {
+    return f();
+  } finally {
+    allocator = previous;
+  }
+}
+
+const reuseListeners: ((memory: ArrayBufferLike) => void)[] = [];
+
+/**
+ * @internal Calls `listener` whenever an allocator hands out a buffer again for new contents: a
+ * cache that assumes a buffer's contents never change (the wasm backend's resident copies) must
+ * forget it.
+ */
+export function onBufferReuse(listener: (memory: ArrayBufferLike) => void): void {
+  reuseListeners.push(listener);
+}
+
+/** @internal Tells the listeners that `memory` is about to hold new contents. */
+export function announceReuse(memory: ArrayBufferLike): void {
+  for (const listener of reuseListeners) listener(memory);
+}
+
+/**
  * Allocates a zero-filled buffer of `size` elements for `dtype`: INVALID_ARGUMENT past
  * MAX_TENSOR_SIZE, OUT_OF_MEMORY when the host cannot provide the memory.
  */
 export function allocate(dtype: DType, size: number): TypedArray {
+  if (allocator !== null) return allocator.allocate(dtype, size, true, () => zeroed(dtype, size));
+  return zeroed(dtype, size);
+}
+
+function zeroed(dtype: DType, size: number): TypedArray {
   checkSize(dtype, size);
   try {
     switch (dtype) {
@@ -61,9 +105,15 @@ const poison = typeof process !== "undefined" && process.env?.TAPEGRAD_POISON_UN
  * their zeroing was a tenth of its CPU profile. Elsewhere it is allocate's zeroed buffer.
  */
 export function allocateUninitialized(dtype: DType, size: number): TypedArray {
-  if (poison) return allocate(dtype, size).fill(dtype === "int32" ? -1 : NaN);
+  if (allocator === null) return unfilled(dtype, size);
+  const buffer = allocator.allocate(dtype, size, false, () => unfilled(dtype, size));
+  return poison ? buffer.fill(dtype === "int32" ? -1 : NaN) : buffer;
+}
+
+function unfilled(dtype: DType, size: number): TypedArray {
+  if (poison) return zeroed(dtype, size).fill(dtype === "int32" ? -1 : NaN);
   const bytes = size * bytesPerElement(dtype);
-  if (NodeBuffer === undefined || !(bytes >= UNFILLED_MIN_BYTES)) return allocate(dtype, size);
+  if (NodeBuffer === undefined || !(bytes >= UNFILLED_MIN_BYTES)) return zeroed(dtype, size);
   checkSize(dtype, size);
   let memory: ArrayBufferLike;
   try {

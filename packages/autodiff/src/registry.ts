@@ -334,6 +334,11 @@ export type ForwardHook = (op: AnyOpDefinition, compute: () => Applied, call: Op
 
 let forwardHook: ForwardHook | null = null;
 
+/** @internal Whether a forward hook sees the ops computed now (recordOps, checkpoint). */
+export function hasForwardHook(): boolean {
+  return forwardHook !== null;
+}
+
 /** @internal Runs f with `hook` seeing the ops it computes, given the hook it replaces. */
 export function withForwardHook<R>(
   hook: (previous: ForwardHook | null) => ForwardHook,

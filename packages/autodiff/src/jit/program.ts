@@ -1,6 +1,8 @@
-import type { DType } from "../dtype.js";
 import { TapegradError } from "../errors.js";
-import { applyOp, type AnyOpDefinition } from "../registry.js";
+import { withAllocator, type DType } from "../dtype.js";
+import { applyOp, hasForwardHook, type AnyOpDefinition } from "../registry.js";
+import { isTracing } from "../tape.js";
+import { AllocationRecorder, planMemory, type Liveness, type MemoryPlan } from "./memoryPlan.js";
 import { Tensor } from "../tensor.js";
 import { isContainer, treeMap } from "../tree.js";
 
@@ -50,12 +52,42 @@ export class Program {
     readonly result: unknown,
   ) {}
 
+  /** The memory plan of replays below every transform, once one has been recorded. */
+  private plan: MemoryPlan | undefined;
+
   /** The result for new tensor arguments (`inputs`' leaves, in order, of the types traced). */
   run(args: readonly Tensor[]): unknown {
-    const env = new Array<Tensor | undefined>(this.types.length);
-    this.inputs.forEach((id, i) => (env[id] = args[i]));
+    // Under a transform the values outlive the replay (a tape keeps them for its backward pass),
+    // and a forward hook may keep them too: only a replay below all of them shares buffers.
+    if (isTracing() || hasForwardHook()) return this.resultOf(this.evaluate(args));
+    if (this.plan === undefined) {
+      const recorder = new AllocationRecorder();
+      const env = withAllocator(recorder, () => this.evaluate(args, recorder));
+      this.plan = planMemory(recorder, this.liveness(env));
+      return this.resultOf(env);
+    }
+    const plan = this.plan;
+    plan.begin();
+    const env = withAllocator(plan, () => this.evaluate(args));
+    if (!plan.matched) this.plan = undefined;
+    return this.resultOf(env);
+  }
+
+  /**
+   * Bytes of the buffers that replays share (intermediates, temporaries), once a replay has been
+   * planned; the results are allocated afresh by every call.
+   */
+  get plannedBytes(): number | undefined {
+    return this.plan?.bytes;
+  }
+
+  /** Every value of a run on `args`, by number; `recorder` is told each equation's number. */
+  private evaluate(args: readonly Tensor[], recorder?: AllocationRecorder): Tensor[] {
+    const env = new Array<Tensor>(this.types.length);
+    this.inputs.forEach((id, i) => (env[id] = args[i]!));
     for (const [id, value] of this.constants) env[id] = value;
-    for (const eq of this.equations) {
+    this.equations.forEach((eq, n) => {
+      if (recorder !== undefined) recorder.equation = n;
       const xs = eq.inputs.map((id) => env[id]!);
       let k = 0;
       const attrs =
@@ -63,7 +95,7 @@ export class Program {
           ? eq.attrs
           : mapTensors(eq.attrs, () => env[eq.attrInputs[k++]!]!);
       const { ys, saved } = applyOp(eq.op, xs, attrs);
-      eq.outputs.forEach((id, k) => (env[id] = ys[k]));
+      eq.outputs.forEach((id, k) => (env[id] = ys[k]!));
       if (eq.residuals.length > 0) {
         const kept = tensorsOf(saved);
         if (kept.length !== eq.residuals.length) {
@@ -73,13 +105,33 @@ export class Program {
               `${eq.residuals.length}`,
           );
         }
-        eq.residuals.forEach((id, k) => (env[id] = kept[k]));
+        eq.residuals.forEach((id, k) => (env[id] = kept[k]!));
       }
-    }
+    });
+    return env;
+  }
+
+  /** The function's result from a run's values. */
+  private resultOf(env: readonly Tensor[]): unknown {
     return treeMap(
       (leaf: unknown) => (leaf instanceof ResultSlot ? env[leaf.value] : leaf),
       this.result,
     );
+  }
+
+  /** Which equation last read each buffer of a run, and which buffers its results hold. */
+  private liveness(env: readonly Tensor[]): Liveness {
+    const lastRead = new Map<ArrayBufferLike, number>();
+    this.equations.forEach((eq, n) => {
+      for (const id of eq.inputs) lastRead.set(env[id]!.buffer.buffer, n);
+      for (const id of eq.attrInputs) lastRead.set(env[id]!.buffer.buffer, n);
+    });
+    const results = new Set<ArrayBufferLike>();
+    treeMap((leaf: unknown) => {
+      if (leaf instanceof ResultSlot) results.add(env[leaf.value]!.buffer.buffer);
+      return leaf;
+    }, this.result);
+    return { lastRead, results };
   }
 
   /**

@@ -7,7 +7,8 @@ import { wasmTuning } from "../tuning.js";
 // ring of wasm memory, and the ring remembers which JS array each one was copied out to; a later
 // call that reads that array (or a view of it) reads the ring instead. Nothing has to be freed:
 // new outputs overwrite old ones, and an entry is used only while its bytes are intact. Tensor
-// buffers never change after their op writes them: `Tensor.data` hands out copies.
+// buffers never change after their op writes them (`Tensor.data` hands out copies), except
+// where jit's memory plan hands one out again, which it announces (onBufferReuse).
 
 /** Bytes of wasm memory reserved for the ring (virtual until written). */
 export const RING_BYTES = 32 << 20;
@@ -81,6 +82,11 @@ export class ResidentRing {
     if (lap === undefined) return;
     const entry = { at, bytes: target.byteLength, offset: target.byteOffset, lap };
     this.residents.set(target.buffer, entry);
+  }
+
+  /** `memory` is about to hold new contents: its copy in the ring no longer stands for it. */
+  forget(memory: ArrayBufferLike): void {
+    this.residents.delete(memory);
   }
 
   /** Where `data`'s bytes are intact in the ring, or −1; a hit is protected for this call. */

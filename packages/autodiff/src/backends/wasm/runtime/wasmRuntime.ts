@@ -1,4 +1,5 @@
 import { TapegradError } from "../../../errors.js";
+import { onBufferReuse } from "../../../dtype.js";
 import { canShareMemory, webAssembly, type WasmMemory, type WasmModule } from "./host.js";
 import {
   localModule,
@@ -71,6 +72,7 @@ export class WasmRuntime {
     this.exports = instance.exports as KernelExports;
     const ringStart = roundUp(Math.max(this.exports.heapBase(), 1024), ALIGN);
     this.ring = new ResidentRing(ringStart);
+    onBufferReuse((memory) => this.ring.forget(memory));
     this.base = ringStart + RING_BYTES;
     this.top = this.base;
     this.f32View = new Float32Array(this.memory.buffer);
