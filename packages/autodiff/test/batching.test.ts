@@ -5,14 +5,11 @@ import {
   batchFallbackOps,
   defineOp,
   getOp,
-  jvp,
   listOps,
   mul,
   stack,
-  vjp,
   vmap,
   zeros,
-  type RegisteredOp,
   type Tensor,
 } from "../src/index.js";
 import { makeSampleKit } from "../src/testing/sampleKit.js";

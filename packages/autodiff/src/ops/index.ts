@@ -112,3 +112,4 @@ export {
 export { layerNorm, layerNormBackward, type LayerNormAttrs } from "./layerNorm.js";
 export { lstmCell, lstmCellBackward } from "./lstmCell.js";
 export { gruCell, gruCellBackward } from "./gruCell.js";
+export { adamUpdate, adamUpdateTuning, type AdamUpdateAttrs } from "./adamUpdate.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  adamUpdateTuning,
   getBackend,
   grad,
   listBackends,
@@ -12,7 +13,7 @@ import {
   vjp,
   type Tensor,
 } from "@tapegrad/autodiff";
-import { adam, adamTuning, adamW } from "./adam.js";
+import { adam, adamW } from "./adam.js";
 import type { Optimizer } from "./optimizer.js";
 import { trajectory, expectClose } from "../../test/quadratic.js";
 
@@ -100,7 +101,7 @@ describe("the fused Adam loop", () => {
   // Random params, moments after a few steps, and gradients spanning several magnitudes. Leaf d
   // is long enough for the wasm kernel (≥ 2048 floats, not a multiple of its 4 lanes).
   function run(optimizer: Optimizer, dtype: "float32" | "float64", fused: boolean) {
-    adamTuning.fused = fused;
+    adamUpdateTuning.fused = fused;
     try {
       const rng = prng(7);
       let params = {
@@ -122,7 +123,7 @@ describe("the fused Adam loop", () => {
       }
       return out;
     } finally {
-      adamTuning.fused = true;
+      adamUpdateTuning.fused = true;
     }
   }
 

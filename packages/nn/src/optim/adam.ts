@@ -1,17 +1,4 @@
-import {
-  add,
-  argumentError,
-  div,
-  isTracing,
-  kernels,
-  mul,
-  sqrt,
-  square,
-  sub,
-  tensor,
-  type AdamStep,
-  type Tensor,
-} from "@tapegrad/autodiff";
+import { adamUpdate, argumentError, tensor } from "@tapegrad/autodiff";
 import {
   checkLearningRate,
   checkOptions,
@@ -91,70 +78,13 @@ function adamFamily(name: string, options: AdamOptions, decoupled: boolean): Opt
       const correction1 = 1 - beta1 ** t;
       const correction2 = 1 - beta2 ** t;
       const moments = { expAvg: state.expAvg, expAvgSq: state.expAvgSq };
-      const constants: AdamStep = {
-        rate,
-        beta1,
-        beta2,
-        eps,
-        weightDecay,
-        decoupled,
-        correction1,
-        correction2,
-      };
+      const hyper = tensor([rate, correction1, correction2], { dtype: "float64" });
+      const settings = { beta1, beta2, eps, weightDecay, decoupled };
       const [newParams, newMoments] = updateLeaves(fn, params, grads, moments, (w, g, m) => {
-        if (canFuse(w, g, m.expAvg!, m.expAvgSq!)) {
-          return fusedAdam(w, g, m.expAvg!, m.expAvgSq!, constants);
-        }
-        let decayed = w;
-        let d = g;
-        if (weightDecay !== 0 && decoupled) decayed = mul(w, 1 - rate * weightDecay);
-        if (weightDecay !== 0 && !decoupled) d = add(g, mul(w, weightDecay));
-        const expAvg = add(mul(m.expAvg!, beta1), mul(d, 1 - beta1));
-        const expAvgSq = add(mul(m.expAvgSq!, beta2), mul(square(d), 1 - beta2));
-        // PyTorch's arrangement of the same formula: (√v/√(1 − β₂ᵗ) + ε) and lr/(1 − β₁ᵗ).
-        const denom = add(div(sqrt(expAvgSq), Math.sqrt(correction2)), eps);
-        const next = sub(decayed, mul(div(expAvg, denom), rate / correction1));
+        const [next, expAvg, expAvgSq] = adamUpdate(w, g, m.expAvg!, m.expAvgSq!, hyper, settings);
         return [next, { expAvg, expAvgSq }];
       });
       return [newParams, { step: t, expAvg: newMoments.expAvg!, expAvgSq: newMoments.expAvgSq! }];
     },
   };
-}
-
-/** @internal Tests turn the fused path off to compare it with the ops it reproduces. */
-export const adamTuning = { fused: true };
-
-/**
- * Whether one leaf may take the fused loop: no transform is tracing (so nothing needs the ops
- * on a tape) and the four tensors are float32 of one size. (float64 params, as in gradient
- * checks, keep the ops: the loop is written for Float32Array so V8 compiles it monomorphic.)
- */
-function canFuse(...tensors: Tensor[]): boolean {
-  return (
-    adamTuning.fused &&
-    !isTracing() &&
-    tensors.every((t) => t.buffer instanceof Float32Array && t.size === tensors[0]!.size)
-  );
-}
-
-/**
- * The update the ops above compute, in one pass per float32 leaf instead of a dozen ops: the
- * backend's adamF32 kernel rounds each step to float32 exactly where an op would round its
- * result, so the two paths give the same bits (adam.test checks).
- */
-function fusedAdam(
-  w: Tensor,
-  g: Tensor,
-  m: Tensor,
-  v: Tensor,
-  step: AdamStep,
-): [Tensor, { expAvg: Tensor; expAvgSq: Tensor }] {
-  const n = w.size;
-  const next = new Float32Array(n);
-  const expAvg = new Float32Array(n);
-  const expAvgSq = new Float32Array(n);
-  const data = (t: Tensor) => t.buffer as Float32Array;
-  kernels().adamF32(data(w), data(g), data(m), data(v), step, next, expAvg, expAvgSq);
-  const wrap = (values: Float32Array) => tensor(values, { shape: w.shape, copy: false });
-  return [wrap(next), { expAvg: wrap(expAvg), expAvgSq: wrap(expAvgSq) }];
 }
