@@ -55,6 +55,16 @@ describe("encodeSafetensors / decodeSafetensors", () => {
     expect(t.c.shape).toEqual([0, 4]);
   });
 
+  it("reads misaligned elements from a Node Buffer, whose slice is a view, not a copy", () => {
+    // An int32 step before a float64 number: the number's 8 bytes start 4 bytes off alignment.
+    const bytes = encodeSafetensors({ step: i32([8], []), epoch: 3, w: f64([1.5, -2], [2]) });
+    const { tree } = decodeSafetensors(Buffer.from(bytes));
+    const t = tree as Record<string, any>;
+    expect(t.epoch).toBe(3);
+    expect(Array.from(t.w.data)).toEqual([1.5, -2]);
+    expect(t.step.item()).toBe(8);
+  });
+
   it("reads the reference test file with metadata and an unpadded 102-byte header", () => {
     // huggingface/safetensors bindings/python/tests/test_simple.py, test_deserialization_metadata
     const bytes = latin1(

@@ -32,7 +32,8 @@ export function readLittleEndian(
   const start = bytes.byteOffset + position;
   if (HOST_IS_LITTLE_ENDIAN && start % width === 0) return view(dtype, bytes.buffer, start, count);
   if (HOST_IS_LITTLE_ENDIAN) {
-    const copy = bytes.slice(position, position + count * width);
+    // Copied by the constructor: a Node Buffer's slice would be a view of the whole file.
+    const copy = new Uint8Array(bytes.subarray(position, position + count * width));
     return view(dtype, copy.buffer, 0, count);
   }
   const data = new DataView(bytes.buffer, start, count * width);
