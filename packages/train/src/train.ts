@@ -9,7 +9,16 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { add, jit, prng, slice, valueAndGrad, type Rng, type Tensor } from "@tapegrad/autodiff";
+import {
+  add,
+  jit,
+  prng,
+  slice,
+  tensor,
+  valueAndGrad,
+  type Rng,
+  type Tensor,
+} from "@tapegrad/autodiff";
 import {
   compose,
   dataLoader,
@@ -158,7 +167,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let current: TrainingState = {
     params: initial.params,
     state: initial.state,
-    optState: optimizer.init(initial.params),
+    // The step count as a tensor, like the rest of the state: a traced step takes each
+    // step's count as an input instead of tracing again for every new number.
+    optState: {
+      ...(optimizer.init(initial.params) as object),
+      step: tensor(0, { dtype: "int32" }),
+    },
   };
   let firstEpoch = 1;
   let history: EpochMetrics[] = [];
@@ -257,8 +271,8 @@ interface StepResult {
 }
 
 /**
- * One optimisation step: loss and gradients by valueAndGrad (traced once by jit when `compile`),
- * then the optimizer's update.
+ * One optimisation step: loss and gradients by valueAndGrad, then the optimizer's update, traced
+ * once by jit when `compile`.
  */
 function makeStep(
   model: Layer,
@@ -274,13 +288,17 @@ function makeStep(
     const [logits, newState] = model.applyWithState(params, state, x, { training: true, rng });
     return [crossEntropy(logits, y, { labelSmoothing }), newState] as [Tensor, unknown];
   };
-  const eager = valueAndGrad(lossAndState, { hasAux: true });
-  const lossGrad = compile ? jit(eager) : eager;
-  return (current: TrainingState, x: Tensor, y: Tensor, stepRng: Rng): StepResult => {
-    rng = stepRng;
+  const lossGrad = valueAndGrad(lossAndState, { hasAux: true });
+  const update = (current: TrainingState, x: Tensor, y: Tensor) => {
     const [[loss, state], grads] = lossGrad(current.params, current.state, x, y);
     const [params, optState] = optimizer.update(grads, current.optState, current.params);
-    return { value: loss.item(), next: { params, state, optState } };
+    return { loss, next: { params, state, optState } };
+  };
+  const run = compile ? jit(update) : update;
+  return (current: TrainingState, x: Tensor, y: Tensor, stepRng: Rng): StepResult => {
+    rng = stepRng;
+    const { loss, next } = run(current, x, y);
+    return { value: loss.item(), next };
   };
 }
 

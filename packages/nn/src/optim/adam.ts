@@ -1,15 +1,28 @@
-import { adamUpdate, argumentError, tensor } from "@tapegrad/autodiff";
+import {
+  adamUpdate,
+  add,
+  argumentError,
+  cast,
+  full,
+  pow,
+  stack,
+  sub,
+  tensor,
+  type Tensor,
+} from "@tapegrad/autodiff";
 import {
   checkLearningRate,
   checkOptions,
   checkNumber,
   learningRateAt,
+  nextStep,
   readStep,
   updateLeaves,
   zerosTree,
   type LearningRate,
   type Moments,
   type Optimizer,
+  type Step,
 } from "./optimizer.js";
 
 /** Options of adam and adamW, with PyTorch's defaults. */
@@ -27,7 +40,7 @@ export interface AdamOptions {
 /** The first (`expAvg`) and second (`expAvgSq`) moment estimates, as PyTorch names them. */
 export interface AdamState {
   /** Updates applied so far. */
-  readonly step: number;
+  readonly step: Step;
   /** m, the running mean of the gradients, shaped like params. */
   readonly expAvg: Moments;
   /** v, the running mean of the squared gradients, shaped like params. */
@@ -74,17 +87,31 @@ function adamFamily(name: string, options: AdamOptions, decoupled: boolean): Opt
     update: (grads, state, params) => {
       const step = readStep(fn, state);
       const rate = learningRateAt(fn, lr, step);
-      const t = step + 1;
-      const correction1 = 1 - beta1 ** t;
-      const correction2 = 1 - beta2 ** t;
+      const hyper = stepValues(step, rate, beta1, beta2);
       const moments = { expAvg: state.expAvg, expAvgSq: state.expAvgSq };
-      const hyper = tensor([rate, correction1, correction2], { dtype: "float64" });
       const settings = { beta1, beta2, eps, weightDecay, decoupled };
       const [newParams, newMoments] = updateLeaves(fn, params, grads, moments, (w, g, m) => {
         const [next, expAvg, expAvgSq] = adamUpdate(w, g, m.expAvg!, m.expAvgSq!, hyper, settings);
         return [next, { expAvg, expAvgSq }];
       });
-      return [newParams, { step: t, expAvg: newMoments.expAvg!, expAvgSq: newMoments.expAvgSq! }];
+      return [
+        newParams,
+        { step: nextStep(step), expAvg: newMoments.expAvg!, expAvgSq: newMoments.expAvgSq! },
+      ];
     },
   };
+}
+
+/**
+ * adamUpdate's [learning rate, 1 − β₁ᵗ, 1 − β₂ᵗ] for update t = step + 1: from numbers, or with
+ * ops from a step tensor (the same float64 operations, so the same values).
+ */
+function stepValues(step: Step, rate: number | Tensor, beta1: number, beta2: number): Tensor {
+  if (typeof step === "number" && typeof rate === "number") {
+    const t = step + 1;
+    return tensor([rate, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: "float64" });
+  }
+  const t = add(cast(step as Tensor, "float64"), 1);
+  const asScalar = (v: number | Tensor) => (typeof v === "number" ? full([], v, "float64") : v);
+  return stack([asScalar(rate), sub(1, pow(beta1, t)), sub(1, pow(beta2, t))]);
 }

@@ -4,6 +4,7 @@ export {
   type GradientTransform,
   type LearningRate,
   type Schedule,
+  type Step,
   type Moments,
 } from "./optimizer.js";
 export { sgd, type SgdOptions, type SgdState } from "./sgd.js";

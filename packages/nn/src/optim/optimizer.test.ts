@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { TapegradError, tensor, treeLeaves, type Tensor } from "@tapegrad/autodiff";
+import { TapegradError, jit, mul, tensor, treeLeaves, type Tensor } from "@tapegrad/autodiff";
 import { decodeSafetensors, encodeSafetensors } from "../safetensors.js";
 import { loadInto } from "../tree.js";
 import { adam, adamW } from "./adam.js";
 import { clipGradients } from "./clip.js";
 import { chain, type Optimizer } from "./optimizer.js";
 import { rmsprop } from "./rmsprop.js";
-import { stepDecay } from "./schedule.js";
+import { cosineDecay, linearWarmup, stepDecay } from "./schedule.js";
 import { sgd } from "./sgd.js";
 
 const everyOptimizer: [string, Optimizer][] = [
@@ -164,7 +164,7 @@ describe("learning-rate schedules in optimizers", () => {
     const p = { w: tensor([0], { dtype: "float64" }) };
     const [next, state] = optimizer.update(p, { step: tensor(2, { dtype: "int32" }) } as never, p);
     expect(next.w.item()).toBe(0); // gradient 0
-    expect(state.step).toBe(3);
+    expect((state.step as Tensor).item()).toBe(3);
   });
 });
 
@@ -195,5 +195,49 @@ describe("checkpointing", () => {
     const direct = optimizer.update(grads(), s1, p1);
     const resumed = optimizer.update(grads(), restored.optimizer, restored.params);
     expect(numbers(resumed)).toEqual(numbers(direct));
+  });
+});
+
+describe("a step that is a tensor (as jit traces it)", () => {
+  const scheduled: [string, Optimizer][] = [
+    ...everyOptimizer,
+    ["adamW, cosine", adamW({ lr: cosineDecay({ lr: 0.1, totalSteps: 3, minLr: 0.01 }) })],
+    [
+      "sgd momentum, step decay",
+      sgd({ lr: stepDecay({ lr: 0.1, stepSize: 2 }), momentum: 0.9, dampening: 0.1 }),
+    ],
+    ["rmsprop, warmup", rmsprop({ lr: linearWarmup({ warmupSteps: 2, lr: 0.1 }) })],
+  ];
+  for (const [name, optimizer] of scheduled) {
+    it(`${name}: gives the number step's results bit for bit, eagerly and jitted`, () => {
+      const update = jit((g: Params, state: unknown, p: Params) => optimizer.update(g, state, p));
+      let [p1, p2, p3] = [params(), params(), params()];
+      let s1 = optimizer.init(p1);
+      let s2: unknown = { ...(s1 as object), step: tensor(0, { dtype: "int32" }) };
+      let s3 = s2;
+      for (let t = 0; t < 5; t++) {
+        const g = grads();
+        g.scale = mul(g.scale, t + 1);
+        [p1, s1] = optimizer.update(g, s1, p1);
+        [p2, s2] = optimizer.update(g, s2, p2);
+        [p3, s3] = update(g, s3, p3);
+        expect(numbers(p2), `step ${t}`).toEqual(numbers(p1));
+        expect(numbers(p3), `step ${t}, jitted`).toEqual(numbers(p1));
+      }
+      expect((s3 as { step: Tensor }).step.item()).toBe(5);
+      expect(update.cacheSize).toBe(1);
+    });
+  }
+
+  it("needs a schedule's traced form under jit, and says so", () => {
+    const optimizer = sgd({ lr: (step) => 0.1 / (step + 1) });
+    const p = params();
+    const state = { step: tensor(0, { dtype: "int32" }) };
+    // Eagerly the tensor's value is read and the plain function used.
+    expect(() => optimizer.update(grads(), state, p)).not.toThrow();
+    const update = jit((s: typeof state) => optimizer.update(grads(), s, p));
+    expect(() => update(state)).toThrow(
+      /^sgd\.update: the lr schedule is a function of a number, which cannot follow a step traced by jit/,
+    );
   });
 });

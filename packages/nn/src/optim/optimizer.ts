@@ -1,8 +1,11 @@
 import {
   TapegradError,
   Tensor,
+  add,
   argumentError,
   cast,
+  isAbstract,
+  reshape,
   dtypeError,
   shapeError,
   show,
@@ -13,8 +16,17 @@ import {
   type Tree,
 } from "@tapegrad/autodiff";
 
-/** A learning rate as a function of the number of updates already applied (0 for the first). */
-export type Schedule = (step: number) => number;
+/**
+ * A learning rate as a function of the number of updates already applied (0 for the first).
+ * `traced`, where present, computes the same with ops from a step that is a scalar tensor: what
+ * an update needs when its step is traced by jit. optim's schedules have it.
+ */
+export type Schedule = ((step: number) => number) & {
+  readonly traced?: (step: Tensor) => Tensor;
+};
+
+/** The number of updates applied so far: a number, or a scalar tensor (traced by jit). */
+export type Step = number | Tensor;
 
 /** A fixed learning rate, or a schedule evaluated once per update. */
 export type LearningRate = number | Schedule;
@@ -84,9 +96,24 @@ export function checkLearningRate(fn: string, lr: unknown): void {
   checkNumber(fn, "lr", lr, (v) => v >= 0, "a finite number ≥ 0 or a schedule (step) => number");
 }
 
-/** @internal The learning rate for the update that follows `step` earlier ones. */
-export function learningRateAt(fn: string, lr: LearningRate, step: number): number {
+/**
+ * @internal The learning rate for the update that follows `step` earlier ones: a number, or for a
+ * tensor step a float64 scalar tensor from the schedule's traced form.
+ */
+export function learningRateAt(fn: string, lr: LearningRate, step: Step): number | Tensor {
   if (typeof lr === "number") return lr;
+  if (step instanceof Tensor) {
+    if (lr.traced !== undefined) return lr.traced(step);
+    if (isAbstract(step)) {
+      throw argumentError(
+        fn,
+        "the lr schedule is a function of a number, which cannot follow a step traced by jit; " +
+          "give it a traced form (see optim's schedules: constant, stepDecay, cosineDecay, " +
+          "linearWarmup, joinSchedules) or keep state.step a number",
+      );
+    }
+    return learningRateAt(fn, lr, step.item());
+  }
   const value = lr(step);
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw argumentError(
@@ -98,13 +125,22 @@ export function learningRateAt(fn: string, lr: LearningRate, step: number): numb
 }
 
 /**
- * @internal The number of updates recorded in `state.step`. A checkpoint may have turned the
- * number into a one-element tensor; both read the same.
+ * @internal The updates recorded in `state.step`: a non-negative integer, or a scalar tensor
+ * holding one (a checkpoint may have turned the number into a one-element tensor; jit traces
+ * it), as a scalar.
  */
-export function readStep(fn: string, state: unknown): number {
+export function readStep(fn: string, state: unknown): Step {
   const raw =
     typeof state === "object" && state !== null ? (state as { step?: unknown }).step : undefined;
-  const step = raw instanceof Tensor && raw.size === 1 ? raw.item() : raw;
+  if (raw instanceof Tensor && raw.size === 1) {
+    if (!isAbstract(raw)) checkStepValue(fn, raw.item(), raw);
+    return raw.ndim === 0 ? raw : reshape(raw, []);
+  }
+  checkStepValue(fn, raw, raw);
+  return raw as number;
+}
+
+function checkStepValue(fn: string, step: unknown, raw: unknown): void {
   if (typeof step !== "number" || !Number.isInteger(step) || step < 0) {
     throw argumentError(
       fn,
@@ -112,7 +148,16 @@ export function readStep(fn: string, state: unknown): number {
         `${show(raw)}; pass the state returned by init or by the previous update`,
     );
   }
-  return step;
+}
+
+/** @internal The step after `step`, as the state records it. */
+export function nextStep(step: Step): Step {
+  return typeof step === "number" ? step + 1 : add(step, 1);
+}
+
+/** @internal A learning rate (or other per-step value) as a factor for tensors like `like`. */
+export function factorFor(value: number | Tensor, like: Tensor): number | Tensor {
+  return typeof value === "number" ? value : cast(value, like.dtype);
 }
 
 /** @internal A tree of zeros shaped like params, whose leaves must all be float tensors. */

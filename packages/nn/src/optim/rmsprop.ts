@@ -3,7 +3,9 @@ import {
   checkLearningRate,
   checkOptions,
   checkNumber,
+  factorFor,
   learningRateAt,
+  nextStep,
   readStep,
   updateLeaves,
   zerosTree,
@@ -11,6 +13,7 @@ import {
   type LeafMoments,
   type Moments,
   type Optimizer,
+  type Step,
 } from "./optimizer.js";
 
 /** Options of rmsprop, with PyTorch's defaults. */
@@ -32,7 +35,7 @@ export interface RmspropOptions {
 /** `momentumBuffer` exists when momentum > 0, `gradAvg` when centered. */
 export interface RmspropState {
   /** Updates applied so far. */
-  readonly step: number;
+  readonly step: Step;
   /** v, the running mean of the squared gradients. */
   readonly squareAvg: Moments;
   /** The momentum buffer b (with momentum > 0). */
@@ -80,11 +83,12 @@ export function rmsprop(options: RmspropOptions): Optimizer<RmspropState> {
           variance = sub(variance, square(out.gradAvg));
         }
         const avg = add(sqrt(variance), eps);
-        if (momentum === 0) return [sub(w, mul(div(d, avg), rate)), out];
+        const factor = factorFor(rate, w);
+        if (momentum === 0) return [sub(w, mul(div(d, avg), factor)), out];
         out.momentumBuffer = add(mul(m.momentumBuffer!, momentum), div(d, avg));
-        return [sub(w, mul(out.momentumBuffer, rate)), out];
+        return [sub(w, mul(out.momentumBuffer, factor)), out];
       });
-      return [newParams, { step: step + 1, ...newMoments } as RmspropState];
+      return [newParams, { step: nextStep(step), ...newMoments } as RmspropState];
     },
   };
 }

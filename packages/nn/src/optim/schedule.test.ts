@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { jit, tensor, type Tensor } from "@tapegrad/autodiff";
+import type { Schedule } from "./optimizer.js";
 import { constant, cosineDecay, joinSchedules, linearWarmup, stepDecay } from "./schedule.js";
 
 describe("schedules", () => {
@@ -58,5 +60,36 @@ describe("schedules", () => {
     expect(() => constant(1)(-1)).toThrow(
       "constant: step must be an integer ≥ 0 (the updates applied so far), got -1",
     );
+  });
+});
+
+describe("the schedules' traced forms", () => {
+  const schedules: [string, Schedule][] = [
+    ["constant", constant(0.3)],
+    ["stepDecay", stepDecay({ lr: 0.7, stepSize: 3, gamma: 0.3 })],
+    ["cosineDecay", cosineDecay({ lr: 1e-3, totalSteps: 37, minLr: 1e-5 })],
+    [
+      "linearWarmup",
+      linearWarmup({ warmupSteps: 5, schedule: cosineDecay({ lr: 0.1, totalSteps: 20 }) }),
+    ],
+    [
+      "joinSchedules",
+      joinSchedules([constant(0.5), stepDecay({ lr: 0.2, stepSize: 2 }), constant(0.01)], [4, 9]),
+    ],
+  ];
+  for (const [name, schedule] of schedules) {
+    it(`${name}: the same float64 value from a step tensor as from the number, traced by jit too`, () => {
+      const traced = jit((step: Tensor) => schedule.traced!(step));
+      for (let step = 0; step < 60; step++) {
+        const want = schedule(step);
+        const t = tensor(step, { dtype: "int32" });
+        expect(schedule.traced!(t).item(), `step ${step}`).toBe(want);
+        expect(traced(t).item(), `step ${step}, jitted`).toBe(want);
+      }
+    });
+  }
+
+  it("exists only where every joined schedule has one", () => {
+    expect(joinSchedules([constant(1), (step) => 1 / (step + 1)], [3]).traced).toBeUndefined();
   });
 });

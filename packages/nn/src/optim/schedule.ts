@@ -1,4 +1,18 @@
-import { argumentError } from "@tapegrad/autodiff";
+import {
+  add,
+  argumentError,
+  cast,
+  cos,
+  div,
+  full,
+  greaterEqual,
+  less,
+  mul,
+  pow,
+  sub,
+  where,
+  type Tensor,
+} from "@tapegrad/autodiff";
 import { checkNumber, type Schedule } from "./optimizer.js";
 
 // A schedule's argument counts the updates already applied: 0 for the first, as in optax and as
@@ -7,10 +21,13 @@ import { checkNumber, type Schedule } from "./optimizer.js";
 /** lr at every step. */
 export function constant(lr: number): Schedule {
   checkNumber("constant", "lr", lr, (v) => v >= 0, "a finite number ≥ 0");
-  return (step) => {
-    checkStep("constant", step);
-    return lr;
-  };
+  return traceable(
+    (step) => {
+      checkStep("constant", step);
+      return lr;
+    },
+    () => full([], lr, "float64"),
+  );
 }
 
 /** Options of stepDecay. */
@@ -29,10 +46,14 @@ export function stepDecay(options: StepDecayOptions): Schedule {
   checkNumber("stepDecay", "lr", lr, (v) => v >= 0, "a finite number ≥ 0");
   checkNumber("stepDecay", "stepSize", stepSize, isPositiveInt, "a positive integer");
   checkNumber("stepDecay", "gamma", gamma, (v) => v >= 0, "a finite number ≥ 0");
-  return (step) => {
-    checkStep("stepDecay", step);
-    return lr * gamma ** Math.floor(step / stepSize);
-  };
+  return traceable(
+    (step) => {
+      checkStep("stepDecay", step);
+      return lr * gamma ** Math.floor(step / stepSize);
+    },
+    // Truncation is the floor here: the quotient is never negative.
+    (step) => mul(pow(gamma, cast(cast(div(asFloat(step), stepSize), "int32"), "float64")), lr),
+  );
 }
 
 /** Options of cosineDecay. */
@@ -54,11 +75,19 @@ export function cosineDecay(options: CosineDecayOptions): Schedule {
   checkNumber("cosineDecay", "lr", lr, (v) => v >= 0, "a finite number ≥ 0");
   checkNumber("cosineDecay", "totalSteps", totalSteps, isPositiveInt, "a positive integer");
   checkNumber("cosineDecay", "minLr", minLr, (v) => v >= 0, "a finite number ≥ 0");
-  return (step) => {
-    checkStep("cosineDecay", step);
-    if (step >= totalSteps) return minLr;
-    return minLr + ((lr - minLr) * (1 + Math.cos((Math.PI * step) / totalSteps))) / 2;
-  };
+  return traceable(
+    (step) => {
+      checkStep("cosineDecay", step);
+      if (step >= totalSteps) return minLr;
+      return minLr + ((lr - minLr) * (1 + Math.cos((Math.PI * step) / totalSteps))) / 2;
+    },
+    (step) => {
+      const s = asFloat(step);
+      const cosine = add(cos(div(mul(s, Math.PI), totalSteps)), 1);
+      const value = add(div(mul(cosine, lr - minLr), 2), minLr);
+      return where(greaterEqual(s, totalSteps), minLr, value);
+    },
+  );
 }
 
 /**
@@ -94,7 +123,11 @@ export function linearWarmup(options: LinearWarmupOptions): Schedule {
       `schedule must be a function (step) => lr, got ${typeof schedule}`,
     );
   }
-  return joinSchedules([(step) => (after(0) * (step + 1)) / warmupSteps, after], [warmupSteps]);
+  const warmup = traceable(
+    (step) => (after(0) * (step + 1)) / warmupSteps,
+    (step) => div(mul(add(asFloat(step), 1), after(0)), warmupSteps),
+  );
+  return joinSchedules([warmup, after], [warmupSteps]);
 }
 
 /**
@@ -120,13 +153,35 @@ export function joinSchedules(
     const ok = (v: number) => Number.isInteger(v) && v >= previous;
     checkNumber("joinSchedules", `boundaries[${i}]`, b, ok, `an integer ≥ ${previous}`);
   });
-  return (step) => {
+  const joined = (step: number) => {
     checkStep("joinSchedules", step);
     let i = 0;
     while (i < boundaries.length && step >= boundaries[i]!) i++;
     const start = i === 0 ? 0 : boundaries[i - 1]!;
     return schedules[i]!(step - start);
   };
+  if (!schedules.every((schedule) => schedule.traced !== undefined)) return joined;
+  return traceable(joined, (step) => {
+    // Every piece from its own start, then the one whose range holds the step.
+    const pieces = schedules.map((schedule, i) =>
+      schedule.traced!(i === 0 ? step : sub(step, boundaries[i - 1]!)),
+    );
+    let value = pieces[pieces.length - 1]!;
+    for (let i = boundaries.length - 1; i >= 0; i--) {
+      value = where(less(step, boundaries[i]!), pieces[i]!, value);
+    }
+    return value;
+  });
+}
+
+/** A schedule of a number with its traced form, the same arithmetic with float64 ops. */
+function traceable(ofNumber: (step: number) => number, traced: (step: Tensor) => Tensor): Schedule {
+  return Object.assign(ofNumber, { traced });
+}
+
+/** The step as float64, as a number schedule computes with it. */
+function asFloat(step: Tensor): Tensor {
+  return cast(step, "float64");
 }
 
 function isPositiveInt(v: number): boolean {

@@ -1,15 +1,18 @@
-import { add, argumentError, mul, sub, type Tensor } from "@tapegrad/autodiff";
+import { add, argumentError, equal, mul, sub, where, type Tensor } from "@tapegrad/autodiff";
 import {
   checkLearningRate,
   checkOptions,
   checkNumber,
+  factorFor,
   learningRateAt,
+  nextStep,
   readStep,
   updateLeaves,
   zerosTree,
   type LearningRate,
   type Moments,
   type Optimizer,
+  type Step,
 } from "./optimizer.js";
 
 /** Options of sgd, with PyTorch's defaults. */
@@ -29,7 +32,7 @@ export interface SgdOptions {
 /** `momentumBuffer` is present only when momentum > 0. */
 export interface SgdState {
   /** Updates applied so far. */
-  readonly step: number;
+  readonly step: Step;
   /** The momentum buffer b, shaped like params. */
   readonly momentumBuffer?: Moments;
 }
@@ -66,14 +69,18 @@ export function sgd(options: SgdOptions): Optimizer<SgdState> {
         moments,
         (w, g, m) => {
           const d = weightDecay === 0 ? g : add(g, mul(w, weightDecay));
-          if (momentum === 0) return [sub(w, mul(d, rate)), {}];
+          const factor = factorFor(rate, w);
+          if (momentum === 0) return [sub(w, mul(d, factor)), {}];
           // PyTorch starts the buffer at the first gradient itself, without dampening.
-          const b = step === 0 ? d : add(mul(m.momentumBuffer!, momentum), mul(d, 1 - dampening));
+          const later = add(mul(m.momentumBuffer!, momentum), mul(d, 1 - dampening));
+          let b = later;
+          if (typeof step === "number" && step === 0) b = d;
+          if (typeof step !== "number") b = where(equal(step, 0), d, later);
           const direction: Tensor = nesterov ? add(d, mul(b, momentum)) : b;
-          return [sub(w, mul(direction, rate)), { momentumBuffer: b }];
+          return [sub(w, mul(direction, factor)), { momentumBuffer: b }];
         },
       );
-      return [newParams, { step: step + 1, ...newMoments }];
+      return [newParams, { step: nextStep(step), ...newMoments }];
     },
   };
 }
