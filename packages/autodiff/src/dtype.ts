@@ -106,12 +106,19 @@ const poison = typeof process !== "undefined" && process.env?.TAPEGRAD_POISON_UN
  */
 export function allocateUninitialized(dtype: DType, size: number): TypedArray {
   if (allocator === null) return unfilled(dtype, size);
-  const buffer = allocator.allocate(dtype, size, false, () => unfilled(dtype, size));
-  return poison ? buffer.fill(dtype === "int32" ? -1 : NaN) : buffer;
+  return allocator.allocate(dtype, size, false, () => unfilled(dtype, size));
+}
+
+/**
+ * @internal `buffer`, filled as allocateUninitialized fills a new one: with NaN (−1 for int32)
+ * when the test suite poisons uninitialised memory, else as it is.
+ */
+export function poisoned<T extends TypedArray>(buffer: T): T {
+  return poison ? (buffer.fill(buffer instanceof Int32Array ? -1 : NaN) as T) : buffer;
 }
 
 function unfilled(dtype: DType, size: number): TypedArray {
-  if (poison) return zeroed(dtype, size).fill(dtype === "int32" ? -1 : NaN);
+  if (poison) return poisoned(zeroed(dtype, size));
   const bytes = size * bytesPerElement(dtype);
   if (NodeBuffer === undefined || !(bytes >= UNFILLED_MIN_BYTES)) return zeroed(dtype, size);
   checkSize(dtype, size);

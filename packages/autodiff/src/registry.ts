@@ -4,7 +4,7 @@ import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, show } from "./errors.js";
 import type { SampleKit } from "./sampling.js";
 import { hasOneOutput, lower, live, traceOutputs, type Applied, type Trace } from "./tape.js";
-import { Tensor, type TensorLike } from "./tensor.js";
+import { Tensor, checkNotDonated, type TensorLike } from "./tensor.js";
 import { scalarLike } from "./scalar.js";
 
 /** Residuals an op's forward keeps for its vjp that are not tensors of the graph (indices, …). */
@@ -146,6 +146,13 @@ export interface OpDefinition<
   batch?(ctx: BatchContext<N, A>): BatchResult<NoInfer<O>>;
   /** Valid, well-conditioned float64 arguments for the gradient-check suite. */
   samples?(kit: SampleKit): SampleArbitrary<OpSample<A>>;
+  /**
+   * For each output, an input whose buffer the output may be written into when nothing reads
+   * that input afterwards, or null: the forward reads each element of that input before it
+   * writes the same element of the output (an elementwise update such as Adam's). jit's memory
+   * plan uses it to update donated arguments in place.
+   */
+  readonly inPlace?: readonly (number | null)[];
   /**
    * Gradient-check tolerances for this op, where finite differences need looser ones: `atol`
    * and `rtol` replace checkGrads' defaults (1e-5 and 1e-3).
@@ -301,6 +308,7 @@ export function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): 
     if (x.trace !== null && (top === null || x.trace.level > top.level)) top = x.trace;
   }
   if (top === null) {
+    for (let i = 0; i < inputs.length; i++) checkNotDonated(op.name, inputs[i]!);
     const compute = () => forwardOf(op, inputs, attrs);
     const applied = forwardHook === null ? compute() : forwardHook(op, compute, { inputs, attrs });
     // Off, anomaly mode costs this test; on, outputs are checked, and each recorded op keeps

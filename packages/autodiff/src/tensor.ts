@@ -104,6 +104,7 @@ export class Tensor {
    */
   private elements(reader: string): TypedArray {
     tracingLevel(this)?.checkRead!(reader);
+    checkNotDonated(reader, this);
     if (this.buffer.length !== this.size) {
       throw new TapegradError(
         "INVALID_STATE",
@@ -112,6 +113,29 @@ export class Tensor {
       );
     }
     return this.buffer;
+  }
+}
+
+const donated = new WeakSet<Tensor>();
+let anyDonated = false;
+
+/**
+ * @internal Marks x as donated to a jitted call (donateArgnums): its buffer may hold the call's
+ * results now, so reading it or applying an op to it is an error.
+ */
+export function markDonated(x: Tensor): void {
+  donated.add(x);
+  anyDonated = true;
+}
+
+/** @internal Throws, naming `where`, if x was donated to a jitted call. */
+export function checkNotDonated(where: string, x: Tensor): void {
+  if (anyDonated && donated.has(x)) {
+    throw new TapegradError(
+      "INVALID_STATE",
+      `${where}: this tensor was donated to a jitted function (donateArgnums), whose results may ` +
+        `have been written over it; use the function's results instead`,
+    );
   }
 }
 

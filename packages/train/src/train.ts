@@ -294,7 +294,8 @@ function makeStep(
     const [params, optState] = optimizer.update(grads, current.optState, current.params);
     return { loss, next: { params, state, optState } };
   };
-  const run = compile ? jit(update) : update;
+  // The old params and state are never used again: results may be written over them.
+  const run = compile ? jit(update, { donateArgnums: [0] }) : update;
   return (current: TrainingState, x: Tensor, y: Tensor, stepRng: Rng): StepResult => {
     rng = stepRng;
     const { loss, next } = run(current, x, y);

@@ -48,9 +48,9 @@ export let openCapture = 0;
 export function mapArgumentTensors(
   args: readonly unknown[],
   statics: ReadonlySet<number>,
-  replace: (x: Tensor) => Tensor,
+  replace: (x: Tensor, argnum: number) => Tensor,
 ): unknown[] {
-  return args.map((arg, i) => (statics.has(i) ? arg : mapTensors(arg, replace)));
+  return args.map((arg, i) => (statics.has(i) ? arg : mapTensors(arg, (x) => replace(x, i))));
 }
 
 /**
@@ -62,6 +62,7 @@ export function capture(
   f: (...args: unknown[]) => unknown,
   args: readonly unknown[],
   statics: ReadonlySet<number>,
+  donated: ReadonlySet<number>,
 ): Captured {
   const recorder = new ProgramRecorder();
   const trace = openTrace(recorder);
@@ -70,9 +71,11 @@ export function capture(
   if (outer === 0) openCapture = ++captures;
   try {
     const inputs: number[] = [];
-    const traced = mapArgumentTensors(args, statics, (x) => {
+    const donatedInputs: boolean[] = [];
+    const traced = mapArgumentTensors(args, statics, (x, argnum) => {
       const view = traceInput(live(x), trace);
       inputs.push(recorder.define(view));
+      donatedInputs.push(donated.has(argnum));
       return view;
     });
     const out = f(...traced);
@@ -85,6 +88,7 @@ export function capture(
     const program = new Program(
       recorder.types,
       inputs,
+      donatedInputs,
       recorder.constants,
       recorder.equations,
       slots,

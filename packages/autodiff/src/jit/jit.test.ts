@@ -19,6 +19,7 @@ import {
   vmap,
   where,
   greater,
+  adamUpdate,
   conv2d,
   relu,
   reshape,
@@ -294,6 +295,50 @@ describe("jit", () => {
         }
       } finally {
         setBackend(original);
+      }
+    });
+  });
+
+  describe("donated arguments", () => {
+    type Slots = { w: Tensor; m: Tensor; v: Tensor };
+    const settings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true };
+    const update = (p: Slots, g: Tensor, hyper: Tensor): Slots => {
+      const [w, m, v] = adamUpdate(p.w, g, p.m, p.v, hyper, settings);
+      return { w, m, v };
+    };
+    const f32 = (shape: number[]) => rng.normal(shape);
+    const hyperAt = (t: number) =>
+      tensor([0.01, 1 - 0.9 ** t, 1 - 0.999 ** t], { dtype: "float64" });
+
+    it("take the results in place, equal to eager, and cannot be used afterwards", () => {
+      const donating = jit(update, { donateArgnums: [0] });
+      let p: Slots = { w: f32([64, 33]), m: f32([64, 33]), v: mul(f32([64, 33]), 0) };
+      let eager = { w: mul(p.w, 1), m: mul(p.m, 1), v: mul(p.v, 1) };
+      for (let call = 1; call <= 4; call++) {
+        const g = f32([64, 33]);
+        const old = p;
+        p = donating(p, g, hyperAt(call));
+        eager = update(eager, g, hyperAt(call));
+        for (const k of ["w", "m", "v"] as const) expectSameBits(p[k], eager[k]);
+        // From the third call (after the trace and the recorded replay) the results are
+        // written over the donated buffers.
+        if (call >= 3) expect(p.w.buffer).toBe(old.w.buffer);
+        expect(() => old.w.data).toThrow(/donated to a jitted function/);
+        expect(() => add(old.m, 1)).toThrow(/^add: this tensor was donated/);
+      }
+    });
+
+    it("are not written over where their memory is another argument's too", () => {
+      const donating = jit(update, { donateArgnums: [0] });
+      for (let call = 1; call <= 4; call++) {
+        const shared = f32([9]);
+        const p = { w: shared, m: shared, v: mul(f32([9]), 0) };
+        const g = f32([9]);
+        const want = update({ w: mul(shared, 1), m: mul(shared, 1), v: p.v }, g, hyperAt(call));
+        const got = donating(p, g, hyperAt(call));
+        expect(got.w.buffer).not.toBe(shared.buffer);
+        expect(got.m.buffer).not.toBe(shared.buffer);
+        expectSameBits(got.w, want.w);
       }
     });
   });

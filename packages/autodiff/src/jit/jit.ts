@@ -1,8 +1,8 @@
 import { argnumList, type Argnums } from "../argnums.js";
 import { argumentError, show } from "../errors.js";
-import type { Tensor } from "../tensor.js";
+import { markDonated, type Tensor } from "../tensor.js";
 import { capture, mapArgumentTensors } from "./capture.js";
-import type { Program } from "./program.js";
+import { tensorsOf, type Program } from "./program.js";
 import { signature } from "./signature.js";
 
 /** Options of `jit`. */
@@ -13,6 +13,13 @@ export interface JitOptions {
    * numbers, strings and trees of them, by identity for other objects. Default: none.
    */
   readonly staticArgnums?: Argnums;
+  /**
+   * Arguments whose tensors the caller will not use again (the old params and optimizer state
+   * of a training step): replays may write results over them instead of allocating, as an op
+   * that updates in place allows (Adam's step), and using them afterwards is an error.
+   * Default: none.
+   */
+  readonly donateArgnums?: Argnums;
   /**
    * How many programs to keep, one per signature of the arguments; beyond it the least recently
    * used is dropped (and traced again if it is needed again). Default 64.
@@ -56,11 +63,17 @@ export function jit<Args extends unknown[], R>(
     throw argumentError("jit", `cacheSize must be a positive integer, got ${show(limit)}`);
   }
   const staticArgnums = options?.staticArgnums ?? [];
+  const donateArgnums = options?.donateArgnums ?? [];
   const cache = new Map<string, Program>();
   const traced = f as (...args: unknown[]) => unknown;
 
-  const lookup = (args: Args): { key: string; statics: Set<number>; program?: Program } => {
+  const lookup = (args: Args) => {
     const statics = new Set(argnumList("jit", staticArgnums, args.length));
+    const donated = new Set(argnumList("jit", donateArgnums, args.length));
+    for (const i of donated) {
+      if (statics.has(i))
+        throw argumentError("jit", `argument ${i} cannot be both static and donated`);
+    }
     const key = signature(args, statics);
     const program = cache.get(key);
     if (program !== undefined) {
@@ -68,7 +81,7 @@ export function jit<Args extends unknown[], R>(
       cache.delete(key);
       cache.set(key, program);
     }
-    return { key, statics, program };
+    return { key, statics, donated, program };
   };
   const remember = (key: string, program: Program) => {
     cache.set(key, program);
@@ -76,23 +89,23 @@ export function jit<Args extends unknown[], R>(
   };
 
   const call = (...args: Args): R => {
-    const { key, statics, program } = lookup(args);
+    const { key, statics, donated, program } = lookup(args);
     if (program !== undefined) {
       const tensors: Tensor[] = [];
       mapArgumentTensors(args, statics, (x) => {
         tensors.push(x);
         return x;
       });
-      return program.run(tensors) as R;
+      return retire(args, statics, donated, program.run(tensors)) as R;
     }
-    const captured = capture(traced, args, statics);
+    const captured = capture(traced, args, statics, donated);
     if (captured.reusable) remember(key, captured.program);
-    return captured.result as R;
+    return retire(args, statics, donated, captured.result) as R;
   };
   const trace = (...args: Args): Program => {
-    const { key, statics, program } = lookup(args);
+    const { key, statics, donated, program } = lookup(args);
     if (program !== undefined) return program;
-    const captured = capture(traced, args, statics);
+    const captured = capture(traced, args, statics, donated);
     if (captured.reusable) remember(key, captured.program);
     return captured.program;
   };
@@ -100,4 +113,23 @@ export function jit<Args extends unknown[], R>(
     trace: { value: trace },
     cacheSize: { get: () => cache.size },
   }) as Jitted<Args, R>;
+}
+
+/**
+ * `result`, after marking the tensors of the donated arguments as used up (whether or not a
+ * result took their buffers this call), except any that the result returns as they are.
+ */
+function retire(
+  args: readonly unknown[],
+  statics: ReadonlySet<number>,
+  donated: ReadonlySet<number>,
+  result: unknown,
+): unknown {
+  if (donated.size === 0) return result;
+  const returned = new Set(tensorsOf(result));
+  mapArgumentTensors(args, statics, (x, argnum) => {
+    if (donated.has(argnum) && !returned.has(x)) markDonated(x);
+    return x;
+  });
+  return result;
 }

@@ -1,4 +1,11 @@
-import { announceReuse, type Allocator, type DType, type TypedArray } from "../dtype.js";
+import {
+  announceReuse,
+  dtypeOfArray,
+  poisoned,
+  type Allocator,
+  type DType,
+  type TypedArray,
+} from "../dtype.js";
 
 // A program's replays allocate the same buffers in the same order: the same ops, on the same
 // shapes, run the same kernels. One replay is recorded; from it each allocation gets a slot, a
@@ -30,6 +37,8 @@ export interface Liveness {
   readonly lastRead: ReadonlyMap<ArrayBufferLike, number>;
   /** The memory of the program's results: it belongs to the caller and is never shared. */
   readonly results: ReadonlySet<ArrayBufferLike>;
+  /** Results that may be written over a donated input instead: the input's value, by memory. */
+  readonly inPlace: ReadonlyMap<ArrayBufferLike, number>;
 }
 
 /**
@@ -41,19 +50,24 @@ export class MemoryPlan implements Allocator {
   private readonly buffers: (TypedArray | undefined)[] = [];
   private next = 0;
   private diverged = false;
+  private donors: ReadonlyMap<number, TypedArray> = new Map();
 
   constructor(
     private readonly expected: readonly Allocation[],
-    /** Each allocation's slot, or −1 for a fresh buffer (a result). */
+    /**
+     * Each allocation's slot; for a result, −1 (a fresh buffer) or −2 − v (the buffer of the
+     * donated input v, when the call donates it).
+     */
     private readonly slotOf: readonly number[],
     /** How many bytes the slots hold between replays. */
     readonly bytes: number,
   ) {}
 
-  /** Starts a replay. */
-  begin(): void {
+  /** Starts a replay whose donated inputs' buffers (by value) results may be written over. */
+  begin(donors: ReadonlyMap<number, TypedArray>): void {
     this.next = 0;
     this.diverged = false;
+    this.donors = donors;
   }
 
   /** Whether the replay just run allocated exactly what the plan expected. */
@@ -69,11 +83,31 @@ export class MemoryPlan implements Allocator {
       return fresh();
     }
     const slot = this.slotOf[k]!;
+    if (slot < -1) return this.donatedBuffer(-2 - slot, dtype, size, zeroed) ?? fresh();
     if (slot < 0) return fresh();
     const buffer = this.buffers[slot];
     if (buffer === undefined) return (this.buffers[slot] = fresh());
     announceReuse(buffer.buffer);
-    return zeroed ? buffer.fill(0) : buffer;
+    return zeroed ? buffer.fill(0) : poisoned(buffer);
+  }
+
+  /**
+   * The donated buffer of input `value`, if this call donates one of this type. Its contents are
+   * the input's, which the op reads as it writes over them: never poisoned.
+   */
+  private donatedBuffer(value: number, dtype: DType, size: number, zeroed: boolean) {
+    const buffer = this.donors.get(value);
+    // Zeros asked for would wipe the input the op is about to read.
+    if (
+      zeroed ||
+      buffer === undefined ||
+      buffer.length !== size ||
+      dtypeOfArray(buffer) !== dtype
+    ) {
+      return undefined;
+    }
+    announceReuse(buffer.buffer);
+    return buffer;
   }
 }
 
@@ -89,7 +123,8 @@ export function planMemory(recorder: AllocationRecorder, liveness: Liveness): Me
   let bytes = 0;
   for (const { equation, dtype, size, buffer } of recorder.allocations) {
     if (liveness.results.has(buffer.buffer)) {
-      slotOf.push(-1);
+      const donor = liveness.inPlace.get(buffer.buffer);
+      slotOf.push(donor === undefined ? -1 : -2 - donor);
       continue;
     }
     const end = Math.max(equation, liveness.lastRead.get(buffer.buffer) ?? equation);

@@ -1,5 +1,6 @@
 import { TapegradError } from "../errors.js";
-import { withAllocator, type DType } from "../dtype.js";
+import { withAllocator, type DType, type TypedArray } from "../dtype.js";
+import { shapesEqual } from "../shape.js";
 import { applyOp, hasForwardHook, type AnyOpDefinition } from "../registry.js";
 import { isTracing } from "../tape.js";
 import { AllocationRecorder, planMemory, type Liveness, type MemoryPlan } from "./memoryPlan.js";
@@ -45,6 +46,8 @@ export class Program {
     readonly types: readonly ValueType[],
     /** The values that are the tensor leaves of the arguments, in order. */
     readonly inputs: readonly number[],
+    /** Whether each of those belongs to a donated argument (jit's donateArgnums). */
+    private readonly donatedInputs: readonly boolean[],
     /** The values that are the same on every call, with their tensors. */
     readonly constants: ReadonlyMap<number, Tensor>,
     readonly equations: readonly Equation[],
@@ -67,10 +70,25 @@ export class Program {
       return this.resultOf(env);
     }
     const plan = this.plan;
-    plan.begin();
+    plan.begin(this.donors(args));
     const env = withAllocator(plan, () => this.evaluate(args));
     if (!plan.matched) this.plan = undefined;
     return this.resultOf(env);
+  }
+
+  /**
+   * The buffers of this call's donated tensors, by value, that results may be written over: each
+   * one's memory belongs to no other argument (a tensor passed twice, or a view of another).
+   */
+  private donors(args: readonly Tensor[]): ReadonlyMap<number, TypedArray> {
+    const owners = new Map<ArrayBufferLike, number>();
+    for (const x of args) owners.set(x.buffer.buffer, (owners.get(x.buffer.buffer) ?? 0) + 1);
+    const donors = new Map<number, TypedArray>();
+    this.inputs.forEach((id, i) => {
+      const x = args[i]!;
+      if (this.donatedInputs[i] && owners.get(x.buffer.buffer) === 1) donors.set(id, x.buffer);
+    });
+    return donors;
   }
 
   /**
@@ -131,7 +149,23 @@ export class Program {
       if (leaf instanceof ResultSlot) results.add(env[leaf.value]!.buffer.buffer);
       return leaf;
     }, this.result);
-    return { lastRead, results };
+    // Outputs that may take a donated input's buffer: their op updates that input in place, and
+    // nothing reads the input after it (nor is it a result itself).
+    const inPlace = new Map<ArrayBufferLike, number>();
+    const donated = new Set(this.inputs.filter((_, i) => this.donatedInputs[i]));
+    this.equations.forEach((eq, n) => {
+      eq.op.inPlace?.forEach((i, k) => {
+        const input = i === null ? undefined : eq.inputs[i];
+        if (input === undefined || !donated.has(input)) return;
+        const memory = env[input]!.buffer.buffer;
+        const [from, to] = [this.types[input]!, this.types[eq.outputs[k]!]!];
+        const sameType = from.dtype === to.dtype && shapesEqual(from.shape, to.shape);
+        if (sameType && lastRead.get(memory) === n && !results.has(memory)) {
+          inPlace.set(env[eq.outputs[k]!]!.buffer.buffer, input);
+        }
+      });
+    });
+    return { lastRead, results, inPlace };
   }
 
   /**

@@ -108,6 +108,8 @@ const adamUpdateOp = defineOp({
   name: OP,
   inputs: ["w", "g", "m", "v", "hyper"],
   outputs: ["w", "m", "v"],
+  // Each element of w, m and v is read before the same element of w′, m′ and v′ is written.
+  inPlace: [0, 2, 3],
   forward: ([w, g, m, v, hyper], attrs: AdamUpdateAttrs) => {
     assertFloat(OP, "w", w);
     for (const [name, x] of [
