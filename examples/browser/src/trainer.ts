@@ -1,6 +1,16 @@
 // The part of the page that knows nothing of the DOM: the model, one training step, and
 // evaluation in slices — so the page can interleave them with rendering and stay responsive.
-import { argmax, equal, prng, slice, sum, valueAndGrad, type Tensor } from "@tapegrad/autodiff";
+import {
+  argmax,
+  equal,
+  jit,
+  prng,
+  slice,
+  sum,
+  tensor,
+  valueAndGrad,
+  type Tensor,
+} from "@tapegrad/autodiff";
 import { dataLoader, tensorDataset, type DataLoader } from "@tapegrad/data";
 import {
   conv2d,
@@ -57,9 +67,23 @@ export function createTrainer(train: Split, options: TrainerOptions = {}): Train
   const model = smallCnn();
   let params = model.init(prng(seed)).params;
   const optimizer = optim.adam({ lr });
-  let optState = optimizer.init(params);
+  // The step count as a tensor: the traced step takes each step's count as an input.
+  let optState: optim.AdamState = {
+    ...optimizer.init(params),
+    step: tensor(0, { dtype: "int32" }),
+  };
   const lossAndGrad = valueAndGrad((p: typeof params, x: Tensor, y: Tensor) =>
     crossEntropy(model.apply(p, x), y),
+  );
+  // Loss, gradients and the update, traced once by jit and replayed; the old params and
+  // optimizer state are donated, so the update writes over them.
+  const update = jit(
+    (p: typeof params, s: optim.AdamState, x: Tensor, y: Tensor) => {
+      const [loss, grads] = lossAndGrad(p, x, y);
+      const [next, nextState] = optimizer.update(grads, s, p);
+      return { loss, params: next, optState: nextState };
+    },
+    { donateArgnums: [0, 1] },
   );
   const loader: DataLoader<Tensor[]> = dataLoader(tensorDataset(train.x, train.y), {
     batchSize,
@@ -81,10 +105,10 @@ export function createTrainer(train: Split, options: TrainerOptions = {}): Train
         next = batches.next();
       }
       const [x, y] = next.value as [Tensor, Tensor];
-      const [loss, grads] = lossAndGrad(params, x, y);
-      [params, optState] = optimizer.update(grads, optState, params);
+      const result = update(params, optState, x, y);
+      ({ params, optState } = result);
       steps++;
-      return loss.item();
+      return result.loss.item();
     },
     get steps() {
       return steps;
