@@ -176,8 +176,9 @@ function dropoutFactors(
     const blocks = Int32Array.from({ length: s.heads }, (_, h) => h % period);
     uniforms = gather(uniforms, new Tensor(blocks, [s.heads]));
   }
-  const factors = where(less(uniforms, keep), 1 / keep, 0);
-  return reshape(dtype === "float64" ? factors : cast(factors, dtype), scoresShape(s));
+  // 1/(1 − rate) where kept (the comparison's 1 times it, exactly), else 0, in float64.
+  const factors = mul(cast(less(uniforms, keep), "float64"), 1 / keep);
+  return reshape(cast(factors, dtype), scoresShape(s));
 }
 
 /** int32 [Lq, Lk], 1 where key j ≤ query i. */
