@@ -78,11 +78,14 @@ export class Program {
 
   /**
    * The buffers of this call's donated tensors, by value, that results may be written over: each
-   * one's memory belongs to no other argument (a tensor passed twice, or a view of another).
+   * one's memory belongs to no other argument (a tensor passed twice, or a view of another) and
+   * to no constant.
    */
   private donors(args: readonly Tensor[]): ReadonlyMap<number, TypedArray> {
     const owners = new Map<ArrayBufferLike, number>();
-    for (const x of args) owners.set(x.buffer.buffer, (owners.get(x.buffer.buffer) ?? 0) + 1);
+    for (const x of [...args, ...this.constants.values()]) {
+      owners.set(x.buffer.buffer, (owners.get(x.buffer.buffer) ?? 0) + 1);
+    }
     const donors = new Map<number, TypedArray>();
     this.inputs.forEach((id, i) => {
       const x = args[i]!;
