@@ -9,15 +9,19 @@ import { isContainer, treeMap } from "../tree.js";
 
 /** The type of one value of a program: what its tensor's shape and dtype are on every call. */
 export interface ValueType {
+  /** The tensor's shape. */
   readonly shape: readonly number[];
+  /** The tensor's dtype. */
   readonly dtype: DType;
 }
 
 /** One op application of a program: values are numbered, in the order the trace met them. */
 export interface Equation {
+  /** The op applied. */
   readonly op: AnyOpDefinition;
   /** As the traced call gave them; its tensors are replaced by those of `attrInputs` each run. */
   readonly attrs: unknown;
+  /** The values it is applied to, in the op's input order. */
   readonly inputs: readonly number[];
   /** The values of the tensors inside attrs (attention's dropout key), in mapTensors' order. */
   readonly attrInputs: readonly number[];
@@ -50,6 +54,7 @@ export class Program {
     private readonly donatedInputs: readonly boolean[],
     /** The values that are the same on every call, with their tensors. */
     readonly constants: ReadonlyMap<number, Tensor>,
+    /** The op applications, in the order they ran. */
     readonly equations: readonly Equation[],
     /** The function's result, its tensors replaced by ResultSlots. */
     readonly result: unknown,

@@ -22,6 +22,7 @@ import {
  * an update needs when its step is traced by jit. optim's schedules have it.
  */
 export type Schedule = ((step: number) => number) & {
+  /** The same schedule with float64 ops, for a step that is a scalar tensor. */
   readonly traced?: (step: Tensor) => Tensor;
 };
 
