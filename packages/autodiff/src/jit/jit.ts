@@ -88,27 +88,30 @@ export function jit<Args extends unknown[], R>(
     if (cache.size > limit) cache.delete(cache.keys().next().value!);
   };
 
-  const call = (...args: Args): R => {
+  /** The program for these arguments: cached, or traced now by running f (with its result). */
+  const programFor = (args: Args) => {
     const { key, statics, donated, program } = lookup(args);
-    if (program !== undefined) {
+    if (program !== undefined) return { statics, donated, program };
+    const captured = capture(traced, args, statics, donated);
+    if (captured.reusable) remember(key, captured.program);
+    return { statics, donated, program: captured.program, captured };
+  };
+  const call = (...args: Args): R => {
+    const { statics, donated, program, captured } = programFor(args);
+    let result: unknown;
+    if (captured !== undefined) {
+      result = captured.result;
+    } else {
       const tensors: Tensor[] = [];
       mapArgumentTensors(args, statics, (x) => {
         tensors.push(x);
         return x;
       });
-      return retire(args, statics, donated, program.run(tensors)) as R;
+      result = program.run(tensors);
     }
-    const captured = capture(traced, args, statics, donated);
-    if (captured.reusable) remember(key, captured.program);
-    return retire(args, statics, donated, captured.result) as R;
+    return retire(args, statics, donated, result) as R;
   };
-  const trace = (...args: Args): Program => {
-    const { key, statics, donated, program } = lookup(args);
-    if (program !== undefined) return program;
-    const captured = capture(traced, args, statics, donated);
-    if (captured.reusable) remember(key, captured.program);
-    return captured.program;
-  };
+  const trace = (...args: Args): Program => programFor(args).program;
   return Object.defineProperties(call, {
     trace: { value: trace },
     cacheSize: { get: () => cache.size },
