@@ -4,7 +4,7 @@ import { isFloat } from "./dtype.js";
 import { TapegradError, argumentError, show } from "./errors.js";
 import type { SampleKit } from "./sampling.js";
 import { hasOneOutput, lower, live, traceOutputs, type Applied, type Trace } from "./tape.js";
-import { Tensor, checkNotDonated, type TensorLike } from "./tensor.js";
+import { Tensor, anyDonated, checkNotDonated, type TensorLike } from "./tensor.js";
 import { scalarLike } from "./scalar.js";
 
 /** Residuals an op's forward keeps for its vjp that are not tensors of the graph (indices, …). */
@@ -308,7 +308,7 @@ export function applyOp(op: AnyOpDefinition, inputs: Tensor[], attrs: unknown): 
     if (x.trace !== null && (top === null || x.trace.level > top.level)) top = x.trace;
   }
   if (top === null) {
-    for (let i = 0; i < inputs.length; i++) checkNotDonated(op.name, inputs[i]!);
+    if (anyDonated) for (const x of inputs) checkNotDonated(op.name, x);
     const compute = () => forwardOf(op, inputs, attrs);
     const applied = forwardHook === null ? compute() : forwardHook(op, compute, { inputs, attrs });
     // Off, anomaly mode costs this test; on, outputs are checked, and each recorded op keeps

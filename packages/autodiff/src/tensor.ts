@@ -117,7 +117,8 @@ export class Tensor {
 }
 
 const donated = new WeakSet<Tensor>();
-let anyDonated = false;
+/** @internal Whether any tensor was ever donated: the checks cost nothing until one is. */
+export let anyDonated = false;
 
 /**
  * @internal Marks x as donated to a jitted call (donateArgnums): its buffer may hold the call's

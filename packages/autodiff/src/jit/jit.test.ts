@@ -53,6 +53,37 @@ const loss = (params: { w: Tensor; v: Tensor }, x: Tensor) => {
 };
 const paramsOf = () => ({ w: draw([]), v: draw([2, 3]) });
 
+type Params = { w: Tensor; v: Tensor };
+
+/**
+ * jit(valueAndGrad(f)) against valueAndGrad(f), bit for bit, on each backend: five calls with new
+ * arguments (the traced call, the recorded replay and replays on the memory plan), one trace.
+ */
+function expectEagerGradients(
+  f: (p: Params, x: Tensor) => Tensor,
+  argsOf: () => [Params, Tensor],
+  backends: readonly string[] = listBackends(),
+): void {
+  const original = getBackend();
+  try {
+    for (const backend of backends) {
+      setBackend(backend);
+      const step = jit(valueAndGrad(f));
+      for (let call = 0; call < 5; call++) {
+        const [params, x] = argsOf();
+        const [value, grads] = step(params, x);
+        const [wantValue, wantGrads] = valueAndGrad(f)(params, x);
+        expectSameBits(value, wantValue);
+        expectSameBits(grads.w, wantGrads.w);
+        expectSameBits(grads.v, wantGrads.v);
+      }
+      expect(step.cacheSize, backend).toBe(1);
+    }
+  } finally {
+    setBackend(original);
+  }
+}
+
 describe("jit", () => {
   it("traces once per signature and replays on new values", () => {
     let runs = 0;
@@ -73,17 +104,7 @@ describe("jit", () => {
   });
 
   it("of valueAndGrad equals valueAndGrad, on the traced call and on replays", () => {
-    const step = jit(valueAndGrad(loss));
-    for (let call = 0; call < 3; call++) {
-      const params = paramsOf();
-      const x = draw([1, 1, 4, 4]);
-      const [value, grads] = step(params, x);
-      const [wantValue, wantGrads] = valueAndGrad(loss)(params, x);
-      expectSameBits(value, wantValue);
-      expectSameBits(grads.w, wantGrads.w);
-      expectSameBits(grads.v, wantGrads.v);
-    }
-    expect(step.cacheSize).toBe(1);
+    expectEagerGradients(loss, () => [paramsOf(), draw([1, 1, 4, 4])], [getBackend()]);
   });
 
   it("composes under grad and vmap, and inside vmap and another jit", () => {
@@ -252,50 +273,19 @@ describe("jit", () => {
     it("gives a float32 CNN's gradients bit for bit on every backend, replay after replay", () => {
       // float32 and large enough for the wasm kernels, whose outputs stay resident in wasm memory
       // between calls: a buffer handed out again must not be read from its old resident copy.
-      const cnn = (p: { w: Tensor; v: Tensor }, x: Tensor) => {
+      const cnn = (p: Params, x: Tensor) => {
         const h = maxPool2d(relu(conv2d(x, p.w, { padding: 1 })), { kernelSize: 2 });
         return sum(tanh(matmul(reshape(h, [8, 4 * 8 * 8]), p.v)));
       };
       const f32 = (shape: number[]) => rng.normal(shape);
-      const original = getBackend();
-      try {
-        for (const backend of listBackends()) {
-          setBackend(backend);
-          const step = jit(valueAndGrad(cnn));
-          for (let call = 0; call < 5; call++) {
-            const params = { w: f32([4, 1, 3, 3]), v: f32([256, 10]) };
-            const x = f32([8, 1, 16, 16]);
-            const [value, grads] = step(params, x);
-            const [wantValue, wantGrads] = valueAndGrad(cnn)(params, x);
-            expectSameBits(value, wantValue);
-            expectSameBits(grads.w, wantGrads.w);
-            expectSameBits(grads.v, wantGrads.v);
-          }
-        }
-      } finally {
-        setBackend(original);
-      }
+      expectEagerGradients(cnn, () => [
+        { w: f32([4, 1, 3, 3]), v: f32([256, 10]) },
+        f32([8, 1, 16, 16]),
+      ]);
     });
 
     it("gives eager's gradients bit for bit on every backend, replay after replay", () => {
-      const original = getBackend();
-      try {
-        for (const backend of listBackends()) {
-          setBackend(backend);
-          const step = jit(valueAndGrad(loss));
-          for (let call = 0; call < 5; call++) {
-            const params = paramsOf();
-            const x = draw([1, 1, 4, 4]);
-            const [value, grads] = step(params, x);
-            const [wantValue, wantGrads] = valueAndGrad(loss)(params, x);
-            expectSameBits(value, wantValue);
-            expectSameBits(grads.w, wantGrads.w);
-            expectSameBits(grads.v, wantGrads.v);
-          }
-        }
-      } finally {
-        setBackend(original);
-      }
+      expectEagerGradients(loss, () => [paramsOf(), draw([1, 1, 4, 4])]);
     });
   });
 

@@ -212,9 +212,10 @@ const adamUpdateOp = defineOp({
 /**
  * One Adam or AdamW step of a parameter: [w′, m′, v′] from the parameter w, its gradient g and
  * moment estimates m and v (all of one shape and float dtype), and the step's values `hyper` =
- * [learning rate, 1 − β₁ᵗ, 1 − β₂ᵗ] at update t = 1, 2, … (read in float64 whatever its dtype). float32 runs one fused pass
- * that rounds exactly where the ops of the formula would; float64 runs those ops. Differentiable
- * through the formula, in every input (a step of a learned optimizer, a learning rate's gradient).
+ * [learning rate, 1 − β₁ᵗ, 1 − β₂ᵗ] at update t = 1, 2, … (read in float64 whatever its dtype).
+ * float32 runs one fused pass that rounds exactly where the ops of the formula would; float64
+ * runs those ops. Differentiable through the formula, in every input (a step of a learned
+ * optimizer, a learning rate's gradient).
  */
 export function adamUpdate(
   w: Tensor,
