@@ -54,3 +54,16 @@ export const seed6 = plane([
   [9, 0, 3, 2, 3, 1],
   [3, 1, 3, 7, 1, 7],
 ]);
+
+/** Asserts equal shape, dtype and bits (NaN equals NaN, 0 differs from −0), naming `where`. */
+export function expectSameBits(got: Tensor, want: Tensor, where = "result"): void {
+  expect(got.shape, `${where}: shape`).toEqual(want.shape);
+  expect(got.dtype, `${where}: dtype`).toBe(want.dtype);
+  const a = got.data;
+  const e = want.data;
+  for (let j = 0; j < e.length; j++) {
+    expect(Object.is(a[j], e[j]), `${where}, element ${j}: got ${a[j]}, expected ${e[j]}`).toBe(
+      true,
+    );
+  }
+}

@@ -3,6 +3,7 @@ import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { jit, listOps, mul, type Tensor } from "../src/index.js";
 import { makeSampleKit } from "../src/testing/sampleKit.js";
+import { expectSameBits } from "./helpers.js";
 import { outputsOf, subjects } from "./subjects.js";
 
 // Every op under jit: for its own samples, the op (and its pullback and jvp, each a program of
@@ -41,18 +42,7 @@ function checkJit(
   for (const [call, xs] of calls) {
     const got = outputsOf(jitted(...xs));
     const want = outputsOf(apply([...xs]));
-    want.forEach((w, k) => {
-      const where = `${name}, ${call}, output ${k}`;
-      expect(got[k]!.shape, `${where}: shape`).toEqual(w.shape);
-      expect(got[k]!.dtype, `${where}: dtype`).toBe(w.dtype);
-      const a = got[k]!.data;
-      const e = w.data;
-      for (let j = 0; j < e.length; j++) {
-        expect(Object.is(a[j], e[j]), `${where}, element ${j}: got ${a[j]}, expected ${e[j]}`).toBe(
-          true,
-        );
-      }
-    });
+    want.forEach((w, k) => expectSameBits(got[k]!, w, `${name}, ${call}, output ${k}`));
   }
   expect(traces, `${name}: traced once`).toBe(1);
 }

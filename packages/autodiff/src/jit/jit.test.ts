@@ -28,22 +28,14 @@ import {
   setBackend,
   type Tensor,
 } from "../index.js";
-import { caught } from "../../test/helpers.js";
+import { caught, expectSameBits as sameBits } from "../../test/helpers.js";
 import { arr } from "../../test/values.js";
 
 const rng = prng(11);
 const draw = (shape: number[]) => rng.normal(shape, { dtype: "float64" });
 
-/** Element-for-element equality, as bits (NaN equals NaN, 0 differs from −0). */
-function expectSameBits(got: unknown, want: unknown): void {
-  const g = got as Tensor;
-  const w = want as Tensor;
-  expect(g.shape).toEqual(w.shape);
-  expect(g.dtype).toBe(w.dtype);
-  const a = g.data;
-  const b = w.data;
-  for (let i = 0; i < b.length; i++) expect(Object.is(a[i], b[i]), `element ${i}`).toBe(true);
-}
+/** Element-for-element equality, as bits, of tensors passed as results of any type. */
+const expectSameBits = (got: unknown, want: unknown) => sameBits(got as Tensor, want as Tensor);
 
 // A small CNN's loss: convolution-free but with max pooling (an op that keeps residuals for its
 // vjp) and a matmul, so its gradient's program reads a residual.
