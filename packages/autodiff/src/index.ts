@@ -81,6 +81,7 @@ export { customJvp, type CustomJvpRules } from "./customJvp.js";
 export { checkpoint, type CheckpointOptions } from "./checkpoint.js";
 export { jit, type Jitted, type JitOptions } from "./jit/jit.js";
 export type { Program, Equation, ValueType } from "./jit/program.js";
+export { jitTuning } from "./jit/fusion.js";
 export { profileTape, type TapeProfile } from "./tapeProfile.js";
 export { recordOps, type RecordedOp, type Recording, type RecordOpsOptions } from "./recordOps.js";
 export { defineOp, listOps, getOp } from "./registry.js";

@@ -1,6 +1,6 @@
 import type { SampleArbitrary } from "./sampleTypes.js";
 import { anomalyMode, captureSite, checkForward, keepingCallSites } from "./anomaly.js";
-import { isFloat } from "./dtype.js";
+import { isFloat, type DType } from "./dtype.js";
 import { TapegradError, argumentError, show } from "./errors.js";
 import type { SampleKit } from "./sampling.js";
 import { hasOneOutput, lower, live, traceOutputs, type Applied, type Trace } from "./tape.js";
@@ -154,6 +154,15 @@ export interface OpDefinition<
    */
   readonly inPlace?: readonly (number | null)[];
   /**
+   * For an elementwise op with one output of dtype `dtype`: its value at one element,
+   * y[i] = f(a[i], b[i], …) with the inputs broadcast to y's shape, computed in float64 and then
+   * rounded to y's dtype (float32 to nearest, int32 as a typed array stores it), exactly as
+   * forward computes it. jit
+   * fuses chains of such ops into one pass (docs/jit.md#fusion); the registry suite checks the
+   * fused pass against forward bit for bit.
+   */
+  elementwise?(attrs: A, dtype: DType): (...values: number[]) => number;
+  /**
    * Gradient-check tolerances for this op, where finite differences need looser ones: `atol`
    * and `rtol` replace checkGrads' defaults (1e-5 and 1e-3).
    */
@@ -212,6 +221,8 @@ export function defineOp<
       definition.batch &&
       ((ctx) =>
         definition.batch!(ctx as BatchContext<N, A>) as unknown as BatchResult<readonly string[]>),
+    elementwise:
+      definition.elementwise && ((attrs, dtype) => definition.elementwise!(attrs as A, dtype)),
   };
   const arity = definition.inputs.length;
   const single = hasOneOutput(definition);

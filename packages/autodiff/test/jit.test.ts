@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import * as fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { jit, listOps, mul, type Tensor } from "../src/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cast, defineOp, jit, jitTuning, listOps, mul, type Tensor } from "../src/index.js";
 import { makeSampleKit } from "../src/testing/sampleKit.js";
 import { expectSameBits } from "./helpers.js";
 import { outputsOf, subjects } from "./subjects.js";
@@ -64,6 +64,39 @@ describe("every op under jit equals the op run eagerly, traced and replayed (flo
   }
 });
 
+// Every elementwise op fused: op(…)·3 is a chain of two that a replay below every transform runs
+// as one generated pass computing each op from its `elementwise` rule. That rule must give the
+// op's forward bit for bit, with the inputs broadcast as the op broadcasts them, in float64 and
+// in float32, where the pass must round op's value before multiplying it as the ops do (a
+// negation would hide a missing rounding: it commutes with it).
+
+const elementwise = withSamples.filter((op) => op.definition.elementwise !== undefined);
+const asFloat32 = (xs: readonly Tensor[]) =>
+  xs.map((x) => (x.dtype === "float64" ? cast(x, "float32") : x));
+
+describe("every elementwise op fused into one pass equals the op run eagerly", () => {
+  beforeAll(() => void (jitTuning.maxFusedElements = Infinity));
+  afterAll(() => void (jitTuning.maxFusedElements = 256));
+  for (const op of elementwise) {
+    const name = op.definition.name;
+    it(name, () => {
+      fc.assert(
+        fc.property(op.definition.samples!(kit), (sample) => {
+          const chain = (xs: Tensor[]) => mul(op.apply(xs, sample.attrs) as Tensor, 3);
+          for (const inputs of [sample.inputs, asFloat32(sample.inputs)]) {
+            const listing = jit((...xs: Tensor[]) => chain(xs))
+              .trace(...inputs)
+              .toString({ fused: true });
+            expect(listing, `${name}: fused`).toContain(`= fused[${name},mul] `);
+            checkJit(`fused ${name}, ${inputs[0]!.dtype}`, chain, inputs);
+          }
+        }),
+        { numRuns: 10 },
+      );
+    });
+  }
+});
+
 describe("the jit check", () => {
   it("fails a program that replays something other than what the function computes", () => {
     // From its third call on, the function scales by another tensor, which only a retrace would
@@ -79,5 +112,25 @@ describe("the jit check", () => {
       message = (e as Error).message;
     }
     expect(message).toMatch(/^scaled, replay 1, output 0, element 0: got /);
+  });
+
+  it("fails a fused pass whose op's elementwise rule is not what its forward computes", () => {
+    // forward doubles x; the rule also adds 1. Only replays run fused passes, so the traced call
+    // is right and the first replay is not.
+    const doubled = defineOp({
+      name: "doubledWithAWrongRule",
+      inputs: ["x"],
+      forward: ([x]) => mul(x, 2),
+      elementwise: () => (v) => 2 * v + 1,
+    });
+    const x = kit.fc.sample(kit.tensor([3]), { numRuns: 1, seed: 4 })[0]!;
+    jitTuning.maxFusedElements = Infinity;
+    try {
+      expect(() => checkJit("doubled", (xs) => mul(doubled(xs[0]!), 3), [x])).toThrow(
+        /^doubled, replay 1, output 0, element 0: got /,
+      );
+    } finally {
+      jitTuning.maxFusedElements = 256;
+    }
   });
 });

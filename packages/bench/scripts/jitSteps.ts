@@ -2,10 +2,10 @@
 // update), jitted or eager, on random data, with no Node flags, and reports the step's median
 // time and what the heap did after warm-up: heapUsed and RSS growth and the garbage
 // collections by kind. `npx -y pnpm@10 --filter @tapegrad/bench run jit-steps lenet 5000`
-// (`--eager` as a third argument for the eager step).
+// (`--eager` as a third argument for the eager step, `--unfused` for jit without fusion).
 import { setFlagsFromString } from "node:v8";
 import { PerformanceObserver, constants } from "node:perf_hooks";
-import { jit, prng, tensor, valueAndGrad, type Tensor } from "@tapegrad/autodiff";
+import { jit, jitTuning, prng, tensor, valueAndGrad, type Tensor } from "@tapegrad/autodiff";
 import { crossEntropy, optim } from "@tapegrad/nn";
 import { makeModel, type ModelName } from "@tapegrad/train";
 
@@ -38,6 +38,7 @@ const step = (current: Training, xb: Tensor, yb: Tensor) => {
   const [params, optState] = optimizer.update(grads, current.optState, current.params);
   return { loss, next: { params, state, optState } };
 };
+jitTuning.fuse = mode !== "--unfused";
 const run = mode === "--eager" ? step : jit(step, { donateArgnums: [0] });
 
 const gcs = { minor: 0, major: 0, incremental: 0, weak: 0 };
@@ -82,7 +83,7 @@ const sorted = times.slice(WARM_UP).sort((a, b) => a - b);
 const growth = (key: "heapUsed" | "rss") =>
   `${((end[key] / start[key] - 1) * 100).toFixed(1)}% (${(start[key] / 2 ** 20).toFixed(1)} → ${(end[key] / 2 ** 20).toFixed(1)} MiB)`;
 console.log(
-  `${name} ${mode === "--eager" ? "eager" : "jit"}: ${steps} steps, batch ${BATCH}; after ` +
+  `${name} ${mode === "--eager" ? "eager" : mode === "--unfused" ? "jit, unfused" : "jit"}: ${steps} steps, batch ${BATCH}; after ` +
     `${WARM_UP} warm-up steps: median ${sorted[sorted.length >> 1]!.toFixed(2)} ms/step, ` +
     `heapUsed ${growth("heapUsed")}, RSS ${growth("rss")}, garbage collections: ` +
     `${gcs.minor} minor, ${gcs.major} major (full), ${gcs.incremental} incremental marking`,

@@ -3,6 +3,7 @@ import { withAllocator, type DType, type TypedArray } from "../dtype.js";
 import { shapesEqual } from "../shape.js";
 import { applyOp, hasForwardHook, type AnyOpDefinition } from "../registry.js";
 import { isTracing } from "../tape.js";
+import { fuseElementwise, jitTuning } from "./fusion.js";
 import { AllocationRecorder, planMemory, type Liveness, type MemoryPlan } from "./memoryPlan.js";
 import { Tensor } from "../tensor.js";
 import { isContainer, treeMap } from "../tree.js";
@@ -62,21 +63,42 @@ export class Program {
 
   /** The memory plan of replays below every transform, once one has been recorded. */
   private plan: MemoryPlan | undefined;
+  private fusedEquations: readonly Equation[] | undefined;
+
+  /**
+   * The equations a replay below every transform runs: `equations` with chains of elementwise
+   * ops fused into single passes (docs/jit.md#fusion). Under a transform each op runs on its own,
+   * so that the transform sees it.
+   */
+  get fused(): readonly Equation[] {
+    if (this.fusedEquations === undefined) {
+      const results = new Set<number>();
+      treeMap((leaf: unknown) => {
+        if (leaf instanceof ResultSlot) results.add(leaf.value);
+        return leaf;
+      }, this.result);
+      this.fusedEquations = jitTuning.fuse
+        ? fuseElementwise(this.types, this.equations, results)
+        : this.equations;
+    }
+    return this.fusedEquations;
+  }
 
   /** The result for new tensor arguments (`inputs`' leaves, in order, of the types traced). */
   run(args: readonly Tensor[]): unknown {
     // Under a transform the values outlive the replay (a tape keeps them for its backward pass),
     // and a forward hook may keep them too: only a replay below all of them shares buffers.
-    if (isTracing() || hasForwardHook()) return this.resultOf(this.evaluate(args));
+    if (isTracing() || hasForwardHook()) return this.resultOf(this.evaluate(args, this.equations));
+    const equations = this.fused;
     if (this.plan === undefined) {
       const recorder = new AllocationRecorder();
-      const env = withAllocator(recorder, () => this.evaluate(args, recorder));
-      this.plan = planMemory(recorder, this.liveness(env));
+      const env = withAllocator(recorder, () => this.evaluate(args, equations, recorder));
+      this.plan = planMemory(recorder, this.liveness(env, equations));
       return this.resultOf(env);
     }
     const plan = this.plan;
     plan.begin(this.donors(args));
-    const env = withAllocator(plan, () => this.evaluate(args));
+    const env = withAllocator(plan, () => this.evaluate(args, equations));
     if (!plan.matched) this.plan = undefined;
     return this.resultOf(env);
   }
@@ -107,12 +129,19 @@ export class Program {
     return this.plan?.bytes;
   }
 
-  /** Every value of a run on `args`, by number; `recorder` is told each equation's number. */
-  private evaluate(args: readonly Tensor[], recorder?: AllocationRecorder): Tensor[] {
+  /**
+   * Every value of a run of `equations` (`this.equations` or `fused`) on `args`, by number (a
+   * fused chain's intermediates stay unset); `recorder` is told each equation's number.
+   */
+  private evaluate(
+    args: readonly Tensor[],
+    equations: readonly Equation[],
+    recorder?: AllocationRecorder,
+  ): Tensor[] {
     const env = new Array<Tensor>(this.types.length);
     this.inputs.forEach((id, i) => (env[id] = args[i]!));
     for (const [id, value] of this.constants) env[id] = value;
-    this.equations.forEach((eq, n) => {
+    equations.forEach((eq, n) => {
       if (recorder !== undefined) recorder.equation = n;
       const xs = eq.inputs.map((id) => env[id]!);
       let k = 0;
@@ -145,10 +174,10 @@ export class Program {
     );
   }
 
-  /** Which equation last read each buffer of a run, and which buffers its results hold. */
-  private liveness(env: readonly Tensor[]): Liveness {
+  /** Which of `equations` last read each buffer of a run, and which buffers its results hold. */
+  private liveness(env: readonly Tensor[], equations: readonly Equation[]): Liveness {
     const lastRead = new Map<ArrayBufferLike, number>();
-    this.equations.forEach((eq, n) => {
+    equations.forEach((eq, n) => {
       for (const id of eq.inputs) lastRead.set(env[id]!.buffer.buffer, n);
       for (const id of eq.attrInputs) lastRead.set(env[id]!.buffer.buffer, n);
     });
@@ -161,7 +190,7 @@ export class Program {
     // nothing reads the input after it (nor is it a result itself).
     const inPlace = new Map<ArrayBufferLike, number>();
     const donated = new Set(this.inputs.filter((_, i) => this.donatedInputs[i]));
-    this.equations.forEach((eq, n) => {
+    equations.forEach((eq, n) => {
       eq.op.inPlace?.forEach((i, k) => {
         const input = i === null ? undefined : eq.inputs[i];
         if (input === undefined || !donated.has(input)) return;
@@ -178,16 +207,19 @@ export class Program {
 
   /**
    * The program as text, one op a line, in the manner of JAX's jaxprs:
-   * `{ lambda c:f32[3] ; a:f32[2,3] b:f32[3] . let d:f32[2,3] = add a b {} … in (d) }`.
+   * `{ lambda c:f32[3] ; a:f32[2,3] b:f32[3] . let d:f32[2,3] = add a b {} … in (d) }`. With
+   * `fused`, the equations a replay below every transform runs, each fused pass as one line
+   * (`d:f32[2,3] = fused[add,relu] a b`).
    */
-  toString(): string {
+  toString(options: { readonly fused?: boolean } = {}): string {
+    const equations = options.fused === true ? this.fused : this.equations;
     const name = (id: number) => valueName(id);
     const typed = (id: number) => `${name(id)}:${showType(this.types[id]!)}`;
     const lines = [
       `{ lambda ${[...this.constants.keys()].map(typed).join(" ")} ; ` +
         `${this.inputs.map(typed).join(" ")} . let`,
     ];
-    for (const eq of this.equations) {
+    for (const eq of equations) {
       const outs = [...eq.outputs, ...eq.residuals].map(typed).join(" ");
       const ins = eq.inputs.map(name).join(" ");
       const attrValues =

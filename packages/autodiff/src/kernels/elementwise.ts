@@ -82,7 +82,11 @@ export interface ElementwiseKernels {
   ): void;
 }
 
-function unaryFunction(kind: UnaryKind, alpha: number): (v: number) => number {
+/**
+ * The value of a unary kind at one element, in float64 (the caller rounds it to its output's
+ * dtype): what the kernels below compute, and what jit's fused passes call.
+ */
+export function unaryScalar(kind: UnaryKind, alpha: number): (v: number) => number {
   switch (kind) {
     case "neg":
       return (v) => -v;
@@ -142,13 +146,14 @@ function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): 
     for (let i = 0; i < n; i++) out[i] = -x[i]!;
     return;
   }
-  const f = unaryFunction(kind, alpha);
+  const f = unaryScalar(kind, alpha);
   for (let i = 0; i < n; i++) out[i] = f(x[i]!);
 }
 
 type Combine = (a: number, b: number) => number;
 
-function binaryFunction(kind: BinaryKind): Combine {
+/** The value of a binary kind at one element, in float64, as unaryScalar. */
+export function binaryScalar(kind: BinaryKind): Combine {
   switch (kind) {
     case "add":
       return (a, b) => a + b;
@@ -246,7 +251,7 @@ function binaryRow(
       for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! * (b[ib]! > 0 ? 1 : 0);
       return;
     default: {
-      const f = binaryFunction(kind);
+      const f = binaryScalar(kind);
       for (; o < end; o++, ia += sa, ib += sb) out[o] = f(a[ia]!, b[ib]!);
     }
   }

@@ -1,7 +1,7 @@
 import type { SampleArbitrary } from "../sampleTypes.js";
 import { kernels } from "../backends/backend.js";
 import { promoteTypes } from "../dtype.js";
-import type { BinaryKind } from "../kernels/elementwise.js";
+import { binaryScalar, type BinaryKind } from "../kernels/elementwise.js";
 import { defineOp, type OpSample, type VjpContext } from "../registry.js";
 import type { SampleKit, ValueOptions } from "../sampling.js";
 import { broadcastShapes } from "../shape.js";
@@ -41,6 +41,7 @@ export function defineBinary(
     name,
     inputs: ["a", "b"],
     forward: ([a, b]) => binaryForward(name, a, b),
+    elementwise: () => binaryScalar(name),
     vjp: (ctx) => {
       const [da, db] = vjp(ctx);
       const [a, b] = ctx.inputs;
@@ -112,6 +113,7 @@ const reluBackwardOp = defineOp({
   name: "reluBackward",
   inputs: ["dy", "x"],
   forward: ([dy, x]) => binaryForward("reluGrad", dy, x, dy.dtype),
+  elementwise: () => binaryScalar("reluGrad"),
   // Linear in dy; piecewise constant in x, whose gradient is 0 almost everywhere.
   vjp: ({ dy: g, inputs: [dy, x] }) => [unbroadcast(reluBackward(g, x), dy.shape), null],
   batch: elementwiseBatch((dy: Tensor, x: Tensor): Tensor => reluBackwardOp(dy, x)),
@@ -145,6 +147,7 @@ const whereOp = defineOp({
       ),
     );
   },
+  elementwise: () => (condition, a, b) => (condition !== 0 ? a : b),
   vjp: ({ dy, inputs: [condition, a, b], needsGrad }) => {
     const chosen = mul(dy, notEqual(condition, 0));
     return [

@@ -1,4 +1,4 @@
-import type { BinaryKind } from "../kernels/elementwise.js";
+import { binaryScalar, type BinaryKind } from "../kernels/elementwise.js";
 import { defineOp, type OpSample } from "../registry.js";
 import type { SampleArbitrary } from "../sampleTypes.js";
 import type { SampleKit } from "../sampling.js";
@@ -34,6 +34,7 @@ function defineComparison(name: Comparison) {
     name,
     inputs: ["a", "b"],
     forward: ([a, b]) => binaryForward(name, a, b, "int32"),
+    elementwise: () => binaryScalar(name),
     batch: elementwiseBatch((a: Tensor, b: Tensor): Tensor => op(a, b)),
     samples: comparisonSamples,
   });

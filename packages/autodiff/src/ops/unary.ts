@@ -1,6 +1,7 @@
 import { kernels } from "../backends/backend.js";
-import type { UnaryKind } from "../kernels/elementwise.js";
+import { binaryScalar, unaryScalar, type UnaryKind } from "../kernels/elementwise.js";
 import { GELU_TANH_CUBIC, GELU_TANH_SCALE } from "../kernels/transcendental.js";
+import type { DType } from "../dtype.js";
 import { argumentError, show } from "../errors.js";
 import { defineOp, type BatchResult, type SingleOutput, type VjpContext } from "../registry.js";
 import type { ValueOptions } from "../sampling.js";
@@ -38,6 +39,7 @@ function defineUnary(
     name,
     inputs: ["x"],
     forward: ([x]) => unaryForward(name, x),
+    elementwise: () => unaryScalar(name, 0),
     vjp: vjp && ((ctx) => [vjp(ctx)]),
     batch: elementwiseBatch((x: Tensor): Tensor => op(x)),
     samples: (kit) => kit.anyTensor({}, values).map((x) => ({ inputs: [x], attrs: {} })),
@@ -109,6 +111,7 @@ const leakyReluOp = defineOp({
     }
     return unaryForward("leakyRelu", x, alpha);
   },
+  elementwise: ({ alpha }) => unaryScalar("leakyRelu", alpha),
   // alpha meets dy, whose dtype it then takes: where(x > 0, 1, alpha) alone would be float32.
   vjp: ({ dy, inputs: [x], attrs: { alpha } }) => [where(greater(x, 0), dy, mul(dy, alpha))],
   batch: ({ inputs: [x], axes, attrs }): BatchResult<SingleOutput> => ({
@@ -157,6 +160,7 @@ const geluOp = defineOp({
   name: "gelu",
   inputs: ["x"],
   forward: ([x], { approximate }: GeluAttrs) => unaryForward(geluKind(approximate), x),
+  elementwise: ({ approximate }) => unaryScalar(geluKind(approximate), 0),
   vjp: ({ dy, inputs: [x], attrs }) => [geluBackwardOp(dy, x, attrs)],
   batch: ({ inputs: [x], axes, attrs }): BatchResult<SingleOutput> => ({
     y: geluOp(x, attrs),
@@ -175,6 +179,8 @@ const geluBackwardOp = defineOp({
     const kind = geluKind(approximate) === "gelu" ? "geluGrad" : "geluTanhGrad";
     return binaryForward(kind, dy, x, dy.dtype);
   },
+  elementwise: ({ approximate }) =>
+    binaryScalar(geluKind(approximate) === "gelu" ? "geluGrad" : "geluTanhGrad"),
   // Second order differentiates dy·gelu′(x) written with primitive ops.
   vjp: ({ dy: g, inputs: [dy, x], attrs: { approximate } }) => {
     const slope = geluKind(approximate) === "gelu" ? geluSlope : geluTanhSlope;
@@ -252,6 +258,22 @@ function checkInt32Bound(name: "min" | "max", bound: number | undefined): void {
   }
 }
 
+/** One element clamped, for an output of `dtype`. */
+function clampScalar(attrs: ClampAttrs, dtype: DType): (v: number) => number {
+  const { min, max } = clampBounds(attrs);
+  // Compare with the bounds as the output stores them, as PyTorch casts its scalars.
+  const round = dtype === "float32" ? Math.fround : (v: number) => v;
+  const low = round(min ?? -Infinity);
+  const high = round(max ?? Infinity);
+  return (v) => {
+    // NaN fails both tests and passes through, as in PyTorch.
+    let y = v;
+    if (v < low) y = low;
+    if (v > high) y = high;
+    return y;
+  };
+}
+
 const clampOp = defineOp({
   name: "clamp",
   inputs: ["x"],
@@ -264,27 +286,18 @@ const clampOp = defineOp({
       checkInt32Bound("min", min);
       checkInt32Bound("max", max);
     }
-    // Compare with the bounds as the output stores them, as PyTorch casts its scalars.
-    const round = dtype === "float32" ? Math.fround : (v: number) => v;
-    const low = round(min ?? -Infinity);
-    const high = round(max ?? Infinity);
+    const clampTo = clampScalar(attrs, dtype);
     const values = x.buffer;
     return produce(
       dtype,
       x.shape,
       (out) => {
-        for (let i = 0; i < values.length; i++) {
-          const v = values[i]!;
-          // NaN fails both tests and passes through, as in PyTorch.
-          let y = v;
-          if (v < low) y = low;
-          if (v > high) y = high;
-          out[i] = y;
-        }
+        for (let i = 0; i < values.length; i++) out[i] = clampTo(values[i]!);
       },
       "unspecified",
     );
   },
+  elementwise: clampScalar,
   // PyTorch's rule: dy passes where min ≤ x ≤ max, bounds included.
   vjp: ({ dy, inputs: [x], attrs: { min, max } }) => {
     let dx = dy;
