@@ -1,3 +1,4 @@
+import type { DType, TypedArray } from "../dtype.js";
 import { argumentError } from "../errors.js";
 import type { AttentionKernels } from "../kernels/attention.js";
 import type { ConvKernels } from "../kernels/conv.js";
@@ -41,6 +42,12 @@ export interface Backend {
   readonly priority?: number;
   /** Whether this host can run the backend (default: yes), e.g. has WebAssembly SIMD. */
   readonly isAvailable?: () => boolean;
+  /**
+   * A buffer for jit's memory plan, which replays of a program share, where the backend keeps
+   * one best (the wasm backend: in its kernels' memory, which they then read and write without
+   * copies); undefined for an ordinary typed array.
+   */
+  readonly planned?: (dtype: DType, size: number) => TypedArray | undefined;
 }
 
 const backends = new Map<string, Backend>();
@@ -112,6 +119,11 @@ export function getBackend(): string {
 /** The names of all registered backends, in registration order (available or not). */
 export function listBackends(): string[] {
   return [...backends.keys()];
+}
+
+/** @internal A buffer for jit's memory plan from the backend in use (see Backend.planned). */
+export function plannedBuffer(dtype: DType, size: number): TypedArray | undefined {
+  return activeBackend()?.planned?.(dtype, size);
 }
 
 /** The kernel table in use: the active backend's kernels over the js fallback. */

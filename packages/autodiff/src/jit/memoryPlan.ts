@@ -1,3 +1,4 @@
+import { plannedBuffer } from "../backends/backend.js";
 import {
   announceReuse,
   dtypeOfArray,
@@ -86,7 +87,12 @@ export class MemoryPlan implements Allocator {
     if (slot < -1) return this.donatedBuffer(-2 - slot, dtype, size, zeroed) ?? fresh();
     if (slot < 0) return fresh();
     const buffer = this.buffers[slot];
-    if (buffer === undefined) return (this.buffers[slot] = fresh());
+    if (buffer === undefined) {
+      const planned = plannedBuffer(dtype, size);
+      this.buffers[slot] =
+        planned === undefined ? fresh() : zeroed ? planned.fill(0) : poisoned(planned);
+      return this.buffers[slot]!;
+    }
     announceReuse(buffer.buffer);
     return zeroed ? buffer.fill(0) : poisoned(buffer);
   }

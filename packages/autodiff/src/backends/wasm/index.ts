@@ -51,4 +51,5 @@ registerBackend({
   },
   priority: 1,
   isAvailable: wasmAvailable,
+  planned: (dtype, size) => wasmRuntime()?.planned(dtype, size),
 });

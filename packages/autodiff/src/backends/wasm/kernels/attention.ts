@@ -26,7 +26,7 @@ function runtimeFor(layout: AttentionLayout, work: number, arrays: FloatArray[])
   if (dropout !== null || work < wasmTuning.minProductWork) return null;
   if (heads === 0 || lq === 0 || lk === 0 || e === 0 || ev === 0) return null;
   for (const array of arrays) if (!(array instanceof Float32Array)) return null;
-  return singleThreadRuntime();
+  return singleThreadRuntime(...arrays);
 }
 
 type MaskArguments = [at: number, kind: number, headsAt: number, rows: number, cols: number];
@@ -60,8 +60,8 @@ const attentionForward: AttentionKernels["attentionForward"] = (q, k, v, layout,
   const kAt = runtime.input(k);
   const vAt = runtime.input(v);
   const [maskAt, kind, headsAt, rowStride, colStride] = maskArguments(runtime, layout);
-  const yAt = runtime.output(4 * y.length);
-  const lseAt = runtime.output(4 * lse.length);
+  const yAt = runtime.output(y);
+  const lseAt = runtime.output(lse);
   const s = runtime.alloc(4 * lq * lk);
   const scratch = runtime.alloc(runtime.exports.gemmScratchBytes());
   runtime.exports.attentionForwardF32(
@@ -121,11 +121,11 @@ const attentionBackward: AttentionKernels["attentionBackward"] = (
   const dlseAt = runtime.input(float32(dlse));
   const [maskAt, kind, headsAt, rowStride, colStride] = maskArguments(runtime, layout);
   // ds is added into dmask: it goes in with what the caller put there.
-  const dmaskAt = dmask === null ? 0 : runtime.output(4 * dmask.length);
+  const dmaskAt = dmask === null ? 0 : runtime.output(dmask);
   if (dmask !== null) runtime.f32.set(dmask, dmaskAt / 4);
-  const dqAt = runtime.output(4 * dq.length);
-  const dkAt = runtime.output(4 * dk.length);
-  const dvAt = runtime.output(4 * dv.length);
+  const dqAt = runtime.output(dq);
+  const dkAt = runtime.output(dk);
+  const dvAt = runtime.output(dv);
   const s = runtime.alloc(4 * lq * lk);
   const dp = runtime.alloc(4 * lq * lk);
   const scratch = runtime.alloc(runtime.exports.gemmScratchBytes());

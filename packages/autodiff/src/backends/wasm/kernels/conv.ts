@@ -127,9 +127,9 @@ function convForward(
     return;
   }
   const threads = convThreads(main, p);
-  const runtime = runtimeOn(main, threads);
+  const runtime = runtimeOn(main, threads, ...operands);
   runtime.reset();
-  const yAt = runtime.output(4 * y.length);
+  const yAt = runtime.output(y);
   const xAt = runtime.input(x);
   const wAt = runtime.input(w);
   forwardIn(runtime, p, xAt, wAt, yAt, threads);
@@ -165,9 +165,9 @@ function conv2dBackpropInput(dy: FloatArray, w: FloatArray, dx: FloatArray, p: C
     return;
   }
   const plan = inputGradPlan(main, p);
-  const runtime = runtimeOn(main, plan.threads);
+  const runtime = runtimeOn(main, plan.threads, dy, w, dx);
   runtime.reset();
-  const dxAt = runtime.output(4 * dx.length);
+  const dxAt = runtime.output(dx);
   const dyAt = runtime.input(dy);
   inputGradIn(runtime, plan, dyAt, w as Float32Array, dxAt);
   runtime.copyOut(dxAt, dx);
@@ -267,9 +267,9 @@ function conv2dBackpropFilter(
     return;
   }
   const threads = convThreads(main, p);
-  const runtime = runtimeOn(main, threads);
+  const runtime = runtimeOn(main, threads, x, dy, dw);
   runtime.reset();
-  const dwAt = runtime.output(4 * dw.length);
+  const dwAt = runtime.output(dw);
   const xAt = runtime.input(x);
   const dyAt = runtime.input(dy);
   filterGradIn(runtime, p, xAt, dyAt, dwAt, threads);
@@ -323,11 +323,19 @@ const fusedConv2dBackward: ConvKernels["fusedConv2dBackward"] = (
   const filterThreads = convThreads(main, p);
   const input = dx === null ? null : inputGradPlan(main, p);
   // One arena holds every operand, so one runtime serves both products.
-  const runtime = runtimeOn(main, Math.max(filterThreads, input?.threads ?? 1));
+  const runtime = runtimeOn(
+    main,
+    Math.max(filterThreads, input?.threads ?? 1),
+    dy,
+    y,
+    x,
+    w,
+    ...outputs,
+  );
   runtime.reset();
-  const dxAt = dx === null ? -1 : runtime.output(4 * dx.length);
-  const dwAt = runtime.output(4 * dw.length);
-  const dbAt = runtime.output(4 * db.length);
+  const dxAt = dx === null ? -1 : runtime.output(dx);
+  const dwAt = runtime.output(dw);
+  const dbAt = runtime.output(db);
   const dyAt = runtime.input(dy);
   const xAt = runtime.input(x);
   let gAt = dyAt;

@@ -82,7 +82,7 @@ function unary(kind: UnaryKind, x: TypedArray, out: TypedArray, alpha: number): 
     return;
   }
   const threads = threadsFor(main, x.length * elementWork(code));
-  const runtime = runtimeOn(main, threads);
+  const runtime = runtimeOn(main, threads, x, out);
   runtime.reset();
   const at = runtime.copyIn(x);
   runTask(runtime, "unaryTask", runtime.args([code, at, x.length]), threads);
@@ -159,7 +159,7 @@ const GELU_GRAD: Partial<Record<BinaryKind, number>> = {
 function geluGrad(code: number, dy: Float32Array, x: Float32Array, out: Float32Array): void {
   const main = wasmRuntime()!;
   const threads = threadsFor(main, out.length * elementWork(UNARY_EXP));
-  const runtime = runtimeOn(main, threads);
+  const runtime = runtimeOn(main, threads, dy, x, out);
   runtime.reset();
   const dyAt = runtime.copyIn(dy);
   const xAt = runtime.input(x);
@@ -191,7 +191,7 @@ function binary(
     return;
   }
   const code = BINARY[kind];
-  const runtime = singleThreadRuntime();
+  const runtime = singleThreadRuntime(a, b, out);
   if (
     code === undefined ||
     runtime === null ||
@@ -208,7 +208,7 @@ function binary(
   const aAt = runtime.input(a);
   const bAt = runtime.input(b);
   const offsetsAt = runtime.copyIn(plan.offsets);
-  const outAt = runtime.output(4 * out.length);
+  const outAt = runtime.output(out);
   runtime.exports.binaryRowsF32(
     code,
     aAt,

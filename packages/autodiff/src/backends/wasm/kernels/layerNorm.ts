@@ -10,7 +10,7 @@ import { wasmTuning } from "../tuning.js";
 function runtimeFor(x: FloatArray, ...others: (FloatArray | null)[]): WasmRuntime | null {
   if (x.length < wasmTuning.minNormLength || !(x instanceof Float32Array)) return null;
   for (const array of others) if (array !== null && !(array instanceof Float32Array)) return null;
-  return singleThreadRuntime();
+  return singleThreadRuntime(x, ...others);
 }
 
 const layerNorm: LayerNormKernels["layerNorm"] = (
@@ -32,9 +32,9 @@ const layerNorm: LayerNormKernels["layerNorm"] = (
   const xAt = runtime.input(x);
   const weightAt = runtime.input(weight);
   const biasAt = runtime.input(bias);
-  const yAt = runtime.output(4 * y.length);
-  const meanAt = runtime.output(4 * rows);
-  const rstdAt = runtime.output(4 * rows);
+  const yAt = runtime.output(y);
+  const meanAt = runtime.output(mean);
+  const rstdAt = runtime.output(rstd);
   runtime.exports.layerNormF32(xAt, rows, width, eps, weightAt, biasAt, yAt, meanAt, rstdAt);
   runtime.copyOut(yAt, y);
   runtime.copyOut(meanAt, mean);
@@ -77,7 +77,7 @@ const layerNormBackward: LayerNormKernels["layerNormBackward"] = (
   // The parameter gradients accumulate over the rows in float64 ([width] each), from zero.
   const dweightAt = runtime.zeros(2 * width);
   const dbiasAt = runtime.zeros(2 * width);
-  const dxAt = dx === null ? 0 : runtime.output(4 * dx.length);
+  const dxAt = dx === null ? 0 : runtime.output(dx);
   runtime.exports.layerNormBackwardF32(
     dyAt,
     xAt,

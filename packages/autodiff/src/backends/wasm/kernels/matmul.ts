@@ -31,12 +31,12 @@ function matmul(
   }
   const bytes = f64 ? 8 : 4;
   const threads = threadsFor(main, batches * m * n * k);
-  const runtime = runtimeOn(main, threads);
+  const runtime = runtimeOn(main, threads, a, b, c);
   runtime.reset();
   const aAt = runtime.input(a);
   const bAt = runtime.input(b);
   // The GEMM adds into C.
-  const cAt = runtime.output(bytes * batches * m * n);
+  const cAt = runtime.output(c);
   runtime.exports.zeroBytes(cAt, bytes * batches * m * n);
   // [batch, m, k]·[k, n] with one shared B is one (batch·m)×k·k×n product, as in js.
   if (batches > 1 && !transA && foldable(aOffsets, bOffsets, m * k)) {

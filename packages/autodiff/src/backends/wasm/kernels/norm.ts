@@ -18,7 +18,7 @@ import { wasmTuning } from "../tuning.js";
 function runtimeFor(x: FloatArray, ...others: (FloatArray | null)[]): WasmRuntime | null {
   if (x.length < wasmTuning.minNormLength || !(x instanceof Float32Array)) return null;
   for (const array of others) if (array !== null && !(array instanceof Float32Array)) return null;
-  return singleThreadRuntime();
+  return singleThreadRuntime(x, ...others);
 }
 
 /** [mean; biased variance] per channel of x already at `xAt`. */

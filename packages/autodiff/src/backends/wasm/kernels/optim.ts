@@ -6,7 +6,7 @@ import { wasmTuning } from "../tuning.js";
 // roundings (docs/performance.md#wasm-thresholds-and-kernel-choices).
 
 const adamF32: OptimKernels["adamF32"] = (w, g, m, v, step, next, expAvg, expAvgSq) => {
-  const runtime = singleThreadRuntime();
+  const runtime = singleThreadRuntime(w, g, m, v, next, expAvg, expAvgSq);
   const count = w.length;
   if (runtime === null || count < wasmTuning.minElementwiseLength) {
     jsOptimKernels.adamF32(w, g, m, v, step, next, expAvg, expAvgSq);

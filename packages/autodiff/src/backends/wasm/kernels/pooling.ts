@@ -16,7 +16,7 @@ import { wasmTuning } from "../tuning.js";
 function runtimeFor(g: PoolGeometry, ...arrays: TypedArray[]): WasmRuntime | null {
   if (g.planes * g.h.size * g.w.size < wasmTuning.minPoolingLength || !isPlain2x2(g)) return null;
   for (const array of arrays) if (!(array instanceof Float32Array)) return null;
-  return singleThreadRuntime();
+  return singleThreadRuntime(...arrays);
 }
 
 function maxPool2d(x: TypedArray, g: PoolGeometry, y: TypedArray, argmax: Int32Array): void {
@@ -26,8 +26,8 @@ function maxPool2d(x: TypedArray, g: PoolGeometry, y: TypedArray, argmax: Int32A
     return;
   }
   runtime.reset();
-  const yAt = runtime.output(4 * y.length);
-  const argmaxAt = runtime.output(4 * argmax.length);
+  const yAt = runtime.output(y);
+  const argmaxAt = runtime.output(argmax);
   const xAt = runtime.input(x as Float32Array);
   const { planes, h, w } = g;
   runtime.exports.maxPool2x2F32(xAt, planes, h.size, w.size, h.out, w.out, yAt, argmaxAt);
@@ -42,7 +42,7 @@ function avgPool2d(x: FloatArray, g: PoolGeometry, countIncludePad: boolean, y: 
     return;
   }
   runtime.reset();
-  const yAt = runtime.output(4 * y.length);
+  const yAt = runtime.output(y);
   const xAt = runtime.input(x);
   const { planes, h, w } = g;
   runtime.exports.avgPool2x2F32(xAt, planes, h.size, w.size, h.out, w.out, yAt);
@@ -61,7 +61,7 @@ function avgPool2dBackward(
     return;
   }
   runtime.reset();
-  const dxAt = runtime.output(4 * dx.length);
+  const dxAt = runtime.output(dx);
   const dyAt = runtime.input(dy);
   const { planes, h, w } = g;
   runtime.exports.avgPool2x2BackwardF32(dyAt, planes, h.size, w.size, h.out, w.out, dxAt);
@@ -79,7 +79,7 @@ function maxPool2dBackward(
   dx: FloatArray,
   planes: PoolPlanes | null,
 ): number {
-  const runtime = singleThreadRuntime();
+  const runtime = singleThreadRuntime(dy, argmax, dx);
   if (
     runtime === null ||
     planes === null ||
@@ -92,7 +92,7 @@ function maxPool2dBackward(
     return jsPoolKernels.maxPool2dBackward(dy, argmax, dx, planes);
   }
   runtime.reset();
-  const dxAt = runtime.output(4 * dx.length);
+  const dxAt = runtime.output(dx);
   const dyAt = runtime.input(dy);
   const argmaxAt = runtime.input(argmax);
   const { height, width, outH, outW } = planes;

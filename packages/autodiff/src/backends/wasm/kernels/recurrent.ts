@@ -8,7 +8,7 @@ import { wasmTuning } from "../tuning.js";
 
 function runtimeFor(arrays: readonly Float32Array[] | null, count: number) {
   if (arrays === null || count < wasmTuning.minElementwiseLength) return null;
-  return singleThreadRuntime();
+  return singleThreadRuntime(...arrays);
 }
 
 /** The arrays when every one is float32, else null. */
@@ -22,9 +22,9 @@ const lstmCell: RecurrentKernels["lstmCell"] = (gates, c, rows, hidden, h, cNext
   runtime.reset();
   const gatesAt = runtime.input(gates);
   const cAt = runtime.input(c);
-  const hAt = runtime.output(h.byteLength);
-  const cNextAt = runtime.output(cNext.byteLength);
-  const actsAt = runtime.output(acts.byteLength);
+  const hAt = runtime.output(h);
+  const cNextAt = runtime.output(cNext);
+  const actsAt = runtime.output(acts);
   runtime.exports.lstmCellF32(gatesAt, cAt, rows, hidden, hAt, cNextAt, actsAt);
   runtime.copyOut(hAt, h);
   runtime.copyOut(cNextAt, cNext);
@@ -50,8 +50,8 @@ const lstmCellBackward: RecurrentKernels["lstmCellBackward"] = (
   const cAt = runtime.input(c);
   const dhAt = runtime.input(dh);
   const dcNextAt = runtime.input(dcNext);
-  const dgatesAt = runtime.output(dgates.byteLength);
-  const dcAt = runtime.output(dc.byteLength);
+  const dgatesAt = runtime.output(dgates);
+  const dcAt = runtime.output(dc);
   runtime.exports.lstmCellBackwardF32(actsAt, cAt, dhAt, dcNextAt, rows, hidden, dgatesAt, dcAt);
   runtime.copyOut(dgatesAt, dgates);
   runtime.copyOut(dcAt, dc);
@@ -64,8 +64,8 @@ const gruCell: RecurrentKernels["gruCell"] = (xs, hs, h, rows, hidden, hNext, ac
   const xsAt = runtime.input(xs);
   const hsAt = runtime.input(hs);
   const hAt = runtime.input(h);
-  const hNextAt = runtime.output(hNext.byteLength);
-  const actsAt = runtime.output(acts.byteLength);
+  const hNextAt = runtime.output(hNext);
+  const actsAt = runtime.output(acts);
   runtime.exports.gruCellF32(xsAt, hsAt, hAt, rows, hidden, hNextAt, actsAt);
   runtime.copyOut(hNextAt, hNext);
   runtime.copyOut(actsAt, acts);
@@ -91,9 +91,9 @@ const gruCellBackward: RecurrentKernels["gruCellBackward"] = (
   const hsAt = runtime.input(hs);
   const hAt = runtime.input(h);
   const dhAt = runtime.input(dh);
-  const dxsAt = runtime.output(dxs.byteLength);
-  const dhsAt = runtime.output(dhs.byteLength);
-  const dhPrevAt = runtime.output(dhPrev.byteLength);
+  const dxsAt = runtime.output(dxs);
+  const dhsAt = runtime.output(dhs);
+  const dhPrevAt = runtime.output(dhPrev);
   runtime.exports.gruCellBackwardF32(actsAt, hsAt, hAt, dhAt, rows, hidden, dxsAt, dhsAt, dhPrevAt);
   runtime.copyOut(dxsAt, dxs);
   runtime.copyOut(dhsAt, dhs);

@@ -16,7 +16,7 @@ function reduce(
   axes: readonly number[],
   out: TypedArray,
 ): void {
-  const runtime = singleThreadRuntime();
+  const runtime = singleThreadRuntime(x, out);
   if (
     kind !== "sum" ||
     runtime === null ||
@@ -29,7 +29,7 @@ function reduce(
     return;
   }
   runtime.reset();
-  const outAt = runtime.output(4 * out.length);
+  const outAt = runtime.output(out);
   const xAt = runtime.input(x);
   sumIn(runtime, xAt, shape, axes, outAt);
   runtime.copyOut(outAt, out);
@@ -64,7 +64,7 @@ function scatterAdd(
   indices: Int32Array,
   out: TypedArray,
 ): void {
-  const runtime = singleThreadRuntime();
+  const runtime = singleThreadRuntime(updates, indices, out);
   if (
     runtime === null ||
     !(updates instanceof Float32Array) ||
@@ -75,7 +75,7 @@ function scatterAdd(
     return;
   }
   runtime.reset();
-  const outAt = runtime.output(4 * out.length);
+  const outAt = runtime.output(out);
   runtime.exports.zeroBytes(outAt, 4 * out.length);
   const updatesAt = runtime.input(updates);
   const indicesAt = runtime.input(indices);

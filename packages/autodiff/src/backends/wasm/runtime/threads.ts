@@ -1,4 +1,4 @@
-import type { FloatArray } from "../../../dtype.js";
+import type { FloatArray, TypedArray } from "../../../dtype.js";
 import { argumentError } from "../../../errors.js";
 import { coreCount, environment } from "./host.js";
 import { wasmTuning } from "../tuning.js";
@@ -86,8 +86,12 @@ export function productRuntime(work: number, ...arrays: FloatArray[]): WasmRunti
  * The runtime a call on `threads` threads copies its operands into and runs in: the pool's
  * shared one, or for one thread its twin over ordinary memory (cheaper copies).
  */
-export function runtimeOn(main: WasmRuntime, threads: number): WasmRuntime {
-  return threads > 1 ? main : singleThreadRuntime()!;
+export function runtimeOn(
+  main: WasmRuntime,
+  threads: number,
+  ...arrays: (TypedArray | null)[]
+): WasmRuntime {
+  return threads > 1 ? main : singleThreadRuntime(...arrays)!;
 }
 
 /** Runs `task` on `threads` threads (the calling one included). */

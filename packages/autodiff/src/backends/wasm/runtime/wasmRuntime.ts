@@ -1,5 +1,5 @@
 import { TapegradError } from "../../../errors.js";
-import { onBufferReuse } from "../../../dtype.js";
+import { onBufferReuse, type DType, type TypedArray } from "../../../dtype.js";
 import { canShareMemory, webAssembly, type WasmMemory, type WasmModule } from "./host.js";
 import {
   localModule,
@@ -27,6 +27,9 @@ const PAGE = 65536;
 /** Arena blocks start on cache lines, so SIMD loads of one thread's data never straddle two. */
 const ALIGN = 64;
 
+const ARRAYS = { float32: Float32Array, float64: Float64Array, int32: Int32Array } as const;
+const BYTES_PER_ELEMENT: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int32: 4 };
+
 /**
  * Which build of the kernels runs: `relaxed` (shared memory, fused multiply-add through relaxed
  * SIMD), `shared` (shared memory, baseline SIMD), `local` (ordinary memory, one thread) or
@@ -42,9 +45,10 @@ const MODULES: Record<ModuleVariant, string> = {
 };
 
 /**
- * The compiled module, its memory, a ring of resident kernel outputs (residency.ts) and an
- * arena after it: every kernel call resets the arena, copies in the typed arrays that are not
- * resident, runs, and copies its results out.
+ * The compiled module, its memory, a ring of resident kernel outputs (residency.ts), buffers that
+ * jit's memory plans keep in the memory itself, and an arena after them: every kernel call resets
+ * the arena, copies in the typed arrays that are neither resident nor views of the memory, runs,
+ * and copies its results out (or writes them in place, into a view of the memory).
  */
 export class WasmRuntime {
   readonly module: WasmModule;
@@ -54,12 +58,24 @@ export class WasmRuntime {
   readonly variant: ModuleVariant;
   /** True when the memory is shared, so pool workers can run on it too. */
   readonly shared: boolean;
-  private readonly base: number;
+  /** Where each call's arena starts: after the ring and the planned buffers. */
+  private base: number;
   private top: number;
+  /** The memory's buffers, the present one and those it had before growing (the same bytes). */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
+  /** Planned buffers' blocks given back (their views collected), by size in bytes. */
+  private readonly freeBlocks = new Map<number, number[]>();
+  private readonly collected = new FinalizationRegistry<{ at: number; bytes: number }>(
+    ({ at, bytes }) => {
+      const list = this.freeBlocks.get(bytes);
+      if (list === undefined) this.freeBlocks.set(bytes, [at]);
+      else list.push(at);
+    },
+  );
   private readonly ring: ResidentRing;
-  private f32View: Float32Array;
-  private f64View: Float64Array;
-  private i32View: Int32Array;
+  private f32View!: Float32Array;
+  private f64View!: Float64Array;
+  private i32View!: Int32Array;
 
   constructor(variant: ModuleVariant) {
     const api = webAssembly!;
@@ -75,9 +91,7 @@ export class WasmRuntime {
     onBufferReuse((memory) => this.ring.forget(memory));
     this.base = ringStart + RING_BYTES;
     this.top = this.base;
-    this.f32View = new Float32Array(this.memory.buffer);
-    this.f64View = new Float64Array(this.memory.buffer);
-    this.i32View = new Int32Array(this.memory.buffer);
+    this.viewMemory();
     // The ring's pages, reserved now (the operating system maps them only when written).
     this.alloc(0);
   }
@@ -97,54 +111,97 @@ export class WasmRuntime {
     this.ring.beginCall();
   }
 
+  /** Whether `data` is a view of this memory (a planned buffer): kernels address it in place. */
+  owns(data: TypedArray): boolean {
+    return this.buffers.has(data.buffer);
+  }
+
   /**
-   * The address of `data` for a kernel that only reads it: where it is resident from an earlier
-   * call's output, else a fresh copy (copyIn). The kernel must not write there.
+   * The address of `data` for a kernel that only reads it: its own where it is a view of the
+   * memory, where it is resident from an earlier call's output, else a fresh copy (copyIn). The
+   * kernel must not write there.
    */
-  input(data: Float32Array | Float64Array | Int32Array): number {
+  input(data: TypedArray): number {
+    if (this.owns(data)) return data.byteOffset;
     const at = this.ring.find(data);
     return at >= 0 ? at : this.copyIn(data);
   }
 
   /**
-   * A block for a result that will be copied out whole: in the ring, so that the array it is
-   * copied to stays resident for later calls, or in the arena when the ring cannot take it.
+   * Where a kernel writes `target`'s elements, for copyOut to deliver: `target` itself where it
+   * is a view of the memory, else a block in the ring, so that `target` stays resident for later
+   * calls, or in the arena when the ring cannot take it.
    */
-  output(bytes: number): number {
-    const at = this.ring.allocate(bytes);
-    return at >= 0 ? at : this.alloc(bytes);
+  output(target: TypedArray): number {
+    if (this.owns(target)) return target.byteOffset;
+    const at = this.ring.allocate(target.byteLength);
+    return at >= 0 ? at : this.alloc(target.byteLength);
+  }
+
+  /**
+   * A buffer of `size` elements of `dtype` in this memory, for jit's memory plan: kernels read and
+   * write it in place, without copies. Only a shared memory gives them (an ordinary one detaches
+   * its views when it grows); its block returns to a free list once the view is collected. Call
+   * it between kernel calls: the arena moves up past the new block.
+   */
+  planned(dtype: DType, size: number): TypedArray | undefined {
+    if (!this.shared) return undefined;
+    const bytes = roundUp(size * BYTES_PER_ELEMENT[dtype], ALIGN);
+    let at = this.freeBlocks.get(bytes)?.pop();
+    if (at === undefined) {
+      at = this.base;
+      this.base = at + bytes;
+      this.top = Math.max(this.top, this.base);
+      this.reserve(this.base);
+    }
+    const view = new ARRAYS[dtype](this.memory.buffer as ArrayBuffer, at, size);
+    this.collected.register(view, { at, bytes });
+    return view;
   }
 
   /** Reserves `bytes` (uninitialised) and returns their address, growing the memory if needed. */
   alloc(bytes: number): number {
     const at = roundUp(this.top, ALIGN);
     this.top = at + bytes;
-    const size = this.memory.buffer.byteLength;
-    if (this.top > size) {
-      // Grow by half again at least, so a sequence of growing calls reallocates rarely.
-      const wanted = Math.max(this.top, Math.floor(size * 1.5));
-      const pages = Math.min(maximumPages, Math.ceil(wanted / PAGE)) - size / PAGE;
-      if (this.top > (size / PAGE + pages) * PAGE) {
-        throw new TapegradError(
-          "OUT_OF_MEMORY",
-          `wasm backend: a kernel needs ${this.top} bytes of memory, more than the 2 GiB limit`,
-        );
-      }
-      this.memory.grow(pages);
-      this.f32View = new Float32Array(this.memory.buffer);
-      this.f64View = new Float64Array(this.memory.buffer);
-      this.i32View = new Int32Array(this.memory.buffer);
-    }
+    this.reserve(this.top);
     return at;
+  }
+
+  /** Grows the memory, if needed, to hold `end` bytes. */
+  private reserve(end: number): void {
+    const size = this.memory.buffer.byteLength;
+    if (end <= size) return;
+    // Grow by half again at least, so a sequence of growing calls reallocates rarely.
+    const wanted = Math.max(end, Math.floor(size * 1.5));
+    const pages = Math.min(maximumPages, Math.ceil(wanted / PAGE)) - size / PAGE;
+    if (end > (size / PAGE + pages) * PAGE) {
+      throw new TapegradError(
+        "OUT_OF_MEMORY",
+        `wasm backend: kernels need ${end} bytes of memory, more than the 2 GiB limit`,
+      );
+    }
+    this.memory.grow(pages);
+    this.viewMemory();
+  }
+
+  /** Views of the whole memory, made again after it grows (its buffer is then a new one). */
+  private viewMemory(): void {
+    this.buffers.add(this.memory.buffer);
+    this.f32View = new Float32Array(this.memory.buffer);
+    this.f64View = new Float64Array(this.memory.buffer);
+    this.i32View = new Int32Array(this.memory.buffer);
   }
 
   /**
    * Copies `data` into a new block of at least `bytes` (default: data's own size) and returns
    * its address; bytes past the data are uninitialised.
    */
-  copyIn(data: Float32Array | Float64Array | Int32Array, bytes = data.byteLength): number {
+  copyIn(data: TypedArray, bytes = data.byteLength): number {
     const at = this.alloc(Math.max(bytes, data.byteLength));
-    if (data instanceof Float64Array) this.f64View.set(data, at / 8);
+    if (this.owns(data)) {
+      const from = data.byteOffset / 4;
+      this.f32View.copyWithin(at / 4, from, from + data.byteLength / 4);
+    } else if (data instanceof Float64Array) this.f64View.set(data, at / 8);
     else if (data instanceof Float32Array) this.f32View.set(data, at / 4);
     else this.i32View.set(data, at / 4);
     return at;
@@ -168,7 +225,13 @@ export class WasmRuntime {
    * Copies `target.length` elements from `at` into `target` (resident from then on if `at` is an
    * output block).
    */
-  copyOut(at: number, target: Float32Array | Float64Array | Int32Array): void {
+  copyOut(at: number, target: TypedArray): void {
+    if (this.owns(target)) {
+      // Written in place (output gave target's own address), or copied within the memory.
+      const [from, to] = [at / 4, target.byteOffset / 4];
+      if (from !== to) this.f32View.copyWithin(to, from, from + target.byteLength / 4);
+      return;
+    }
     if (target instanceof Float64Array) {
       target.set(this.f64View.subarray(at / 8, at / 8 + target.length));
     } else if (target instanceof Float32Array) {
@@ -209,14 +272,18 @@ export function wasmRuntime(): WasmRuntime | null {
  * The runtime for calls that run on one thread: where the main runtime's memory is shared, a
  * second instance of the same kernels (same SIMD flavour, so the same results) over an ordinary
  * memory, because V8 copies typed arrays into and out of a SharedArrayBuffer with relaxed atomic
- * word moves instead of memcpy (docs/performance.md#wasm-thresholds-and-kernel-choices).
- * Elsewhere the main runtime itself; null where there is none.
+ * word moves instead of memcpy (docs/performance.md#wasm-thresholds-and-kernel-choices), except
+ * for a call on `arrays` of which one lives in the main runtime's memory. Elsewhere the main
+ * runtime itself; null where there is none.
  */
-export function singleThreadRuntime(): WasmRuntime | null {
+export function singleThreadRuntime(...arrays: (TypedArray | null)[]): WasmRuntime | null {
   if (twin === undefined) {
     const main = wasmRuntime();
     twin = main === null || !main.shared ? main : makeTwin(main);
   }
+  // Arrays that live in the main runtime's memory (jit's planned buffers) are read and written
+  // there in place: copying them to the twin would cost more than the shared memory saves.
+  if (twin !== runtime && arrays.some((a) => a !== null && runtime!.owns(a))) return runtime!;
   return twin;
 }
 
