@@ -1,39 +1,54 @@
 // Times training steps of one of the training job's models on random data:
 // `npx -y pnpm@10 --filter @tapegrad/bench run step-profile resnet 64 30`. Prints wall time,
-// and the process's CPU time per step (all threads: steadier on a shared machine). With
-// `--kernels` as a fourth argument it also prints the time spent in each kernel of the backend
-// table per step (after 10 warm-up steps), wrapping every entry.
+// and the process's CPU time per step (all threads: steadier on a shared machine). Flags after
+// the step count: `--kernels` also prints the time spent in each kernel of the backend table per
+// step (after 10 warm-up steps), wrapping every entry; `--jit` times the step jitted as
+// `pnpm train` runs it, with its parameters and state donated (models without dropout).
 import { setFlagsFromString } from "node:v8";
-import { kernels, prng, valueAndGrad, type Tensor, type Rng } from "@tapegrad/autodiff";
+import { jit, kernels, prng, tensor, valueAndGrad, type Tensor } from "@tapegrad/autodiff";
 import { crossEntropy, optim } from "@tapegrad/nn";
 import { makeModel, type ModelName } from "@tapegrad/train";
 
 // As pnpm train does: the relaxed-SIMD kernels where Node 20 has them behind a flag.
 setFlagsFromString("--experimental-wasm-relaxed-simd");
 
-const [name = "resnet", batchArg = "64", stepsArg = "30", mode] = process.argv.slice(2);
+const [name = "resnet", batchArg = "64", stepsArg = "30", ...flags] = process.argv.slice(2);
 const batch = Number(batchArg);
 const steps = Number(stepsArg);
 const WARM_UP = 10;
 const model = makeModel(name as ModelName);
-const rng = prng(0);
-let { params, state } = model.init(rng);
 const opt = optim.adam({ lr: 1e-3 });
-let optState = opt.init(params);
+const init = model.init(prng(0));
+interface Training {
+  readonly params: unknown;
+  readonly state: unknown;
+  readonly optState: optim.AdamState;
+}
+let current: Training = {
+  params: init.params,
+  state: init.state,
+  optState: { ...opt.init(init.params), step: tensor(0, { dtype: "int32" }) },
+};
 const x = prng(1).normal([batch, 1, 28, 28]);
 const y = prng(2).randint(0, 10, [batch]);
 const lossGrad = valueAndGrad(
-  (p: unknown, s: unknown, xb: Tensor, yb: Tensor, r: Rng) => {
-    const [logits, ns] = model.applyWithState(p, s, xb, { training: true, rng: r });
+  (p: unknown, s: unknown, xb: Tensor, yb: Tensor) => {
+    const [logits, ns] = model.applyWithState(p, s, xb, { training: true });
     return [crossEntropy(logits, yb), ns] as [Tensor, unknown];
   },
   { hasAux: true },
 );
+const eagerStep = (t: Training, xb: Tensor, yb: Tensor) => {
+  const [[loss, state], grads] = lossGrad(t.params, t.state, xb, yb);
+  const [params, optState] = opt.update(grads, t.optState, t.params);
+  return { loss, next: { params, state, optState } };
+};
+const step = flags.includes("--jit") ? jit(eagerStep, { donateArgnums: [0] }) : eagerStep;
 
 /** Milliseconds per kernel (elementwise ones by kind) while `counting`. */
 const kernelMs = new Map<string, number>();
 let counting = false;
-if (mode === "--kernels") {
+if (flags.includes("--kernels")) {
   const table = kernels() as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const [key, kernel] of Object.entries(table)) {
     table[key] = (...args: unknown[]) => {
@@ -54,9 +69,8 @@ for (let i = 0; i < steps; i++) {
   counting = i >= WARM_UP;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const [[loss, ns], grads] = lossGrad(params, state, x, y, rng);
-  [params, optState] = opt.update(grads, optState, params) as [typeof params, typeof optState];
-  state = ns as typeof state;
+  const { loss, next } = step(current, x, y);
+  current = next;
   loss.item();
   times.push(performance.now() - t0);
   const used = process.cpuUsage(c0);
@@ -66,7 +80,7 @@ times.sort((a, b) => a - b);
 cpu.sort((a, b) => a - b);
 const median = times[steps >> 1]!;
 console.log(
-  `${name} batch ${batch}: median ${median.toFixed(1)} ms, best ${times[0]!.toFixed(1)} ms, ` +
+  `${name} batch ${batch}${step === eagerStep ? "" : ", jit"}: median ${median.toFixed(1)} ms, best ${times[0]!.toFixed(1)} ms, ` +
     `${((batch / median) * 1000).toFixed(0)} img/s; CPU median ${cpu[steps >> 1]!.toFixed(1)} ms`,
 );
 if (kernelMs.size > 0) {
