@@ -130,7 +130,19 @@ const adamUpdateOp = defineOp({
     checkAttrs(attrs);
     const [rate, correction1, correction2] = stepValues(hyper);
     if (w.dtype === "float64" || !adamUpdateTuning.fused) return composed(w, g, m, v, hyper, attrs);
-    const step: AdamStep = { ...attrs, rate, correction1, correction2 };
+    // Listed rather than spread from attrs: spread, this object was a large part of what survived
+    // scavenges in jitted training steps (docs/performance.md#jit-replayed-steps).
+    const { beta1, beta2, eps, weightDecay, decoupled } = attrs;
+    const step: AdamStep = {
+      rate,
+      beta1,
+      beta2,
+      eps,
+      weightDecay,
+      decoupled,
+      correction1,
+      correction2,
+    };
     const [next, expAvg, expAvgSq] = [0, 1, 2].map(() => unfilled("float32", w.shape));
     const data = (t: Tensor) => t.buffer as Float32Array;
     kernels().adamF32(

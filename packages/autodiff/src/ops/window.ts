@@ -89,8 +89,8 @@ export function axisGeometry(op: string, axisName: string, spec: AxisSpec): Axis
         `(${spec.size} + padding ${spec.padBefore}+${spec.padAfter})`,
     );
   }
-  const { ceilMode: _ceil, ...rest } = spec;
-  return { ...rest, out };
+  const { size, kernel, stride, dilation, padBefore, padAfter } = spec;
+  return { size, kernel, stride, dilation, padBefore, padAfter, out };
 }
 
 /**

@@ -69,8 +69,7 @@ function convArgs(
   const exports = runtime.exports;
   const scratchStride = exports.convPlanBytes() + exports.gemmScratchBytes() + columns;
   const scratch = runtime.alloc(threads * scratchStride);
-  const args: Record<ConvArgField, number> = {
-    ...p,
+  const extras: Record<Exclude<ConvArgField, keyof Conv2dParams>, number> = {
     x,
     w,
     y,
@@ -81,8 +80,20 @@ function convArgs(
     direct: direct ? 1 : 0,
     nextChunk: 0,
   };
-  return runtime.args(convArgFields.map((field) => args[field]));
+  for (let i = 0; i < convArgFields.length; i++) {
+    const field = convArgFields[i]!;
+    argValues[i] =
+      field in extras ? extras[field as keyof typeof extras] : p[field as keyof Conv2dParams];
+  }
+  return runtime.args(argValues);
 }
+
+/**
+ * convArgs' values, reused by every call: an object spread from the geometry each call was, in
+ * jitted training steps, most of what survived scavenges into the old generation and so brought
+ * on full garbage collections (docs/performance.md#jit-replayed-steps).
+ */
+const argValues = new Array<number>(convArgFields.length).fill(0);
 
 /** Whether the direct kernels can take a conv: stride 1, no dilation, a kernel wider than 1×1. */
 function directFits(p: Conv2dParams): boolean {
