@@ -1,10 +1,12 @@
-// The CPU cells of the jit work against PyTorch, in one run: tapegrad on the default backend
-// (wasm on every core), then PyTorch (scripts/cpu_targets_torch.py, /usr/bin/python3 on 2
-// threads, with whatever BLAS Debian's alternatives select: OpenBLAS once libopenblas0-pthread is
-// installed), each with the same repetition rule:
+// The CPU cells of the jit work against PyTorch, in one run: each cell in tapegrad on the default
+// backend (wasm on every core), then at once in PyTorch (scripts/cpu_targets_torch.py,
+// /usr/bin/python3 on 2 threads, with whatever BLAS Debian's alternatives select: OpenBLAS once
+// libopenblas0-pthread is installed), with the same repetition rule:
 //  - LeNet-5 and ResNet (`pnpm train`'s models) training steps at batch 64: forward, mean
 //    cross-entropy, backward and Adam at lr 1e-3, jitted with the old parameters and state
-//    donated as `pnpm train` runs them (PyTorch: eager, its only mode for these);
+//    donated as `pnpm train` runs them (PyTorch: eager, its only mode for these), cycling through
+//    16 random batches (on one batch a model soon fits it, and its gradients sink into subnormal
+//    numbers, whose arithmetic is many times slower on either side);
 //  - conv 32×32×32×32 → 64 3×3 and LeNet's conv2 64×6×12×12 → 16 5×5, fwd+bwd (bias included,
 //    gradients w.r.t. input, weight and bias for a fixed cotangent), in GFLOP/s as the bench
 //    counts them (3 × the forward's);
@@ -32,13 +34,20 @@ const { formatMs, formatRatio } = await import("../src/report.js");
 
 const TORCH_SCRIPT = fileURLToPath(new URL("./cpu_targets_torch.py", import.meta.url));
 const BATCH = 64;
+/** Distinct batches a training step cycles through. */
+const BATCHES = 16;
 
+/**
+ * A jitted step reaches its steady state after a few hundred calls (its memory plan recorded, the
+ * kernels' resident ring grown, V8's optimising tier done): the warm-up allows them, within a
+ * budget that a slow cell ends early. PyTorch's script gets the same rule.
+ */
 const timing: TimingOptions = {
-  warmup: 40,
-  warmupBudgetMs: 2000,
+  warmup: 300,
+  warmupBudgetMs: 4000,
   minRuns: 10,
-  maxRuns: 100,
-  budgetMs: 3000,
+  maxRuns: 500,
+  budgetMs: 4000,
 };
 
 interface Training {
@@ -57,8 +66,9 @@ function trainingStep(name: "lenet" | "resnet"): () => void {
     state: init.state,
     optState: { ...adam.init(init.params), step: ad.tensor(0, { dtype: "int32" }) },
   };
-  const x = ad.prng(1).normal([BATCH, 1, 28, 28]);
-  const y = ad.prng(2).randint(0, 10, [BATCH]);
+  const xs = Array.from({ length: BATCHES }, (_, i) => ad.prng(10 + i).normal([BATCH, 1, 28, 28]));
+  const ys = Array.from({ length: BATCHES }, (_, i) => ad.prng(50 + i).randint(0, 10, [BATCH]));
+  let calls = 0;
   const lossGrad = ad.valueAndGrad(
     (params: unknown, state: unknown, xb: Tensor, yb: Tensor) => {
       const [logits, next] = model.applyWithState(params, state, xb, { training: true });
@@ -75,7 +85,8 @@ function trainingStep(name: "lenet" | "resnet"): () => void {
     { donateArgnums: [0] },
   );
   return () => {
-    const { loss, next } = step(current, x, y);
+    const i = calls++ % BATCHES;
+    const { loss, next } = step(current, xs[i]!, ys[i]!);
     current = next;
     loss.item();
   };
@@ -166,10 +177,18 @@ interface TorchResult extends TorchProcess {
   readonly medianMs: Readonly<Record<string, number>>;
 }
 
+// Each cell runs in tapegrad and then at once in PyTorch: the machine's speed drifts from minute
+// to minute, and a ratio holds only between times taken close together.
 const load = loadavg();
 const started = performance.now();
-const medians = cells.map((cell) => timeAdaptive(cell.prepare(), timing).medianMs);
-const torch = runTorch<TorchResult>(TORCH_SCRIPT, timing);
+const medians: number[] = [];
+const torchMedians: (number | undefined)[] = [];
+let torch: TorchResult | string = "not run";
+for (const cell of cells) {
+  medians.push(timeAdaptive(cell.prepare(), timing).medianMs);
+  torch = runTorch<TorchResult>(TORCH_SCRIPT, timing, ["--cells", cell.key]);
+  torchMedians.push(typeof torch === "string" ? undefined : torch.medianMs[cell.key]);
+}
 const backend = ad.getBackend();
 const backendText =
   backend === "wasm" ? `wasm ×${ad.wasmThreads()} (${ad.wasmVariant()} build)` : backend;
@@ -183,7 +202,7 @@ console.log(
 console.log("| --- | --- | --- | --- | --- | --- |");
 cells.forEach((cell, i) => {
   const ms = medians[i]!;
-  const torchMs = typeof torch === "string" ? undefined : torch.medianMs[cell.key];
+  const torchMs = torchMedians[i];
   const torchText = torchMs === undefined ? `— (${torch as string})` : formatMs(torchMs);
   const ratio = torchMs === undefined ? "—" : formatRatio(ms / torchMs);
   console.log(

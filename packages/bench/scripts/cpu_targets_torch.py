@@ -2,14 +2,19 @@
 
 - LeNet-5 and the small ResNet of packages/train/src/models.ts: one training step at batch 64
   (forward, mean cross-entropy, backward, torch.optim.Adam at lr 1e-3) on random [64, 1, 28, 28]
-  float32 images and random labels;
+  float32 images and random labels, the steps cycling through 16 such batches (trained on one
+  batch for hundreds of steps, a model fits it and its gradients sink into subnormal numbers,
+  whose arithmetic is many times slower);
 - conv 32×32×32×32 → 64, 3×3, padding 1, and LeNet's second conv 64×6×12×12 → 16, 5×5: forward
   with bias, then the gradients w.r.t. input, weight and bias for a fixed cotangent;
 - matmul 1024×1024×1024.
 
 Run with Debian's PyTorch: /usr/bin/python3 scripts/cpu_targets_torch.py [--threads 2] [--json]
-With --json it prints one JSON object (what cpuTargets.ts reads), else a line of text.
+[--cells lenetStep,matmul1024] (default: every cell). With --json it prints one JSON object (what
+cpuTargets.ts reads), else a line of text.
 """
+
+import sys
 
 import torch
 import torch.nn as nn
@@ -74,15 +79,21 @@ def resnet():
     )
 
 
+BATCHES = 16
+
+
 def training_step(model):
-    x = torch.randn(BATCH, 1, 28, 28)
-    y = torch.randint(0, 10, (BATCH,))
+    xs = [torch.randn(BATCH, 1, 28, 28) for _ in range(BATCHES)]
+    ys = [torch.randint(0, 10, (BATCH,)) for _ in range(BATCHES)]
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
+    calls = [0]
 
     def step():
+        i = calls[0] % BATCHES
+        calls[0] += 1
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(model(xs[i]), ys[i])
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -105,6 +116,12 @@ def conv_step(n, cin, cout, size, kernel, padding):
 
 
 def main():
+    # --cells is this script's own flag; torch_bench.parse_args reads the shared ones.
+    cells_wanted = None
+    if "--cells" in sys.argv:
+        at = sys.argv.index("--cells")
+        cells_wanted = sys.argv[at + 1].split(",")
+        del sys.argv[at : at + 2]
     args = parse_args(__doc__)
     torch.manual_seed(0)
     a = torch.randn(1024, 1024)
@@ -116,7 +133,8 @@ def main():
         "lenetConv2": conv_step(64, 6, 16, 12, 5, 0),
         "matmul1024": lambda: a @ b,
     }
-    medians = {name: time_step(step, args)[0] for name, step in cells.items()}
+    wanted = cells_wanted or list(cells)
+    medians = {name: time_step(cells[name], args)[0] for name in wanted}
     text = ", ".join(f"{name} {ms:.2f} ms" for name, ms in medians.items())
     report(args, {"medianMs": medians}, text)
 

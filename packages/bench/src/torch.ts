@@ -18,10 +18,14 @@ export interface TorchProcess {
   readonly matmulGflops: number;
 }
 
-/** The script's JSON result, or why there is none (no python, no torch, the script failed). */
+/**
+ * The script's JSON result, or why there is none (no python, no torch, the script failed);
+ * `args` are the script's own arguments.
+ */
 export function runTorch<T extends TorchProcess>(
   script: string,
   timing: TimingOptions,
+  args: readonly string[] = [],
 ): T | string {
   try {
     execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
@@ -38,7 +42,7 @@ export function runTorch<T extends TorchProcess>(
     ["--budget-ms", timing.budgetMs],
   ].flatMap(([flag, value]) => [String(flag), String(value)]);
   try {
-    const out = execFileSync(PYTHON, [script, "--json", ...flags], { encoding: "utf8" });
+    const out = execFileSync(PYTHON, [script, "--json", ...flags, ...args], { encoding: "utf8" });
     return JSON.parse(out.trim().split("\n").at(-1)!) as T;
   } catch (error) {
     return `${script.split("/").at(-1)} failed: ${(error as Error).message.split("\n")[0]}`;
