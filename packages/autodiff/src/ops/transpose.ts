@@ -49,11 +49,7 @@ const transposeOp = defineOp({
     const shape = p.map((a) => x.shape[a]!);
     // Moving only axes of size 1 keeps the elements' order: the same buffer, reshaped.
     if (keepsOrder(x.shape, p)) return new Tensor(x.buffer, shape);
-    return produce(
-      x.dtype,
-      shape,
-      (out) => kernels().transpose(x.buffer, x.shape, p, out),
-    );
+    return produce(x.dtype, shape, (out) => kernels().transpose(x.buffer, x.shape, p, out));
   },
   vjp: ({ dy, inputs: [x], attrs: { perm } }) => [
     transpose(dy, inversePerm(resolvePerm(x.ndim, perm))),
