@@ -85,6 +85,7 @@ export function fuseElementwise(
   });
   return fused;
 }
+
 /** An equation that jit may fuse: an elementwise op, one output, no tensors in its attrs. */
 function isElementwise(eq: Equation): boolean {
   return eq.op.elementwise !== undefined && eq.outputs.length === 1 && eq.attrInputs.length === 0;
