@@ -1,7 +1,8 @@
 // The CPU cells of the jit work against PyTorch, in one run: each cell in tapegrad on the default
 // backend (wasm on every core), then at once in PyTorch (scripts/cpu_targets_torch.py,
 // /usr/bin/python3 on 2 threads, with whatever BLAS Debian's alternatives select: OpenBLAS once
-// libopenblas0-pthread is installed), with the same repetition rule:
+// libopenblas0-pthread is installed; the fastest of three processes), with the same repetition
+// rule:
 //  - LeNet-5 and ResNet (`pnpm train`'s models) training steps at batch 64: forward, mean
 //    cross-entropy, backward and Adam at lr 1e-3, jitted with the old parameters and state
 //    donated as `pnpm train` runs them (PyTorch: eager, its only mode for these), cycling through
@@ -34,6 +35,8 @@ const { formatMs, formatRatio } = await import("../src/report.js");
 
 const TORCH_SCRIPT = fileURLToPath(new URL("./cpu_targets_torch.py", import.meta.url));
 const BATCH = 64;
+/** PyTorch processes per cell, of which the fastest counts. */
+const TORCH_PROCESSES = 3;
 /** Distinct batches a training step cycles through. */
 const BATCHES = 16;
 
@@ -186,8 +189,15 @@ const torchMedians: (number | undefined)[] = [];
 let torch: TorchResult | string = "not run";
 for (const cell of cells) {
   medians.push(timeAdaptive(cell.prepare(), timing).medianMs);
-  torch = runTorch<TorchResult>(TORCH_SCRIPT, timing, ["--cells", cell.key]);
-  torchMedians.push(typeof torch === "string" ? undefined : torch.medianMs[cell.key]);
+  // PyTorch's times are bimodal from one process to the next on a 2-core machine (several times
+  // slower in some, with any thread setting): the best of three processes is its speed.
+  let best: number | undefined;
+  for (let run = 0; run < TORCH_PROCESSES; run++) {
+    torch = runTorch<TorchResult>(TORCH_SCRIPT, timing, ["--cells", cell.key]);
+    const ms = typeof torch === "string" ? undefined : torch.medianMs[cell.key];
+    if (ms !== undefined && (best === undefined || ms < best)) best = ms;
+  }
+  torchMedians.push(best);
 }
 const backend = ad.getBackend();
 const backendText =
