@@ -10,9 +10,10 @@
 // them in a loop that never yields to the event loop.
 import { spawnSync } from "node:child_process";
 import { setFlagsFromString } from "node:v8";
-import { jit, jitTuning, prng, tensor, valueAndGrad, type Tensor } from "@tapegrad/autodiff";
-import { crossEntropy, optim } from "@tapegrad/nn";
-import { makeModel, type ModelName } from "@tapegrad/train";
+import { jitTuning, prng } from "@tapegrad/autodiff";
+import { optim } from "@tapegrad/nn";
+import type { ModelName } from "@tapegrad/train";
+import { trainingStep } from "../src/trainingStep.js";
 
 const CHILD = "TAPEGRAD_JIT_STEPS_CHILD";
 const WARMED_UP = "-- warmed up --";
@@ -49,37 +50,14 @@ const [name = "lenet", stepsArg = "5000", mode] = process.argv.slice(2);
 const steps = Number(stepsArg);
 const WARM_UP = Math.min(200, Math.floor(steps / 10));
 const BATCH = 64;
-const model = makeModel(name as ModelName);
 const x = prng(1).normal([BATCH, 1, 28, 28]);
 const y = prng(2).randint(0, 10, [BATCH]);
-const optimizer = optim.adam({ lr: optim.cosineDecay({ lr: 1e-3, totalSteps: steps }) });
-
-interface Training {
-  readonly params: unknown;
-  readonly state: unknown;
-  readonly optState: optim.AdamState;
-}
-const lossGrad = valueAndGrad(
-  (params: unknown, state: unknown, xb: Tensor, yb: Tensor) => {
-    const [logits, next] = model.applyWithState(params, state, xb, { training: true });
-    return [crossEntropy(logits, yb), next] as [Tensor, unknown];
-  },
-  { hasAux: true },
-);
-const step = (current: Training, xb: Tensor, yb: Tensor) => {
-  const [[loss, state], grads] = lossGrad(current.params, current.state, xb, yb);
-  const [params, optState] = optimizer.update(grads, current.optState, current.params);
-  return { loss, next: { params, state, optState } };
-};
 jitTuning.fuse = mode !== "--unfused";
-const run = mode === "--eager" ? step : jit(step, { donateArgnums: [0] });
+const step = trainingStep(name as ModelName, {
+  lr: optim.cosineDecay({ lr: 1e-3, totalSteps: steps }),
+  jitted: mode !== "--eager",
+});
 
-const init = model.init(prng(0));
-let current: Training = {
-  params: init.params,
-  state: init.state,
-  optState: { ...optimizer.init(init.params), step: tensor(0, { dtype: "int32" }) },
-};
 const times: number[] = [];
 let start = process.memoryUsage();
 for (let i = 0; i < steps; i++) {
@@ -88,9 +66,7 @@ for (let i = 0; i < steps; i++) {
     start = process.memoryUsage();
   }
   const t0 = performance.now();
-  const out = run(current, x, y);
-  current = out.next;
-  out.loss.item();
+  step(x, y).item();
   times.push(performance.now() - t0);
 }
 const end = process.memoryUsage();

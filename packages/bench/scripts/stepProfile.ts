@@ -3,11 +3,11 @@
 // and the process's CPU time per step (all threads: steadier on a shared machine). Flags after
 // the step count: `--kernels` also prints the time spent in each kernel of the backend table per
 // step (after 10 warm-up steps), wrapping every entry; `--jit` times the step jitted as
-// `pnpm train` runs it, with its parameters and state donated (models without dropout).
+// `pnpm train` runs it, with its parameters and state donated.
 import { setFlagsFromString } from "node:v8";
-import { jit, kernels, prng, tensor, valueAndGrad, type Tensor } from "@tapegrad/autodiff";
-import { crossEntropy, optim } from "@tapegrad/nn";
-import { makeModel, type ModelName } from "@tapegrad/train";
+import { kernels, prng } from "@tapegrad/autodiff";
+import type { ModelName } from "@tapegrad/train";
+import { trainingStep } from "../src/trainingStep.js";
 
 // As pnpm train does: the relaxed-SIMD kernels where Node 20 has them behind a flag.
 setFlagsFromString("--experimental-wasm-relaxed-simd");
@@ -16,34 +16,10 @@ const [name = "resnet", batchArg = "64", stepsArg = "30", ...flags] = process.ar
 const batch = Number(batchArg);
 const steps = Number(stepsArg);
 const WARM_UP = 10;
-const model = makeModel(name as ModelName);
-const opt = optim.adam({ lr: 1e-3 });
-const init = model.init(prng(0));
-interface Training {
-  readonly params: unknown;
-  readonly state: unknown;
-  readonly optState: optim.AdamState;
-}
-let current: Training = {
-  params: init.params,
-  state: init.state,
-  optState: { ...opt.init(init.params), step: tensor(0, { dtype: "int32" }) },
-};
 const x = prng(1).normal([batch, 1, 28, 28]);
 const y = prng(2).randint(0, 10, [batch]);
-const lossGrad = valueAndGrad(
-  (p: unknown, s: unknown, xb: Tensor, yb: Tensor) => {
-    const [logits, ns] = model.applyWithState(p, s, xb, { training: true });
-    return [crossEntropy(logits, yb), ns] as [Tensor, unknown];
-  },
-  { hasAux: true },
-);
-const eagerStep = (t: Training, xb: Tensor, yb: Tensor) => {
-  const [[loss, state], grads] = lossGrad(t.params, t.state, xb, yb);
-  const [params, optState] = opt.update(grads, t.optState, t.params);
-  return { loss, next: { params, state, optState } };
-};
-const step = flags.includes("--jit") ? jit(eagerStep, { donateArgnums: [0] }) : eagerStep;
+const jitted = flags.includes("--jit");
+const step = trainingStep(name as ModelName, { lr: 1e-3, jitted });
 
 /** Milliseconds per kernel (elementwise ones by kind) while `counting`. */
 const kernelMs = new Map<string, number>();
@@ -69,9 +45,7 @@ for (let i = 0; i < steps; i++) {
   counting = i >= WARM_UP;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const { loss, next } = step(current, x, y);
-  current = next;
-  loss.item();
+  step(x, y).item();
   times.push(performance.now() - t0);
   const used = process.cpuUsage(c0);
   cpu.push((used.user + used.system) / 1000);
@@ -80,7 +54,7 @@ times.sort((a, b) => a - b);
 cpu.sort((a, b) => a - b);
 const median = times[steps >> 1]!;
 console.log(
-  `${name} batch ${batch}${step === eagerStep ? "" : ", jit"}: median ${median.toFixed(1)} ms, best ${times[0]!.toFixed(1)} ms, ` +
+  `${name} batch ${batch}${jitted ? ", jit" : ""}: median ${median.toFixed(1)} ms, best ${times[0]!.toFixed(1)} ms, ` +
     `${((batch / median) * 1000).toFixed(0)} img/s; CPU median ${cpu[steps >> 1]!.toFixed(1)} ms`,
 );
 if (kernelMs.size > 0) {
