@@ -157,9 +157,8 @@ export interface OpDefinition<
    * For an elementwise op with one output of dtype `dtype`: its value at one element,
    * y[i] = f(a[i], b[i], …) with the inputs broadcast to y's shape, computed in float64 and then
    * rounded to y's dtype (float32 to nearest, int32 as a typed array stores it), exactly as
-   * forward computes it. jit
-   * fuses chains of such ops into one pass (docs/jit.md#fusion); the registry suite checks the
-   * fused pass against forward bit for bit.
+   * forward computes it. jit fuses chains of such ops into one pass (docs/jit.md#fusion); the
+   * registry suite checks the fused pass against forward bit for bit.
    */
   elementwise?(attrs: A, dtype: DType): (...values: number[]) => number;
   /**

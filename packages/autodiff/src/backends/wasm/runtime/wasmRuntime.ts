@@ -282,7 +282,7 @@ export function singleThreadRuntime(...arrays: (TypedArray | null)[]): WasmRunti
     twin = main === null || !main.shared ? main : makeTwin(main);
   }
   // Arrays that live in the main runtime's memory (jit's planned buffers) are read and written
-  // there in place: copying them to the twin would cost more than the shared memory saves.
+  // there in place, rather than copied to the twin's memory and back.
   if (twin !== runtime && arrays.some((a) => a !== null && runtime!.owns(a))) return runtime!;
   return twin;
 }
