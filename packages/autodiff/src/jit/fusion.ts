@@ -2,6 +2,7 @@ import { TapegradError } from "../errors.js";
 import type { DType, TypedArray } from "../dtype.js";
 import { unfilled } from "../ops/util.js";
 import type { AnyOpDefinition } from "../registry.js";
+import { broadcastStrides } from "../kernels/strided.js";
 import { shapeSize, shapesEqual } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import type { Equation, ValueType } from "./program.js";
@@ -193,7 +194,7 @@ type Kernel = (outs: readonly TypedArray[], inputs: readonly TypedArray[]) => vo
 /**
  * The pass's loop, generated as JavaScript so that each op's scalar rule is a direct call V8 can
  * inline and each input is read with index arithmetic for its own broadcast, e.g.
- * `const a1 = x1[(i / 10) | 0]; const s0 = fround(f0(a0, a1)); …; out[i] = s2;`.
+ * `const a1 = x1[(i / 10) | 0]; const s0 = fround(f0(a0, a1)); …; y0[i] = s2;`.
  */
 function compileKernel(
   shape: readonly number[],
@@ -237,16 +238,9 @@ function rounded(dtype: DType, value: string): string {
  * added to [64, 10], `(i / 10) | 0` for [64, 1].
  */
 function indexOf(from: readonly number[], to: readonly number[]): string {
-  const lead = to.length - from.length;
-  // Each axis of `to`: its size and the input's stride along it (0 where broadcast).
-  const axes: { size: number; stride: number }[] = [];
-  let stride = 1;
-  for (let d = to.length - 1; d >= 0; d--) {
-    const size = to[d]!;
-    const own = d >= lead ? from[d - lead]! : 1;
-    if (size !== 1) axes.unshift({ size, stride: own === 1 ? 0 : stride });
-    stride *= own;
-  }
+  // Each axis of `to` but those of size 1: its size and the input's stride along it.
+  const strides = broadcastStrides(from, to);
+  const axes = to.flatMap((size, d) => (size === 1 ? [] : [{ size, stride: strides[d]! }]));
   // Merge an axis into the next inner one where the input steps on evenly across both.
   const runs: { size: number; stride: number }[] = [];
   for (const axis of axes) {
