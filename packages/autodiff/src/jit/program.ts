@@ -72,16 +72,21 @@ export class Program {
    */
   get fused(): readonly Equation[] {
     if (this.fusedEquations === undefined) {
-      const results = new Set<number>();
-      treeMap((leaf: unknown) => {
-        if (leaf instanceof ResultSlot) results.add(leaf.value);
-        return leaf;
-      }, this.result);
       this.fusedEquations = jitTuning.fuse
-        ? fuseElementwise(this.types, this.equations, results)
+        ? fuseElementwise(this.types, this.equations, this.resultValues())
         : this.equations;
     }
     return this.fusedEquations;
+  }
+
+  /** The values the function's result holds. */
+  private resultValues(): Set<number> {
+    const values = new Set<number>();
+    treeMap((leaf: unknown) => {
+      if (leaf instanceof ResultSlot) values.add(leaf.value);
+      return leaf;
+    }, this.result);
+    return values;
   }
 
   /** The result for new tensor arguments (`inputs`' leaves, in order, of the types traced). */
@@ -181,11 +186,7 @@ export class Program {
       for (const id of eq.inputs) lastRead.set(env[id]!.buffer.buffer, n);
       for (const id of eq.attrInputs) lastRead.set(env[id]!.buffer.buffer, n);
     });
-    const results = new Set<ArrayBufferLike>();
-    treeMap((leaf: unknown) => {
-      if (leaf instanceof ResultSlot) results.add(env[leaf.value]!.buffer.buffer);
-      return leaf;
-    }, this.result);
+    const results = new Set([...this.resultValues()].map((id) => env[id]!.buffer.buffer));
     // Outputs that may take a donated input's buffer: their op updates that input in place, and
     // nothing reads the input after it (nor is it a result itself).
     const inPlace = new Map<ArrayBufferLike, number>();
